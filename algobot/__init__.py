@@ -1,0 +1,3 @@
+"""algobot: Algorithmia's Algorithm Management API in Slack."""
+
+__version__ = "0.1.0"

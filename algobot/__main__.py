@@ -1,0 +1,3 @@
+from algobot.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,585 @@
+"""Client for Algorithmia's Algorithm Management API.
+
+One `AlgorithmiaClient` per (API key, base URL). Every operation of the management API is a
+method taking the algorithm as ``"user/algo"``. Inputs are validated before any request so a
+person gets an actionable message instead of an opaque 400; responses are parsed into one error
+hierarchy rooted at `AlgorithmiaError`. The key is sent only in the Authorization header and never
+appears in a repr, an exception or a log line.
+
+The contract is ``shared/reference/algorithmia-api.md``; the constants below are shared with the
+bundled sandbox so client and server agree on what is valid.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API = "https://api.algorithmia.com"
+
+# ---------------------------------------------------------------------------
+# The contract's vocabulary (seed document + algorithmia-api.md)
+# ---------------------------------------------------------------------------
+
+LANGUAGES = ("java", "javascript", "python2-langpack", "python3-1", "r", "ruby", "rust", "scala")
+SETTINGS_ENUMS: dict[str, tuple[str, ...]] = {
+    "language": LANGUAGES,
+    "source_visibility": ("open", "closed"),
+    "license": ("apl", "apache2", "gpl3", "mit"),
+    "network_access": ("isolated", "full"),
+    "environment": ("cpu", "gpu"),
+    "algorithm_callability": ("private", "public"),
+}
+BOOLEAN_SETTINGS = ("pipeline_enabled", "insights_enabled")
+INTEGER_SETTINGS = ("royalty_microcredits",)
+FREE_TEXT_SETTINGS = ("package_set", "algorithm_environment")
+SETTINGS_KEYS = (*SETTINGS_ENUMS, *BOOLEAN_SETTINGS, *INTEGER_SETTINGS, *FREE_TEXT_SETTINGS)
+DETAILS_KEYS = ("label", "summary", "tagline")
+VERSION_INFO_KEYS = ("version_type", "release_notes", "sample_input", "sample_output", "insights_enabled")
+CREATE_REQUIRED_SETTINGS = ("source_visibility", "license", "network_access", "pipeline_enabled")
+VERSION_TYPES = ("major", "minor", "revision")
+VERSION_TYPE_ALIASES = {"patch": "revision"}
+BUILD_STATUSES = ("in-progress", "succeeded", "failed")
+FINAL_BUILD_STATUSES = ("succeeded", "failed")
+
+_USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_ALGO_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+
+# Error codes of the management API (algorithmia-api.md §10.2).
+CODE_NOT_FOUND = 1001
+CODE_NAME_TAKEN = 1002
+CODE_ALREADY_PUBLISHED = 1007
+CODE_NOT_AUTHORIZED = 2001
+CODE_BAD_KEY = 2002
+CODE_INVALID_JSON = 2013
+CODE_INVALID_REQUEST = 2015
+CODE_INTERNAL = 5001
+CODE_BAD_MARKER = 5002
+CODE_BAD_LIMIT = 5003
+
+
+# ---------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------
+
+
+class AlgorithmiaError(Exception):
+    """Any failure of a management call; carries what the API said, never the key."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status={self.status!r}, code={self.code!r}, message={self.message!r})"
+
+
+class ApiError(AlgorithmiaError):
+    """An answer the client has no more specific class for (status, code and message kept)."""
+
+
+class InvalidInput(AlgorithmiaError):
+    """The request was refused before sending (validation) or by the API as invalid (400)."""
+
+
+class NotFound(AlgorithmiaError):
+    """No such algorithm, build or version (404 / 1001)."""
+
+
+class Unauthorized(AlgorithmiaError):
+    """The API key is unknown or invalid (401 / 2002)."""
+
+
+class Forbidden(AlgorithmiaError):
+    """The key is valid but may not manage this algorithm (403 / 2001)."""
+
+
+class NameTaken(AlgorithmiaError):
+    """An algorithm with that name already exists (1002)."""
+
+
+class AlreadyPublished(AlgorithmiaError):
+    """The newest build was already published; compile first (1007)."""
+
+
+class ApiUnavailable(AlgorithmiaError):
+    """The endpoint could not be reached or kept failing (connection, timeout, 5xx)."""
+
+
+# ---------------------------------------------------------------------------
+# Validation (before any request)
+# ---------------------------------------------------------------------------
+
+
+def split_algo_name(name: str) -> tuple[str, str]:
+    """Return (user, algo) from ``"user/algo"`` or raise `InvalidInput` saying what is wrong."""
+    if not isinstance(name, str) or name.count("/") != 1:
+        raise InvalidInput(f"'{name}' is not an algorithm name: write it as USER/ALGO, e.g. demo/hello.")
+    user, algo = name.split("/")
+    if not _USER_RE.match(user):
+        raise InvalidInput(
+            f"'{user}' is not a valid user name: use letters, digits, '-' or '_' (at most 64 characters)."
+        )
+    validate_algo_short_name(algo)
+    return user, algo
+
+
+def validate_algo_short_name(algo: str) -> str:
+    """Algorithm names start with a letter and hold only letters, digits and underscores."""
+    if not _ALGO_RE.match(algo or ""):
+        raise InvalidInput(
+            f"'{algo}' is not a valid algorithm name: start with a letter and use only letters, "
+            "digits and underscores (at most 64 characters)."
+        )
+    return algo
+
+
+def parse_bool(value: Any, key: str) -> bool:
+    """Booleans arrive as bools or as text from Slack and forms ("true", "off", ...)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    raise InvalidInput(f"{key} must be true or false, not '{value}'.")
+
+
+def validate_settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Check every settings key and value against the contract; return a normalised copy."""
+    result: dict[str, Any] = {}
+    for key, value in (settings or {}).items():
+        if key in SETTINGS_ENUMS:
+            allowed = SETTINGS_ENUMS[key]
+            if value not in allowed:
+                raise InvalidInput(f"{key} must be one of {', '.join(allowed)}; '{value}' is not.")
+            result[key] = value
+        elif key in BOOLEAN_SETTINGS:
+            result[key] = parse_bool(value, key)
+        elif key in INTEGER_SETTINGS:
+            if isinstance(value, bool):
+                raise InvalidInput(f"{key} must be a whole number of 0 or more, not '{value}'.")
+            try:
+                number = int(str(value).strip())
+            except ValueError:
+                raise InvalidInput(f"{key} must be a whole number of 0 or more, not '{value}'.") from None
+            if number < 0:
+                raise InvalidInput(f"{key} must be a whole number of 0 or more, not '{value}'.")
+            result[key] = number
+        elif key in FREE_TEXT_SETTINGS:
+            if not isinstance(value, str) or not value.strip():
+                raise InvalidInput(f"{key} must be a non-empty string.")
+            result[key] = value
+        else:
+            raise InvalidInput(f"'{key}' is not a setting; known settings: {', '.join(SETTINGS_KEYS)}.")
+    return result
+
+
+def validate_details(details: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Details are label, summary and tagline, all strings."""
+    result: dict[str, Any] = {}
+    for key, value in (details or {}).items():
+        if key not in DETAILS_KEYS:
+            raise InvalidInput(f"'{key}' is not a detail; known details: {', '.join(DETAILS_KEYS)}.")
+        if not isinstance(value, str):
+            raise InvalidInput(f"{key} must be text.")
+        result[key] = value
+    return result
+
+
+def normalize_version_type(value: str | None, default: str = "minor") -> str:
+    """major, minor or revision; 'patch' is read as revision (contract §16)."""
+    if value is None or value == "":
+        return default
+    text = str(value).strip().lower()
+    text = VERSION_TYPE_ALIASES.get(text, text)
+    if text not in VERSION_TYPES:
+        raise InvalidInput(f"version type must be major, minor or revision (or patch); '{value}' is not.")
+    return text
+
+
+def encode_sample_input(value: Any) -> str:
+    """The API wants sample_input as a string: structured values are JSON-encoded (seed doc)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def validate_version_info(version_info: Mapping[str, Any] | None, *, publish: bool) -> dict[str, Any]:
+    """Normalise version_info: version_type (publish only), sample_input as text, known keys."""
+    result: dict[str, Any] = {}
+    info = dict(version_info or {})
+    if "type" in info and "version_type" not in info:
+        info["version_type"] = info.pop("type")
+    for key, value in info.items():
+        if key not in VERSION_INFO_KEYS:
+            raise InvalidInput(f"'{key}' is not a version field; known: {', '.join(VERSION_INFO_KEYS)}.")
+        if key == "version_type":
+            if not publish:
+                raise InvalidInput("version_type only applies to publish.")
+            result[key] = normalize_version_type(value)
+        elif key in ("sample_input", "sample_output"):
+            result[key] = encode_sample_input(value)
+        elif key == "insights_enabled":
+            result[key] = parse_bool(value, key)
+        else:
+            if not isinstance(value, str):
+                raise InvalidInput(f"{key} must be text.")
+            result[key] = value
+    if publish and "version_type" not in result:
+        result["version_type"] = "minor"
+    return result
+
+
+def _validate_limit(limit: int | None) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InvalidInput(f"limit must be a whole number of 1 or more, not '{limit}'.")
+
+
+# ---------------------------------------------------------------------------
+# Error parsing
+# ---------------------------------------------------------------------------
+
+
+def _error_fields(response: requests.Response) -> tuple[int | None, str]:
+    """Read code and message from the wrapped, bare or loose error bodies of the contract."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = (response.text or "").strip()
+        return None, text[:200] or f"HTTP {response.status_code}"
+    error: Any = body.get("error", body) if isinstance(body, dict) else body
+    if isinstance(error, str):
+        return None, error
+    if isinstance(error, dict):
+        code = error.get("code")
+        message = error.get("message") or error.get("detail") or ""
+        try:
+            code = int(code) if code is not None else None
+        except (TypeError, ValueError):
+            code = None
+        return code, str(message) or f"HTTP {response.status_code}"
+    return None, f"HTTP {response.status_code}"
+
+
+def error_from_response(response: requests.Response) -> AlgorithmiaError:
+    """Map an error answer to the most specific class of the hierarchy."""
+    status = response.status_code
+    code, message = _error_fields(response)
+    kwargs = {"status": status, "code": code}
+    if code == CODE_NAME_TAKEN:
+        return NameTaken(message, **kwargs)
+    if code == CODE_ALREADY_PUBLISHED:
+        return AlreadyPublished(message, **kwargs)
+    if status == 401 or code == CODE_BAD_KEY:
+        return Unauthorized(message, **kwargs)
+    if status == 403 or code == CODE_NOT_AUTHORIZED:
+        return Forbidden(message, **kwargs)
+    if status == 404 or code in (1000, CODE_NOT_FOUND, 1009):
+        return NotFound(message, **kwargs)
+    if status >= 500:
+        return ApiUnavailable(message, **kwargs)
+    if status in (400, 422):
+        return InvalidInput(message, **kwargs)
+    return ApiError(message, **kwargs)
+
+
+# ---------------------------------------------------------------------------
+# The client
+# ---------------------------------------------------------------------------
+
+
+def _retry_after_seconds(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+class AlgorithmiaClient:
+    """Speaks the management API for one key at one endpoint.
+
+    GETs are retried with capped exponential backoff and jitter on connection errors, timeouts,
+    429 (honouring Retry-After) and 5xx; writes (create, update, compile, publish) are sent once,
+    because a blind repeat could create or publish twice.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str = DEFAULT_API,
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        max_retries: int = 3,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 8.0,
+        retry_after_cap: float = 60.0,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ):
+        if not api_key or not isinstance(api_key, str):
+            raise InvalidInput("An API key is required.")
+        self._api_key = api_key
+        self.base_url = (base_url or DEFAULT_API).rstrip("/")
+        self.timeout = (connect_timeout, read_timeout)
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.retry_after_cap = retry_after_cap
+        self._session = session or requests.Session()
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self.request_count = 0
+
+    def __repr__(self) -> str:
+        return f"AlgorithmiaClient(base_url={self.base_url!r})"
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> AlgorithmiaClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transport ---------------------------------------------------------
+
+    def _url(self, user: str, algo: str | None = None, *tail: str) -> str:
+        parts = ["v1", "algorithms", quote(user, safe="")]
+        if algo is not None:
+            parts.append(quote(algo, safe=""))
+        parts.extend(quote(part, safe="") for part in tail)
+        return f"{self.base_url}/{'/'.join(parts)}"
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.backoff_cap, self.backoff_base * (2**attempt))
+        return self._rng.uniform(ceiling / 2, ceiling)
+
+    def _request(
+        self, method: str, url: str, *, params: dict[str, Any] | None = None, body: Any = None
+    ) -> Any:
+        retryable = method == "GET"
+        attempts = self.max_retries + 1 if retryable else 1
+        headers = {"Authorization": f"Simple {self._api_key}", "Accept": "application/json"}
+        last_error: AlgorithmiaError | None = None
+        for attempt in range(attempts):
+            started = time.monotonic()
+            self.request_count += 1
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    params={k: v for k, v in (params or {}).items() if v is not None},
+                    json=body,
+                    headers=headers,
+                    timeout=self.timeout,
+                )
+            except requests.Timeout:
+                last_error = ApiUnavailable(f"{self.base_url} did not answer in time.")
+                log.warning("algorithmia %s %s timed out (attempt %d)", method, url, attempt + 1)
+                if attempt + 1 < attempts:
+                    self._sleep(self._backoff(attempt))
+                continue
+            except requests.RequestException as exc:
+                last_error = ApiUnavailable(f"could not reach {self.base_url} ({type(exc).__name__}).")
+                log.warning(
+                    "algorithmia %s %s failed: %s (attempt %d)", method, url, type(exc).__name__, attempt + 1
+                )
+                if attempt + 1 < attempts:
+                    self._sleep(self._backoff(attempt))
+                continue
+            elapsed_ms = (time.monotonic() - started) * 1000
+            log.info("algorithmia %s %s -> %s in %.0f ms", method, url, response.status_code, elapsed_ms)
+            if response.ok:
+                return self._parse_success(response)
+            error = error_from_response(response)
+            transient = response.status_code == 429 or response.status_code >= 500
+            if response.status_code == 429:
+                error = ApiUnavailable(
+                    f"{self.base_url} is rate limiting requests: {error.message}",
+                    status=429,
+                    code=error.code,
+                )
+            if not (retryable and transient) or attempt + 1 >= attempts:
+                raise error
+            last_error = error
+            wait = _retry_after_seconds(response) if response.status_code == 429 else None
+            if wait is None:
+                wait = self._backoff(attempt)
+            self._sleep(min(wait, self.retry_after_cap))
+        assert last_error is not None
+        raise last_error
+
+    @staticmethod
+    def _parse_success(response: requests.Response) -> Any:
+        if not response.content:
+            return {}
+        try:
+            body = response.json()
+        except ValueError:
+            raise ApiError(
+                f"the API answered HTTP {response.status_code} with a body that is not JSON.",
+                status=response.status_code,
+            ) from None
+        if isinstance(body, dict) and "error" in body and body.get("error"):
+            raise error_from_response(response)
+        return body
+
+    # -- operations --------------------------------------------------------
+
+    def create(
+        self,
+        algo: str,
+        details: Mapping[str, Any],
+        settings: Mapping[str, Any],
+        version_info: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """POST /v1/algorithms/{user}: a new algorithm with an empty repository."""
+        user, name = split_algo_name(algo)
+        clean_details = validate_details(details)
+        if not clean_details.get("label"):
+            raise InvalidInput("A label is required to create an algorithm.")
+        clean_settings = validate_settings(settings)
+        missing = [key for key in CREATE_REQUIRED_SETTINGS if key not in clean_settings]
+        if missing:
+            raise InvalidInput(f"Creating an algorithm needs these settings: {', '.join(missing)}.")
+        if "package_set" not in clean_settings and not (
+            "language" in clean_settings and "environment" in clean_settings
+        ):
+            raise InvalidInput("Creating an algorithm needs language and environment (or a package_set).")
+        body: dict[str, Any] = {"name": name, "details": clean_details, "settings": clean_settings}
+        clean_version = validate_version_info(version_info, publish=False)
+        if clean_version:
+            body["version_info"] = clean_version
+        return self._request("POST", self._url(user), body=body)
+
+    def update(
+        self,
+        algo: str,
+        details: Mapping[str, Any] | None = None,
+        settings: Mapping[str, Any] | None = None,
+        version_info: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """PUT /v1/algorithms/{user}/{algo}: change details and settings."""
+        user, name = split_algo_name(algo)
+        body = {
+            "details": validate_details(details),
+            "settings": validate_settings(settings),
+            "version_info": validate_version_info(version_info, publish=False),
+        }
+        if not any(body.values()):
+            raise InvalidInput("Nothing to update: give at least one detail or setting.")
+        return self._request("PUT", self._url(user, name), body=body)
+
+    def compile(self, algo: str) -> dict[str, Any]:
+        """POST …/compile: build the newest source; answered with the new build's version."""
+        user, name = split_algo_name(algo)
+        return self._request("POST", self._url(user, name, "compile"), body={})
+
+    def builds(self, algo: str, limit: int | None = None, marker: str | None = None) -> dict[str, Any]:
+        """GET …/builds: one page, newest first, with `marker` for the next page (or None)."""
+        user, name = split_algo_name(algo)
+        _validate_limit(limit)
+        return self._request("GET", self._url(user, name, "builds"), params={"limit": limit, "marker": marker})
+
+    def iter_builds(self, algo: str, page_size: int = 50) -> Iterator[dict[str, Any]]:
+        """Every build, newest first, following `marker` across pages."""
+        marker: str | None = None
+        while True:
+            page = self.builds(algo, limit=page_size, marker=marker)
+            yield from page.get("results") or []
+            marker = page.get("marker")
+            if not marker:
+                return
+
+    def build(self, algo: str, build_id: str) -> dict[str, Any]:
+        """GET …/builds/{build_id}."""
+        user, name = split_algo_name(algo)
+        if not build_id:
+            raise InvalidInput("A build id is required.")
+        return self._request("GET", self._url(user, name, "builds", build_id))
+
+    def build_logs(self, algo: str, build_id: str) -> str:
+        """GET …/builds/{build_id}/logs: the log text (404 while the build is running)."""
+        user, name = split_algo_name(algo)
+        if not build_id:
+            raise InvalidInput("A build id is required.")
+        body = self._request("GET", self._url(user, name, "builds", build_id, "logs"))
+        return str(body.get("logs") or "")
+
+    def publish(
+        self,
+        algo: str,
+        details: Mapping[str, Any] | None = None,
+        settings: Mapping[str, Any] | None = None,
+        version_info: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """POST …/versions: publish the newest build; version_type defaults to minor."""
+        user, name = split_algo_name(algo)
+        body = {
+            "details": validate_details(details),
+            "settings": validate_settings(settings),
+            "version_info": validate_version_info(version_info, publish=True),
+        }
+        return self._request("POST", self._url(user, name, "versions"), body=body)
+
+    def info(self, algo: str) -> dict[str, Any]:
+        """GET /v1/algorithms/{user}/{algo}: details, settings, newest version and build."""
+        user, name = split_algo_name(algo)
+        return self._request("GET", self._url(user, name))
+
+    def versions(
+        self,
+        algo: str,
+        limit: int | None = None,
+        marker: str | None = None,
+        *,
+        published: bool | None = None,
+        callable: bool | None = None,
+    ) -> dict[str, Any]:
+        """GET …/versions: one page of versions, newest first."""
+        user, name = split_algo_name(algo)
+        _validate_limit(limit)
+        params: dict[str, Any] = {"limit": limit, "marker": marker}
+        if published is not None:
+            params["published"] = "true" if published else "false"
+        if callable is not None:
+            params["callable"] = "true" if callable else "false"
+        return self._request("GET", self._url(user, name, "versions"), params=params)
+
+    def iter_versions(self, algo: str, page_size: int = 50, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Every version, newest first, following `marker` across pages."""
+        marker: str | None = None
+        while True:
+            page = self.versions(algo, limit=page_size, marker=marker, **filters)
+            yield from page.get("results") or []
+            marker = page.get("marker")
+            if not marker:
+                return
+
+
+def build_id_of(compile_response: Mapping[str, Any]) -> str | None:
+    """The build a compile started, when the API says so in its answer."""
+    build = compile_response.get("build")
+    if isinstance(build, Mapping) and build.get("build_id"):
+        return str(build["build_id"])
+    return None
