@@ -1,0 +1,416 @@
+"""Block Kit builders: every message and modal algobot sends is assembled here.
+
+Builders are pure functions returning plain dicts, made with slack_sdk's models so that Slack's
+per-element limits are checked when the message is built (a test fails rather than Slack). On top
+of those, `message()` enforces what the SDK does not: at most 50 blocks and a total text budget,
+cutting content with a visible marker instead of letting Slack reject the message.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from algobot.mrkdwn import CUT_MARKER, esc, truncate
+
+MAX_BLOCKS = 50
+SECTION_LIMIT = 3000
+HEADER_LIMIT = 150
+FIELD_LIMIT = 2000
+CODE_LIMIT = 2500  # a log tail stays well inside a section's 3,000 characters
+MESSAGE_TEXT_BUDGET = 11000  # Slack rejects messages around 13k characters of block text
+FALLBACK_TEXT_LIMIT = 3000
+BUTTON_VALUE_LIMIT = 2000
+
+
+def tail_lines(text: str, lines: int) -> tuple[list[str], int]:
+    """The last `lines` lines of text and how many earlier lines were left out."""
+    all_lines = (text or "").rstrip("\n").splitlines()
+    kept = all_lines[-lines:] if lines > 0 else []
+    return kept, len(all_lines) - len(kept)
+
+
+def code_block(lines: Sequence[str], *, cut_before: int = 0, limit: int = CODE_LIMIT) -> str:
+    """A ``` block of the given lines, keeping the newest ones when the limit cuts it.
+
+    Backticks in the content are defused so a log cannot close the block early; a marker line
+    says how many earlier lines were cut.
+    """
+    safe = [line.replace("```", "ˋˋˋ") for line in lines]
+    body_limit = limit - 8 - 60  # fences and the marker line
+    kept: list[str] = []
+    size = 0
+    for line in reversed(safe):
+        line = truncate(line, 500)
+        if size + len(line) + 1 > body_limit:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    kept.reverse()
+    cut = cut_before + (len(safe) - len(kept))
+    marker = [f"{CUT_MARKER} {cut} earlier line{'s' if cut != 1 else ''} cut {CUT_MARKER}"] if cut else []
+    body = "\n".join(marker + kept) or " "
+    return f"```\n{esc(body)}\n```"
+
+
+def section(text: str) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text=truncate(text, SECTION_LIMIT)))
+
+
+def fields_section(pairs: Iterable[tuple[str, Any]]) -> SectionBlock:
+    fields = [
+        MarkdownTextObject(
+            text=truncate(f"*{esc(label)}*\n{esc(value) if value not in (None, '') else '—'}", 2000)
+        )
+        for label, value in pairs
+    ][:10]
+    return SectionBlock(fields=fields)
+
+
+def header(text: str) -> HeaderBlock:
+    return HeaderBlock(text=PlainTextObject(text=truncate(text, HEADER_LIMIT)))
+
+
+def context(*texts: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=truncate(t, 2000)) for t in texts[:10]])
+
+
+def button(
+    text: str,
+    action_id: str,
+    value: str | None = None,
+    *,
+    style: str | None = None,
+    confirm: ConfirmObject | None = None,
+) -> ButtonElement:
+    if value is not None and len(value) > BUTTON_VALUE_LIMIT:
+        raise ValueError("button value over Slack's 2,000 characters")
+    return ButtonElement(
+        text=truncate(text, 75), action_id=action_id, value=value, style=style, confirm=confirm
+    )
+
+
+def command_value(name: str, positional: Sequence[str] = (), options: dict[str, str] | None = None) -> str:
+    """The value of a button that re-runs a subcommand through the dispatcher."""
+    return json.dumps({"cmd": name, "args": list(positional), "opts": options or {}}, separators=(",", ":"))
+
+
+def message(blocks: Sequence[Block | dict], fallback: str) -> dict[str, Any]:
+    """Finish a message: validated block dicts, at most 50, within the text budget, plus fallback text."""
+    dicts = [b.to_dict() if isinstance(b, Block) else b for b in blocks]
+    if len(dicts) > MAX_BLOCKS:
+        dicts = dicts[: MAX_BLOCKS - 1] + [
+            context(f"{CUT_MARKER} {len(dicts) - MAX_BLOCKS + 1} more not shown").to_dict()
+        ]
+    while len(dicts) > 1 and len(json.dumps(dicts)) > MESSAGE_TEXT_BUDGET * 1.5:
+        dicts = dicts[:-2] + [context(f"{CUT_MARKER} the rest was cut to fit Slack's limits").to_dict()]
+    return {"text": truncate(fallback, FALLBACK_TEXT_LIMIT), "blocks": dicts}
+
+
+def text_message(text: str) -> dict[str, Any]:
+    """A one-section message; the text is already mrkdwn (escape values before calling)."""
+    return message([section(text)], fallback=text)
+
+
+# -- views -------------------------------------------------------------------
+
+
+def login_modal(
+    *,
+    callback_id: str,
+    private_metadata: str,
+    title: str,
+    intro: str,
+    key_block: tuple[str, str, str],
+    endpoint_block: tuple[str, str, str, str, str],
+) -> dict[str, Any]:
+    """The modal that takes a channel's API key; the key is never pre-filled or shown."""
+    key_block_id, key_action_id, key_label = key_block
+    ep_block_id, ep_action_id, ep_label, ep_initial, ep_hint = endpoint_block
+    view = View(
+        type="modal",
+        callback_id=callback_id,
+        private_metadata=private_metadata,
+        title=PlainTextObject(text=truncate(title, 24)),
+        submit=PlainTextObject(text="Save"),
+        close=PlainTextObject(text="Cancel"),
+        blocks=[
+            section(intro),
+            InputBlock(
+                block_id=key_block_id,
+                label=PlainTextObject(text=key_label),
+                element=PlainTextInputElement(action_id=key_action_id, placeholder="sim…"),
+            ),
+            InputBlock(
+                block_id=ep_block_id,
+                label=PlainTextObject(text=ep_label),
+                element=PlainTextInputElement(action_id=ep_action_id, initial_value=ep_initial),
+                hint=PlainTextObject(text=truncate(ep_hint, 150)),
+                optional=True,
+            ),
+        ],
+    )
+    return view.to_dict()
+
+
+def actions(*elements: ButtonElement) -> ActionsBlock:
+    return ActionsBlock(elements=list(elements)[:25])
+
+
+def divider() -> DividerBlock:
+    return DividerBlock()
+
+
+def confirm_dialog(title: str, text: str, confirm: str) -> ConfirmObject:
+    return ConfirmObject(
+        title=truncate(title, 100), text=truncate(text, 300), confirm=truncate(confirm, 30), deny="Cancel"
+    )
+
+
+# -- messages of the subcommands -----------------------------------------------
+
+
+def help_message(specs: Sequence[Any], intro: str | None = None) -> dict[str, Any]:
+    """`/algo help`: one line per subcommand, generated from the command modules."""
+    from algobot import messages
+
+    lines = [f"`{spec.usage}`\n{esc(spec.summary)}" for spec in specs]
+    blocks: list[Block] = [section(intro or messages.HELP_INTRO)]
+    chunk: list[str] = []
+    for line in lines:
+        if sum(len(x) + 1 for x in chunk) + len(line) > SECTION_LIMIT - 100:
+            blocks.append(section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        blocks.append(section("\n".join(chunk)))
+    blocks.append(context(messages.HELP_FOOTER))
+    return message(blocks, fallback=intro or messages.HELP_INTRO)
+
+
+def command_help_message(spec: Any) -> dict[str, Any]:
+    """`/algo help CMD`: the command's summary, usage and details."""
+    text = f"*{esc(spec.summary)}*\n`{spec.usage}`"
+    if spec.details:
+        text += f"\n{spec.details}"
+    return message([section(text)], fallback=spec.usage)
+
+
+def _short(sha: Any) -> str:
+    return str(sha)[:7] if sha else "—"
+
+
+def _duration(build: dict[str, Any]) -> str:
+    from datetime import datetime
+
+    started, finished = build.get("started_at"), build.get("finished_at")
+    if not started or not finished:
+        return "—"
+    try:
+        seconds = (
+            datetime.fromisoformat(str(finished).replace("Z", "+00:00"))
+            - datetime.fromisoformat(str(started).replace("Z", "+00:00"))
+        ).total_seconds()
+    except ValueError:
+        return "—"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}m {secs}s" if minutes else f"{secs}s"
+
+
+STATUS_EMOJI = {"succeeded": ":white_check_mark:", "failed": ":x:", "in-progress": ":hourglass_flowing_sand:"}
+
+
+def info_message(algorithm: str, data: dict[str, Any]) -> dict[str, Any]:
+    """`/algo info`: details, settings, newest version and build."""
+    details = data.get("details") or {}
+    settings = data.get("settings") or {}
+    version = data.get("version_info") or {}
+    build = data.get("build") or {}
+    blocks: list[Block] = [
+        header(f"{algorithm}" + (f" — {details.get('label')}" if details.get("label") else ""))
+    ]
+    if details.get("tagline"):
+        blocks.append(section(f"_{esc(details['tagline'])}_"))
+    if details.get("summary"):
+        blocks.append(section(esc(truncate(str(details["summary"]), 1500))))
+    blocks.append(
+        fields_section(
+            [
+                ("Latest version", version.get("semantic_version") or "not published"),
+                ("Git hash", _short(version.get("git_hash"))),
+                ("Callability", settings.get("algorithm_callability")),
+                ("Language", settings.get("language") or settings.get("package_set")),
+                ("Environment", settings.get("environment")),
+                ("Source", settings.get("source_visibility")),
+                ("License", settings.get("license")),
+                ("Network", settings.get("network_access")),
+                ("Pipelines", "on" if settings.get("pipeline_enabled") else "off"),
+                ("Royalty (microcredits)", settings.get("royalty_microcredits", 0)),
+            ]
+        )
+    )
+    if build:
+        blocks.append(
+            context(
+                f"{STATUS_EMOJI.get(str(build.get('status')), '')} Newest build `{esc(build.get('build_id'))}` "
+                f"{esc(build.get('status'))}, commit `{esc(_short(build.get('commit_sha')))}`"
+            )
+        )
+    if version.get("release_notes"):
+        blocks.append(context(f"Release notes: {esc(truncate(str(version['release_notes']), 1000))}"))
+    return message(blocks, fallback=f"{algorithm}: {version.get('semantic_version') or 'not published'}")
+
+
+def build_line(build: dict[str, Any]) -> str:
+    status = str(build.get("status") or "")
+    published = (build.get("version_info") or {}).get("semantic_version")
+    line = (
+        f"{STATUS_EMOJI.get(status, '')} `{esc(build.get('build_id'))}` *{esc(status)}* "
+        f"· commit `{esc(_short(build.get('commit_sha')))}` · started {esc(build.get('started_at') or '—')}"
+        f" · took {_duration(build)}"
+    )
+    if published:
+        line += f" · published as *{esc(published)}*"
+    return line
+
+
+def builds_message(
+    algorithm: str, builds: list[dict[str, Any]], more_value: str | None, empty_text: str
+) -> dict[str, Any]:
+    """`/algo builds`: newest first, with a More button carrying the next page's marker."""
+    blocks: list[Block] = [header(f"Builds of {algorithm}")]
+    if not builds:
+        blocks.append(section(empty_text))
+    for build in builds:
+        blocks.append(section(build_line(build)))
+    if more_value:
+        from algobot import ids, messages
+
+        blocks.append(actions(button(messages.MORE, ids.ACTION_MORE_BUILDS, more_value)))
+    return message(blocks, fallback=f"{len(builds)} builds of {algorithm}")
+
+
+def build_message(algorithm: str, build: dict[str, Any]) -> dict[str, Any]:
+    """`/algo build`: one build."""
+    version = (build.get("version_info") or {}).get("semantic_version")
+    blocks: list[Block] = [
+        header(f"Build {build.get('build_id')}"),
+        fields_section(
+            [
+                ("Algorithm", algorithm),
+                ("Status", f"{build.get('status')}"),
+                ("Commit", _short(build.get("commit_sha"))),
+                ("Started", build.get("started_at")),
+                ("Finished", build.get("finished_at") or "still running"),
+                ("Duration", _duration(build)),
+                ("Published as", version or "not published"),
+            ]
+        ),
+    ]
+    return message(blocks, fallback=f"{algorithm} build {build.get('build_id')}: {build.get('status')}")
+
+
+def logs_message(
+    algorithm: str, build: dict[str, Any], logs: str, lines: int, full_log_value: str, empty_text: str
+) -> dict[str, Any]:
+    """`/algo logs`: the tail of a build's log in a code block that fits, and a Full log button."""
+    from algobot import ids, messages
+
+    kept, cut = tail_lines(logs, lines)
+    blocks: list[Block] = [
+        section(
+            f"{build_line(build)}\n*{esc(algorithm)}* — last {len(kept)} line{'s' if len(kept) != 1 else ''}"
+        ),
+        section(code_block(kept, cut_before=cut) if kept else empty_text),
+        actions(button(messages.FULL_LOG, ids.ACTION_FULL_LOG, full_log_value)),
+    ]
+    return message(blocks, fallback=f"Log of {algorithm} build {build.get('build_id')}")
+
+
+def versions_message(
+    algorithm: str, versions: list[dict[str, Any]], more_value: str | None, empty_text: str
+) -> dict[str, Any]:
+    """`/algo versions`: newest first, with paging."""
+    blocks: list[Block] = [header(f"Versions of {algorithm}")]
+    if not versions:
+        blocks.append(section(empty_text))
+    for item in versions:
+        info = item.get("version_info") or {}
+        settings = item.get("settings") or {}
+        line = (
+            f"*{esc(info.get('semantic_version') or 'unpublished')}* · git `{esc(_short(info.get('git_hash')))}`"
+            f" · {esc(settings.get('algorithm_callability') or '—')}"
+        )
+        if info.get("release_notes"):
+            line += f"\n>{esc(truncate(str(info['release_notes']), 300))}"
+        blocks.append(section(line))
+    if more_value:
+        from algobot import ids, messages
+
+        blocks.append(actions(button(messages.MORE, ids.ACTION_MORE_VERSIONS, more_value)))
+    return message(blocks, fallback=f"{len(versions)} versions of {algorithm}")
+
+
+def audit_message(title: str, rows: list[dict[str, Any]], empty_text: str) -> dict[str, Any]:
+    """`/algo audit`: who did what, when, with what result."""
+    blocks: list[Block] = [header(title)]
+    if not rows:
+        blocks.append(section(empty_text))
+    outcome_emoji = {"ok": ":white_check_mark:", "error": ":x:", "refused": ":no_entry:"}
+    for row in rows:
+        line = (
+            f"{outcome_emoji.get(str(row.get('outcome')), '')} {esc(row.get('time'))} · <@{esc(row.get('user_id'))}> "
+            f"· *{esc(row.get('action'))}*"
+        )
+        if row.get("algorithm"):
+            line += f" {esc(row['algorithm'])}"
+        if row.get("result"):
+            line += f" → `{esc(row['result'])}`"
+        if row.get("error"):
+            line += f"\n_{esc(truncate(str(row['error']), 300))}_"
+        blocks.append(section(line))
+    return message(blocks, fallback=title)
+
+
+def releases_message(algorithm: str, rows: list[dict[str, Any]], empty_text: str) -> dict[str, Any]:
+    """`/algo releases`: who published which version when, with notes."""
+    blocks: list[Block] = [header(f"Releases of {algorithm}")]
+    if not rows:
+        blocks.append(section(empty_text))
+    for row in rows:
+        line = f":rocket: *{esc(row.get('version'))}* · {esc(row.get('time'))} · <@{esc(row.get('user_id'))}>"
+        if row.get("notes"):
+            line += f"\n>{esc(truncate(str(row['notes']), 500))}"
+        blocks.append(section(line))
+    return message(blocks, fallback=f"Releases of {algorithm}")
+
+
+def confirm_message(text: str, confirm_text: str, action_id: str, value: str, dialog: ConfirmObject) -> dict:
+    """A question with a primary button that runs the command once confirmed."""
+    from algobot import ids
+
+    blocks = [
+        section(text),
+        actions(
+            button(confirm_text, action_id, value, style="danger", confirm=dialog),
+            button("Cancel", ids.ACTION_CANCEL, "cancel"),
+        ),
+    ]
+    return message(blocks, fallback=text)

@@ -1,0 +1,240 @@
+"""Every sentence algobot says to a person, in one place.
+
+Values that come from users or from the API are escaped for mrkdwn by the caller's builder
+(`algobot.blocks.esc`) or here where the sentence embeds them, so an algorithm summary cannot ping
+``@channel`` or forge a link.
+"""
+
+from __future__ import annotations
+
+from algobot.algorithmia import (
+    AlgorithmiaError,
+    AlreadyPublished,
+    ApiUnavailable,
+    Forbidden,
+    InvalidInput,
+    NameTaken,
+    NotFound,
+    Unauthorized,
+)
+from algobot.mrkdwn import esc
+
+# -- general -----------------------------------------------------------------
+
+WORKING = "Working on `/algo {text}`…"
+UNKNOWN_COMMAND = "I don't know `/algo {name}`. Here is what I can do:"
+HELP_INTRO = "*algobot* runs Algorithmia's Algorithm Management API from this channel."
+HELP_FOOTER = 'Arguments in [brackets] are optional. Quote values with spaces: `notes="two words"`.'
+USAGE = "Usage: `{usage}`"
+BAD_INPUT = ":warning: {problem}\n" + USAGE
+INTERNAL_ERROR = (
+    ":boom: Something went wrong on algobot's side and the command may not have finished. "
+    "Reference `{ref}` — give it to whoever runs algobot."
+)
+NO_RETRY_NOTE = "The command was not carried out."
+
+
+def bad_input(problem: str, usage: str) -> str:
+    return BAD_INPUT.format(problem=esc(problem), usage=usage)
+
+
+def unknown_option(key: str, allowed: list[str]) -> str:
+    if allowed:
+        return f"`{esc(key)}=` is not an option of this command; it takes {', '.join(f'`{a}=`' for a in allowed)}."
+    return f"`{esc(key)}=` is not an option of this command; it takes none."
+
+
+def too_many_arguments(extra: list[str]) -> str:
+    return f"unexpected argument {esc(' '.join(extra))}."
+
+
+def missing_argument(name: str) -> str:
+    return f"{name} is missing."
+
+
+# -- keys and configuration --------------------------------------------------
+
+NO_KEY = (
+    ":key: This channel has no Algorithmia API key yet, so nothing was sent. "
+    "Run `/algo login` to add one (workspace admins, or whoever configured this channel)."
+)
+LOGIN_TAKES_NO_TEXT = (
+    ":no_entry: `/algo login` takes no arguments: run it alone and paste the key into the dialog that "
+    "opens. Nothing you typed was stored or echoed."
+)
+LOGIN_LOOKS_LIKE_KEY = (
+    ":no_entry: That looks like an API key. Never type keys into a message: run `/algo login` alone "
+    "and paste the key into the dialog. What you typed was not stored or echoed, but Slack may keep "
+    "the command text — consider creating a new key."
+)
+LOGIN_MODAL_TITLE = "Algorithmia API key"
+LOGIN_MODAL_INTRO = (
+    "The key is stored encrypted for *this channel only* and is never shown again. "
+    "Create it with *Allow this key to manage my algorithms* turned on."
+)
+LOGIN_KEY_LABEL = "API key"
+LOGIN_ENDPOINT_LABEL = "API endpoint (for a private cluster)"
+LOGIN_ENDPOINT_HINT = "Leave as is for {default}."
+LOGIN_KEY_EMPTY = "Paste the API key."
+LOGIN_KEY_HAS_SPACES = "An API key has no spaces; paste it exactly as Algorithmia shows it."
+LOGIN_ENDPOINT_BAD = "Give an http:// or https:// address, e.g. https://api.algorithmia.com."
+
+
+def login_saved(channel_id: str, masked: str, endpoint: str) -> str:
+    return f":white_check_mark: Saved the key {masked} for <#{channel_id}> (endpoint {esc(endpoint)})."
+
+
+def login_announcement(user_id: str, endpoint: str) -> str:
+    return f":key: <@{user_id}> set this channel's Algorithmia API key (endpoint {esc(endpoint)})."
+
+
+def logout_done(user_id: str) -> str:
+    return f":lock: <@{user_id}> removed this channel's Algorithmia API key."
+
+
+LOGOUT_NOTHING = "This channel has no API key to remove."
+
+
+def status_configured(endpoint: str, masked: str, set_by: str, set_at: str) -> str:
+    who = "the command line" if set_by == "cli" else f"<@{set_by}>"
+    return f":key: Endpoint {esc(endpoint)}, key {masked}, set by {who} on {esc(set_at)}."
+
+
+def status_allowed(users: list[str]) -> str:
+    if not users:
+        return "Anyone in this channel may run create, update, compile and publish."
+    return "Only " + ", ".join(f"<@{u}>" for u in users) + " may run create, update, compile and publish."
+
+
+def allow_done(user_id: str) -> str:
+    return f":white_check_mark: <@{user_id}> may now run create, update, compile and publish here."
+
+
+def deny_done(user_id: str, remaining: list[str]) -> str:
+    if remaining:
+        return f":no_entry_sign: <@{user_id}> was removed from this channel's list. " + status_allowed(
+            remaining
+        )
+    return f":no_entry_sign: <@{user_id}> was removed; the list is empty, so anyone here may run changes."
+
+
+def deny_not_listed(user_id: str) -> str:
+    return f"<@{user_id}> is not on this channel's list; nothing changed."
+
+
+MENTION_NEEDED = (
+    "name the person with an @-mention (e.g. `/algo allow @alex`). If mentions arrive as plain text, "
+    "turn on *Escape channels, users, and links* for the /algo command in the Slack app settings."
+)
+
+# -- permissions -------------------------------------------------------------
+
+
+def refused(reason: str) -> str:
+    return f":no_entry: {reason} Nothing was changed."
+
+
+REFUSED_CONFIGURE = (
+    "Only workspace admins and owners, algobot admins, and people who configured this channel before "
+    "may configure it."
+)
+REFUSED_CHANGE = "This channel limits create, update, compile and publish to its allow list."
+
+# -- API errors --------------------------------------------------------------
+
+
+def api_error(error: AlgorithmiaError, *, algorithm: str | None, endpoint: str) -> str:
+    """A person's sentence for each failure class of the management API."""
+    name = f"*{esc(algorithm)}*" if algorithm else "that"
+    if isinstance(error, Unauthorized):
+        return (
+            ":key: The key for this channel was rejected by Algorithmia; run `/algo login` to set a new one."
+        )
+    if isinstance(error, Forbidden):
+        return (
+            f":no_entry: This channel's key may not manage {name}: create a key with *Allow this key to "
+            "manage my algorithms* turned on (and owned by the algorithm's account), then `/algo login`."
+        )
+    if isinstance(error, NameTaken):
+        return f":warning: An algorithm named {name} already exists; pick another name."
+    if isinstance(error, AlreadyPublished):
+        return (
+            f":warning: The newest build of {name} is already published. Push a change or run "
+            f"`/algo compile {esc(algorithm or 'USER/ALGO')}` first, then publish."
+        )
+    if isinstance(error, NotFound):
+        return f":mag: No such algorithm {name} (or it is not visible to this channel's key)."
+    if isinstance(error, ApiUnavailable):
+        return (
+            f":warning: Algorithmia at {esc(endpoint)} could not be reached or kept failing "
+            f"({esc(error.message)}). {NO_RETRY_NOTE}"
+        )
+    if isinstance(error, InvalidInput):
+        return f":warning: Algorithmia refused the request: {esc(error.message)}"
+    return f":warning: Algorithmia answered with an error ({error.status}): {esc(error.message)}"
+
+
+def build_not_found(algorithm: str, build_id: str) -> str:
+    return f":mag: {esc(algorithm)} has no build `{esc(build_id)}`."
+
+
+def logs_still_running(algorithm: str, build_id: str) -> str:
+    return (
+        f":hourglass_flowing_sand: Build `{esc(build_id)}` of {esc(algorithm)} is still running; "
+        "its log is available when it ends."
+    )
+
+
+# -- results -----------------------------------------------------------------
+
+
+def created(user_id: str, algorithm: str) -> str:
+    return f":sparkles: <@{user_id}> created *{esc(algorithm)}*."
+
+
+def clone_instructions(clone_url: str) -> str:
+    return (
+        f"Next: `git clone {esc(clone_url)}`, add your code, commit and `git push`; "
+        "every push starts a build."
+    )
+
+
+def updated(user_id: str, algorithm: str, changes: str) -> str:
+    return f":pencil2: <@{user_id}> updated *{esc(algorithm)}*: {esc(changes)}."
+
+
+def compile_started(user_id: str, algorithm: str, build_id: str | None, commit: str | None) -> str:
+    parts = [f":hammer_and_wrench: <@{user_id}> started a build of *{esc(algorithm)}*"]
+    if build_id:
+        parts.append(f" (build `{esc(build_id)}`")
+        parts.append(f", commit `{esc(commit[:7])}`)" if commit else ")")
+    return "".join(parts) + "."
+
+
+def published(user_id: str, algorithm: str, version: str, notes: str | None, callability: str) -> str:
+    text = f":rocket: <@{user_id}> published *{esc(algorithm)}* *{esc(version)}* ({esc(callability)})."
+    if notes:
+        text += f"\n>{esc(notes)}"
+    return text
+
+
+def confirm_public_publish(algorithm: str) -> str:
+    return (
+        f":warning: Publishing *{esc(algorithm)}* with *public* callability lets any Algorithmia user call it. "
+        "Publish anyway?"
+    )
+
+
+CONFIRM_PUBLIC_TITLE = "Publish publicly?"
+CONFIRM_PUBLIC_BODY = "Any Algorithmia user will be able to call this version."
+CONFIRM_PUBLIC_YES = "Publish publicly"
+CONFIRM_CANCELLED = "Publishing was cancelled; nothing changed."
+BUTTON_VALUE_TOO_LONG = "these options are too long to carry on a confirmation button; shorten notes=."
+NO_BUILDS = "{algorithm} has no builds yet: push code or run `/algo compile {algorithm}`."
+NO_VERSIONS = "{algorithm} has no published versions yet."
+NO_AUDIT = "Nothing has been recorded for this channel yet."
+NO_RELEASES = "No releases of {algorithm} were made from this workspace yet."
+FULL_LOG_COMMENT = "Full build log of *{algorithm}* build `{build_id}`, requested by <@{user_id}>."
+LOG_EMPTY = "(the build printed nothing)"
+MORE = "More"
+FULL_LOG = "Full log"

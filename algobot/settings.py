@@ -1,0 +1,100 @@
+"""One settings object, read from the environment once and validated at start.
+
+Every setting is documented in README.md ("Settings"). Secrets are excluded from the repr so a
+logged or printed Settings never shows them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from algobot.algorithmia import DEFAULT_API
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it and says how to fix it."""
+
+
+def _url(name: str, value: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise SettingsError(f"{name} must be an http(s) URL, not '{value}'.")
+    return value
+
+
+def _int(name: str, value: str, *, minimum: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not '{value}'.") from None
+    if number < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, not {number}.")
+    return number
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything algobot reads from its environment."""
+
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    db_path: str = "./algobot.db"
+    secret_key: str | None = field(default=None, repr=False)
+    algorithmia_api: str = DEFAULT_API
+    admins: frozenset[str] = frozenset()
+    host: str = "0.0.0.0"
+    port: int = 3000
+    poll_seconds: int = 10
+    log_tail_lines: int = 20
+    command_workers: int = 64
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate the environment; raise SettingsError naming the first bad value."""
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return value.strip() if value and value.strip() else None
+
+        api_url = get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
+        if not api_url.endswith("/"):
+            api_url += "/"
+        admins = frozenset(
+            part.strip() for part in (get("ALGOBOT_ADMINS") or "").replace(",", " ").split() if part.strip()
+        )
+        return cls(
+            slack_bot_token=get("SLACK_BOT_TOKEN"),
+            slack_signing_secret=get("SLACK_SIGNING_SECRET"),
+            slack_api_url=_url("SLACK_API_URL", api_url),
+            db_path=get("ALGOBOT_DB") or "./algobot.db",
+            secret_key=get("ALGOBOT_SECRET_KEY"),
+            algorithmia_api=_url("ALGORITHMIA_API", get("ALGORITHMIA_API") or DEFAULT_API).rstrip("/"),
+            admins=admins,
+            host=get("HOST") or "0.0.0.0",
+            port=_int("PORT", get("PORT") or "3000", minimum=0),
+            poll_seconds=_int("ALGOBOT_POLL_SECONDS", get("ALGOBOT_POLL_SECONDS") or "10", minimum=1),
+            log_tail_lines=_int("ALGOBOT_LOG_TAIL_LINES", get("ALGOBOT_LOG_TAIL_LINES") or "20", minimum=1),
+            command_workers=_int(
+                "ALGOBOT_COMMAND_WORKERS", get("ALGOBOT_COMMAND_WORKERS") or "64", minimum=1
+            ),
+        )
+
+    def require_slack(self) -> None:
+        """The bot cannot serve Slack without these; say which one is missing."""
+        for name, value in (
+            ("SLACK_SIGNING_SECRET", self.slack_signing_secret),
+            ("SLACK_BOT_TOKEN", self.slack_bot_token),
+        ):
+            if not value:
+                raise SettingsError(f"{name} is not set: copy it from your Slack app's settings page.")
+
+    def secrets(self) -> list[str]:
+        """The values that must never appear in logs or messages (used by tests and log filters)."""
+        return [s for s in (self.slack_bot_token, self.slack_signing_secret, self.secret_key) if s]

@@ -1,0 +1,248 @@
+"""The Bolt app: thin listeners that parse, ack and hand over to `algobot.dispatch.execute`.
+
+`create_app` is the factory; nothing here runs at import time and no network call happens until a
+request arrives. Every listener acks before any Algorithmia call, and the work runs on the
+listener executor (sized by ALGOBOT_COMMAND_WORKERS) so a slow API never delays an ack.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlparse
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from algobot import blocks, ids, messages
+from algobot.algorithmia import AlgorithmiaClient
+from algobot.channels import ChannelRef
+from algobot.crypto import KeyCipher
+from algobot.dispatch import Invocation, Services, Upload, execute
+from algobot.parsing import ParsedCommand, ParseError, split_command
+from algobot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+NOT_IN_CHANNEL_ERRORS = ("not_in_channel", "channel_not_found")
+
+
+class BoltResponder:
+    """Delivers replies through `respond()` (response_url) and the bot's Web API client."""
+
+    def __init__(
+        self,
+        client: WebClient,
+        ref: ChannelRef,
+        user_id: str,
+        *,
+        respond: Respond | None = None,
+        trigger_id: str | None = None,
+        replace_original: bool = False,
+    ):
+        self.client = client
+        self.ref = ref
+        self.user_id = user_id
+        self._respond = respond if respond is not None and respond.response_url else None
+        self.trigger_id = trigger_id
+        self.replace_original = replace_original
+
+    def ephemeral(self, message: Mapping[str, Any]) -> None:
+        if self._respond is not None:
+            self._respond(**message, response_type="ephemeral", replace_original=self.replace_original)
+        else:
+            self.client.chat_postEphemeral(channel=self.ref.channel_id, user=self.user_id, **message)
+
+    def announce(self, message: Mapping[str, Any]) -> str | None:
+        try:
+            response = self.client.chat_postMessage(channel=self.ref.channel_id, **message)
+        except SlackApiError as exc:
+            if exc.response.get("error") not in NOT_IN_CHANNEL_ERRORS or self._respond is None:
+                raise
+            # The bot is not a member: the command's response_url can still post in the channel.
+            self._respond(**message, response_type="in_channel", replace_original=False)
+            return None
+        return str(response.get("ts") or "") or None
+
+    def upload(self, upload: Upload) -> None:
+        self.client.files_upload_v2(
+            channel=self.ref.channel_id,
+            content=upload.content,
+            filename=upload.filename,
+            title=upload.title,
+            initial_comment=upload.comment,
+            thread_ts=upload.thread_ts,
+        )
+
+    def open_view(self, view: Mapping[str, Any]) -> None:
+        self.client.views_open(trigger_id=self.trigger_id, view=dict(view))
+
+    def is_workspace_admin(self, user_id: str) -> bool:
+        user = self.client.users_info(user=user_id).get("user") or {}
+        return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+
+
+def channel_ref(body: Mapping[str, Any]) -> ChannelRef:
+    """The (enterprise, team, channel) a request comes from, for every payload shape."""
+    team = body.get("team_id") or (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
+    channel = body.get("channel_id") or (body.get("channel") or {}).get("id") or ""
+    enterprise = body.get("enterprise_id") or (body.get("enterprise") or {}).get("id") or ""
+    return ChannelRef(team_id=str(team or ""), channel_id=str(channel), enterprise_id=str(enterprise or ""))
+
+
+def _user_id(body: Mapping[str, Any]) -> str:
+    user = body.get("user")
+    return str(body.get("user_id") or (user.get("id") if isinstance(user, dict) else "") or "")
+
+
+def _working_text(parsed: ParsedCommand) -> str:
+    """What the ack says; it never echoes free text, which could hold a secret."""
+    head = parsed.name
+    if parsed.positional and "/" in parsed.positional[0]:
+        head += " " + blocks.esc(parsed.positional[0])
+    return messages.WORKING.format(text=head)
+
+
+def _valid_endpoint(value: str) -> bool:
+    parsed = urlparse(value)
+    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
+
+
+def create_app(
+    settings: Settings,
+    cipher: KeyCipher,
+    *,
+    client: WebClient | None = None,
+    clock: Callable[[], datetime] | None = None,
+    api_factory: Callable[[str, str], AlgorithmiaClient] | None = None,
+    listener_executor: Executor | None = None,
+) -> App:
+    """Build the Bolt app and register every listener."""
+    from commands import load_registry
+
+    settings.require_slack()
+    if client is None:
+        client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+        client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
+    services = Services(settings=settings, cipher=cipher, registry=load_registry())
+    if clock is not None:
+        services.clock = clock
+    if api_factory is not None:
+        services.api_factory = api_factory
+    app = App(
+        signing_secret=settings.slack_signing_secret,
+        client=client,
+        token_verification_enabled=False,
+        listener_executor=listener_executor or ThreadPoolExecutor(max_workers=settings.command_workers),
+    )
+
+    @app.command("/algo")
+    def on_algo(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
+        try:
+            parsed = split_command(body.get("text") or "")
+        except ParseError as exc:
+            ack(**blocks.text_message(messages.bad_input(str(exc), "/algo help")))
+            return
+        spec = services.registry.get(parsed.name)
+        if spec is None or spec.name == "login":
+            ack()
+        else:
+            ack(text=_working_text(parsed))
+        ref, user_id = channel_ref(body), _user_id(body)
+        responder = BoltResponder(client, ref, user_id, respond=respond, trigger_id=body.get("trigger_id"))
+        invocation = Invocation(
+            ref=ref,
+            user_id=user_id,
+            source="command",
+            response_url=body.get("response_url"),
+            trigger_id=body.get("trigger_id"),
+        )
+        execute(services, invocation, parsed, responder)
+
+    @app.action({"action_id": ids.ACTION_CANCEL})
+    def on_cancel(ack: Ack, respond: Respond) -> None:
+        ack()
+        respond(text=messages.CONFIRM_CANCELLED, replace_original=True)
+
+    for action_id in ids.COMMAND_ACTIONS:
+
+        @app.action({"action_id": action_id})
+        def on_command_button(ack: Ack, body: dict, action: dict, respond: Respond, client: WebClient) -> None:
+            ack()
+            value = json.loads(action.get("value") or "{}")
+            parsed = ParsedCommand(
+                name=str(value.get("cmd", "")),
+                positional=tuple(str(a) for a in value.get("args", [])),
+                options={str(k): str(v) for k, v in (value.get("opts") or {}).items()},
+            )
+            ref, user_id = channel_ref(body), _user_id(body)
+            confirmed = action.get("action_id") == ids.ACTION_CONFIRM_PUBLISH
+            responder = BoltResponder(
+                client,
+                ref,
+                user_id,
+                respond=respond,
+                trigger_id=body.get("trigger_id"),
+                replace_original=confirmed,
+            )
+            invocation = Invocation(
+                ref=ref, user_id=user_id, source="button", response_url=body.get("response_url"), confirmed=confirmed
+            )
+            execute(services, invocation, parsed, responder)
+
+    @app.view(ids.VIEW_LOGIN)
+    def on_login_submit(ack: Ack, body: dict, view: dict, client: WebClient) -> None:
+        values = view.get("state", {}).get("values", {})
+        key = ((values.get(ids.BLOCK_LOGIN_KEY) or {}).get(ids.ACTION_LOGIN_KEY) or {}).get("value") or ""
+        endpoint = (
+            (values.get(ids.BLOCK_LOGIN_ENDPOINT) or {}).get(ids.ACTION_LOGIN_ENDPOINT) or {}
+        ).get("value") or ""
+        errors = {}
+        if not key.strip():
+            errors[ids.BLOCK_LOGIN_KEY] = messages.LOGIN_KEY_EMPTY
+        elif len(key.strip().split()) > 1:
+            errors[ids.BLOCK_LOGIN_KEY] = messages.LOGIN_KEY_HAS_SPACES
+        if endpoint.strip() and not _valid_endpoint(endpoint.strip()):
+            errors[ids.BLOCK_LOGIN_ENDPOINT] = messages.LOGIN_ENDPOINT_BAD
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+        meta = json.loads(view.get("private_metadata") or "{}")
+        ref = ChannelRef(
+            team_id=str(meta.get("team", "")),
+            channel_id=str(meta.get("channel", "")),
+            enterprise_id=str(meta.get("enterprise", "")),
+        )
+        user_id = _user_id(body)
+        invocation = Invocation(
+            ref=ref,
+            user_id=user_id,
+            source="modal",
+            secret_input={"api_key": key.strip(), "endpoint": endpoint.strip()},
+        )
+        execute(services, invocation, ParsedCommand(name="login"), BoltResponder(client, ref, user_id))
+
+    @app.error
+    def on_error(error: Exception, body: dict, respond: Respond, logger: logging.Logger) -> None:
+        reference = uuid.uuid4().hex[:8]
+        logger.error(
+            "unhandled error ref=%s team=%s channel=%s user=%s: %r",
+            reference,
+            channel_ref(body).team_id,
+            channel_ref(body).channel_id,
+            _user_id(body),
+            error,
+            exc_info=error,
+        )
+        if respond is not None and respond.response_url:
+            respond(text=messages.INTERNAL_ERROR.format(ref=reference), response_type="ephemeral")
+
+    return app

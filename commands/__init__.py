@@ -1,0 +1,41 @@
+"""One module per `/algo` subcommand. Each exposes `COMMAND`, a `CommandSpec` whose summary is the
+module docstring's first line; `/algo help` and the README's command list come from this registry.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+
+from algobot.dispatch import CommandSpec
+
+# The order `/algo help` shows them in.
+COMMAND_MODULES = (
+    "help",
+    "info",
+    "versions",
+    "builds",
+    "build",
+    "logs",
+    "create",
+    "update",
+    "compile",
+    "publish",
+    "releases",
+    "audit",
+    "status",
+    "login",
+    "logout",
+    "allow",
+    "deny",
+)
+
+
+def load_registry() -> Mapping[str, CommandSpec]:
+    """Import every command module and index its spec by name."""
+    registry: dict[str, CommandSpec] = {}
+    for module_name in COMMAND_MODULES:
+        module = importlib.import_module(f"commands.{module_name}")
+        spec: CommandSpec = module.COMMAND
+        registry[spec.name] = spec
+    return registry

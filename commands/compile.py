@@ -1,0 +1,29 @@
+"""Build the newest source of an algorithm; the channel is told when it starts."""
+
+from __future__ import annotations
+
+from algobot import blocks, messages
+from algobot.algorithmia import build_id_of
+from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, first_line
+from algobot.parsing import ParsedCommand
+
+
+def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
+    algorithm = parsed.positional[0]
+    response = ctx.require_api().compile(algorithm)
+    build_id = build_id_of(response)
+    commit = (response.get("version_info") or {}).get("git_hash")
+    text = messages.compile_started(ctx.user_id, algorithm, build_id, commit)
+    return Reply(announce=blocks.text_message(text), result=build_id or commit)
+
+
+COMMAND = CommandSpec(
+    name="compile",
+    summary=first_line(__doc__),
+    usage="/algo compile USER/ALGO",
+    kind=Kind.CHANGE,
+    run=run,
+    min_args=1,
+    max_args=1,
+    needs_key=True,
+)

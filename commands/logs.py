@@ -1,0 +1,59 @@
+"""Show the tail of a build's log; a button uploads the whole log as a file."""
+
+from __future__ import annotations
+
+from algobot import blocks, messages
+from algobot.algorithmia import NotFound
+from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, Upload, first_line, int_option
+from algobot.mrkdwn import esc
+from algobot.parsing import ParsedCommand
+
+
+def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
+    algorithm, build_id = parsed.positional
+    lines = int_option(parsed, "lines", 30, low=1, high=500)
+    api = ctx.require_api()
+    try:
+        build = api.build(algorithm, build_id)
+    except NotFound:
+        api.info(algorithm)  # a missing algorithm is reported as such
+        return Reply(
+            ephemeral=blocks.text_message(messages.build_not_found(algorithm, build_id)),
+            outcome="error",
+            error="no such build",
+        )
+    if build.get("status") == "in-progress":
+        return Reply(ephemeral=blocks.text_message(messages.logs_still_running(algorithm, build_id)))
+    logs = api.build_logs(algorithm, build_id)
+    if parsed.options.get("upload") == "true":
+        comment = messages.FULL_LOG_COMMENT.format(
+            algorithm=esc(algorithm), build_id=esc(build_id), user_id=ctx.user_id
+        )
+        return Reply(
+            upload=Upload(
+                content=logs or messages.LOG_EMPTY,
+                filename=f"{algorithm.replace('/', '-')}-{build_id}.log",
+                title=f"{algorithm} build {build_id}",
+                comment=comment,
+            ),
+            result=build_id,
+        )
+    full_log = blocks.command_value("logs", [algorithm, build_id], {"upload": "true"})
+    return Reply(
+        ephemeral=blocks.logs_message(algorithm, build, logs, lines, full_log, messages.LOG_EMPTY),
+        result=build_id,
+    )
+
+
+COMMAND = CommandSpec(
+    name="logs",
+    summary=first_line(__doc__),
+    usage="/algo logs USER/ALGO BUILD_ID [lines=30]",
+    kind=Kind.READ,
+    run=run,
+    min_args=2,
+    max_args=2,
+    options=("lines", "upload"),
+    needs_key=True,
+    arg_names=("USER/ALGO", "BUILD_ID"),
+)
