@@ -8,6 +8,7 @@ pytest_plugins = [
     "tests.fixtures.sandbox",
     "tests.fixtures.slack",
     "tests.fixtures.store",
+    "tests.fixtures.bot",
 ]
 
 
