@@ -22,7 +22,7 @@ from algobot.algorithmia import AlgorithmiaClient, AlgorithmiaError, InvalidInpu
 from algobot.blocks import text_message
 from algobot.channels import ChannelRef, ChannelStore
 from algobot.crypto import KeyCipher
-from algobot.db import open_db
+from algobot.db import immediate, open_db
 from algobot.parsing import ParsedCommand, ParseError
 from algobot.settings import Settings
 
@@ -267,8 +267,15 @@ def execute(services: Services, invocation: Invocation, parsed: ParsedCommand, r
             channels=ChannelStore(db, services.cipher),
             responder=responder,
         )
-        reply = _run(ctx, spec, parsed)
-        _audit(ctx, spec, parsed, reply)
+        decision = _permission(ctx, spec)  # may ask Slack (users.info): outside any transaction
+        if spec.kind is Kind.CONFIGURE:
+            # A configuration change and its audit row land together or not at all.
+            with immediate(db):
+                reply = _run(ctx, spec, parsed, decision)
+                _audit(ctx, spec, parsed, reply)
+        else:
+            reply = _run(ctx, spec, parsed, decision)
+            _audit(ctx, spec, parsed, reply)
     finally:
         if ctx is not None and ctx.api is not None:
             ctx.api.close()
@@ -277,9 +284,8 @@ def execute(services: Services, invocation: Invocation, parsed: ParsedCommand, r
     return reply
 
 
-def _run(ctx: CommandContext, spec: CommandSpec, parsed: ParsedCommand) -> Reply:
+def _run(ctx: CommandContext, spec: CommandSpec, parsed: ParsedCommand, decision: permissions.Decision) -> Reply:
     algorithm = _algorithm_argument(parsed)
-    decision = _permission(ctx, spec)
     if not decision.allowed:
         return Reply(
             ephemeral=text_message(messages.refused(decision.reason)),

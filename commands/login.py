@@ -43,7 +43,9 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
     if ctx.invocation.source != "modal" or not secret:
         return Reply(view=login_view(ctx), skip_audit=True)
     endpoint = (secret.get("endpoint") or "").strip().rstrip("/") or ctx.settings.algorithmia_api
-    config = ctx.channels.set_key(ctx.ref, secret["api_key"].strip(), endpoint, ctx.user_id, ctx.now)
+    # The deployment's default is stored as "none", so the channel follows a later ALGORITHMIA_API.
+    stored = None if endpoint == ctx.settings.algorithmia_api else endpoint
+    config = ctx.channels.set_key(ctx.ref, secret["api_key"].strip(), stored, ctx.user_id, ctx.now)
     return Reply(
         ephemeral=blocks.text_message(messages.login_saved(ctx.ref.channel_id, config.masked_key, endpoint)),
         announce=blocks.text_message(messages.login_announcement(ctx.user_id, endpoint)),

@@ -1,0 +1,273 @@
+"""Operator commands: `algobot migrate`, `algobot channel set-key|show|remove`, `algobot audit verify|export`.
+
+API keys are read from standard input only (never argv, which other users can see in `ps` and shells
+keep in history) and are never printed; `show` prints the last 4 characters at most. Every change is
+audited with source "cli".
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
+from typing import IO
+
+import sqlite_utils
+
+from algobot import audit
+from algobot.channels import CLI_ACTOR, ChannelRef, ChannelStore, mask_key, normalize_endpoint
+from algobot.crypto import SecretKeyError, load_cipher
+from algobot.db import database, immediate, migrate
+from algobot.settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+
+class CliError(Exception):
+    """A problem the operator can fix; printed without a traceback."""
+
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _reports_errors(handler: Handler) -> Handler:
+    """Print expected, fixable errors as one line on stderr and exit 2 instead of a traceback."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except (CliError, SettingsError, SecretKeyError) as error:
+            print(f"algobot: error: {error}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add this area's commands to the `algobot` parser (see algobot/cli.py)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db", metavar="PATH", help="database file (default: $ALGOBOT_DB, else ./algobot.db)"
+    )
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--team", required=True, metavar="T", help="Slack team (workspace) id, e.g. T0123")
+    where.add_argument("--channel", required=True, metavar="C", help="Slack channel id, e.g. C0123")
+    where.add_argument("--enterprise", default="", metavar="E", help="Enterprise Grid id, if any")
+
+    parser = subparsers.add_parser("migrate", parents=[common], help="apply pending database migrations")
+    parser.set_defaults(handler=migrate_command)
+
+    channel = subparsers.add_parser("channel", help="per-channel Algorithmia API keys")
+    channel_commands = channel.add_subparsers(dest="channel_command", required=True, metavar="ACTION")
+    parser = channel_commands.add_parser(
+        "set-key",
+        parents=[common, where],
+        help="store a channel's API key, read from standard input",
+        description="Store a channel's API key. The key is read from standard input, never from the "
+        "command line: algobot channel set-key --team T --channel C < keyfile",
+    )
+    parser.add_argument("--endpoint", metavar="URL", help="API base URL (default: ALGORITHMIA_API)")
+    parser.set_defaults(handler=set_key_command)
+    parser = channel_commands.add_parser(
+        "show", parents=[common], help="list configured channels (keys masked)"
+    )
+    parser.add_argument("--team", metavar="T", help="only this team")
+    parser.add_argument("--channel", metavar="C", help="only this channel (with --team)")
+    parser.add_argument("--enterprise", metavar="E", help="only this Enterprise Grid id")
+    parser.set_defaults(handler=show_command)
+    parser = channel_commands.add_parser("remove", parents=[common, where], help="forget a channel's API key")
+    parser.set_defaults(handler=remove_command)
+
+    trail = subparsers.add_parser("audit", help="the tamper-evident audit trail")
+    trail_commands = trail.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    parser = trail_commands.add_parser("verify", parents=[common], help="check the hash chain")
+    parser.set_defaults(handler=verify_command)
+    parser = trail_commands.add_parser(
+        "export", parents=[common], help="write the trail as JSON lines or CSV"
+    )
+    parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="default: jsonl")
+    parser.add_argument(
+        "--since", metavar="DATE", help="only rows at or after DATE (YYYY-MM-DD or ISO time, UTC)"
+    )
+    parser.add_argument("--output", metavar="FILE", help="write here instead of standard output")
+    parser.set_defaults(handler=export_command)
+
+
+# -- plumbing ----------------------------------------------------------------------------------------
+
+
+def _db_path(args: argparse.Namespace, settings: Settings) -> str:
+    return args.db or settings.db_path
+
+
+@contextlib.contextmanager
+def _existing_db(path: str, table: str) -> Iterator[sqlite_utils.Database]:
+    """Open a database that must already exist and hold `table`: a typo must not create a new file."""
+    if not os.path.exists(path):
+        raise CliError(
+            f"there is no database at {path} (set ALGOBOT_DB or --db; `algobot migrate` creates one)"
+        )
+    with database(path) as db:
+        if not db.table(table).exists():
+            raise CliError(f"{path} has no {table} table yet; run `algobot migrate` first")
+        yield db
+
+
+def _migrate(path: str) -> list[str]:
+    """Create or upgrade the database at `path`, saying so plainly if its directory is missing."""
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        raise CliError(f"cannot create the database {path}: its directory does not exist")
+    return migrate(path)
+
+
+def _read_key(stdin: IO[str]) -> str:
+    """One API key from standard input; prompted without echo when stdin is a terminal."""
+    raw = getpass.getpass("Algorithmia API key (input hidden): ") if stdin.isatty() else stdin.read()
+    key = raw.strip()
+    if not key:
+        raise CliError("no API key on standard input; pipe it in: algobot channel set-key ... < keyfile")
+    if any(character.isspace() for character in key):
+        raise CliError("standard input holds more than one word; it must hold just the API key")
+    return key
+
+
+def _channel(args: argparse.Namespace) -> ChannelRef:
+    channel = ChannelRef(args.team.strip(), args.channel.strip(), args.enterprise.strip())
+    if not channel.team_id or not channel.channel_id:
+        raise CliError("--team and --channel must not be empty")
+    return channel
+
+
+def _parse_since(text: str | None) -> date | datetime | None:
+    """A date (its midnight UTC) or an ISO date and time (UTC unless it names an offset)."""
+    if not text:
+        return None
+    with contextlib.suppress(ValueError):
+        return date.fromisoformat(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"--since must be a date (YYYY-MM-DD) or an ISO date and time, not '{text}'") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# -- commands ----------------------------------------------------------------------------------------
+
+
+@_reports_errors
+def migrate_command(args: argparse.Namespace) -> int:
+    """Create or upgrade the database schema."""
+    path = _db_path(args, Settings.from_env())
+    applied = _migrate(path)
+    if applied:
+        print(f"Applied {len(applied)} migration(s) to {path}: {', '.join(applied)}")
+    else:
+        print(f"{path} is up to date; nothing to apply.")
+    return 0
+
+
+@_reports_errors
+def set_key_command(args: argparse.Namespace) -> int:
+    """Store a channel's key from stdin, encrypted, and audit it."""
+    settings = Settings.from_env()
+    channel = _channel(args)
+    try:
+        endpoint = normalize_endpoint(args.endpoint)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    api_key = _read_key(sys.stdin)
+    path = _db_path(args, settings)
+    _migrate(path)
+    cipher = load_cipher(settings.secret_key, path, log)
+    now = datetime.now(UTC)
+    with database(path) as db, immediate(db):
+        config = ChannelStore(db, cipher).set_key(channel, api_key, endpoint, CLI_ACTOR, now)
+        audit.record(
+            db,
+            audit.AuditEntry.in_channel(
+                channel, user_id=CLI_ACTOR, action="login", source="cli", arguments={"endpoint": endpoint}
+            ),
+            now=now,
+        )
+    print(f"Stored the API key {mask_key(api_key)} for {channel}; endpoint: {config.endpoint or 'default'}.")
+    return 0
+
+
+@_reports_errors
+def show_command(args: argparse.Namespace) -> int:
+    """List configured channels with masked keys; with --team and --channel, also who may do what."""
+    if args.channel and not args.team:
+        raise CliError("--channel needs --team: channel ids are only unique within a team")
+    path = _db_path(args, Settings.from_env())
+    with _existing_db(path, "channel_keys") as db:
+        store = ChannelStore(db)
+        configs = store.list(team_id=args.team, enterprise_id=args.enterprise)
+        if args.channel:
+            configs = [config for config in configs if config.channel.channel_id == args.channel]
+        if not configs:
+            print("No channel matches." if args.team else "No channel has an API key yet.")
+        for config in configs:
+            print(
+                f"{config.channel}  key {config.masked_key}  endpoint {config.endpoint or 'default'}  "
+                f"set by {config.set_by} at {config.set_at}"
+            )
+            if args.channel:
+                allowed = sorted(store.allowed_users(config.channel))
+                print(f"  allowed to change algorithms: {', '.join(allowed) or 'anyone'}")
+                print(f"  configurers: {', '.join(sorted(store.configurers(config.channel))) or 'none'}")
+    return 0
+
+
+@_reports_errors
+def remove_command(args: argparse.Namespace) -> int:
+    """Forget a channel's key (its allow list and configurers stay), and audit it."""
+    channel = _channel(args)
+    path = _db_path(args, Settings.from_env())
+    now = datetime.now(UTC)
+    with _existing_db(path, "channel_keys") as db, immediate(db):
+        if not ChannelStore(db).remove(channel):
+            print(f"{channel} has no API key; nothing removed.", file=sys.stderr)
+            return 1
+        audit.record(
+            db,
+            audit.AuditEntry.in_channel(channel, user_id=CLI_ACTOR, action="logout", source="cli"),
+            now=now,
+        )
+    print(f"Removed the API key of {channel}.")
+    return 0
+
+
+@_reports_errors
+def verify_command(args: argparse.Namespace) -> int:
+    """Exit 0 if the chain is intact, 1 naming the first bad row otherwise."""
+    path = _db_path(args, Settings.from_env())
+    with _existing_db(path, "audit") as db:
+        result = audit.verify(db)
+    if not result.ok:
+        print(f"Audit trail check FAILED at row {result.bad_row_id}: {result.reason}", file=sys.stderr)
+        print(f"{result.rows} row(s) before it verified.", file=sys.stderr)
+        return 1
+    print(f"{result.rows} rows verified; head hash {result.head_hash}")
+    return 0
+
+
+@_reports_errors
+def export_command(args: argparse.Namespace) -> int:
+    """Write the trail to stdout or a file."""
+    path = _db_path(args, Settings.from_env())
+    since = _parse_since(args.since)
+    with _existing_db(path, "audit") as db:
+        if args.output:
+            with open(args.output, "w", encoding="utf-8", newline="") as out:
+                count = audit.export(db, args.format, since, out=out)
+            print(f"Exported {count} row(s) to {args.output}.", file=sys.stderr)
+        else:
+            audit.export(db, args.format, since, out=sys.stdout)
+    return 0

@@ -1,0 +1,98 @@
+"""Schema migrations, connections and transactions (algobot.migrations, algobot.db)."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from algobot.db import database, immediate, migrate, utc_iso
+from algobot.migrations import migrations
+
+TABLES = {"channel_keys", "channel_configurers", "channel_allowed_users", "audit"}
+
+
+def all_migration_names() -> list[str]:
+    with database(":memory:") as empty:
+        return [m.name for m in migrations.pending(empty)]
+
+
+def test_migrate_creates_every_table_on_an_empty_file(tmp_path):
+    path = tmp_path / "new.db"
+
+    applied = migrate(path)
+
+    assert applied == all_migration_names()
+    assert applied[0] == "0001_channel_keys" and applied[-1] == "0005_wal"
+    with database(path) as db:
+        assert set(db.table_names()) >= TABLES
+        assert db.table("channel_keys").pks == ["enterprise_id", "team_id", "channel_id"]
+        assert db.table("channel_allowed_users").pks == ["enterprise_id", "team_id", "channel_id", "user_id"]
+        assert db.table("channel_configurers").pks == ["enterprise_id", "team_id", "channel_id", "user_id"]
+        assert {tuple(index.columns) for index in db.table("audit").indexes} >= {
+            ("prev_hash",),
+            ("enterprise_id", "team_id", "channel_id", "id"),
+            ("algorithm", "action", "id"),
+            ("time",),
+        }
+        assert "AUTOINCREMENT" in db.table("audit").schema
+
+
+def test_reapplying_is_a_no_op(db_path):
+    with database(db_path) as db:
+        before = db.schema
+
+    assert migrate(db_path) == []
+    with database(db_path) as db:
+        assert db.schema == before
+        assert len(migrations.applied(db)) == len(all_migration_names())
+
+
+def test_the_database_is_in_wal_mode_and_connections_wait_for_writers(db_path):
+    with database(db_path) as db:
+        assert next(db.query("PRAGMA journal_mode"))["journal_mode"] == "wal"
+        assert next(db.query("PRAGMA busy_timeout"))["timeout"] == 5000
+
+
+def test_database_closes_its_connection(db_path):
+    with database(db_path) as db:
+        pass
+    with pytest.raises(sqlite3.ProgrammingError):
+        db.execute("SELECT 1")
+
+
+def test_immediate_commits_or_rolls_back_as_one(db):
+    row = {
+        "team_id": "T1",
+        "channel_id": "C1",
+        "user_id": "U1",
+        "added_by": "U0",
+        "added_at": "2024-01-01T00:00:00.000000+00:00",
+    }
+    with pytest.raises(RuntimeError), immediate(db):
+        db.table("channel_allowed_users").insert(row)
+        raise RuntimeError("boom")
+    assert db.table("channel_allowed_users").count == 0
+    assert not db.conn.in_transaction
+
+    with immediate(db):
+        db.table("channel_allowed_users").insert(row)
+        with immediate(db):  # nested: a savepoint inside the outer transaction
+            db.table("channel_allowed_users").insert({**row, "user_id": "U2"})
+    assert db.table("channel_allowed_users").count == 2
+
+
+def test_immediate_holds_the_write_lock_from_the_start(db_path):
+    with database(db_path) as first, database(db_path) as second:
+        second.execute("PRAGMA busy_timeout=0")
+        with immediate(first), pytest.raises(sqlite3.OperationalError, match="locked"):
+            second.execute("BEGIN IMMEDIATE")
+
+
+def test_timestamps_are_utc_with_microseconds():
+    assert utc_iso(datetime(2024, 5, 1, 12, 0, tzinfo=UTC)) == "2024-05-01T12:00:00.000000+00:00"
+    plus_two = timezone(timedelta(hours=2))
+    assert utc_iso(datetime(2024, 5, 1, 14, 0, 0, 5, tzinfo=plus_two)) == "2024-05-01T12:00:00.000005+00:00"
+    with pytest.raises(ValueError, match="timezone-aware"):
+        utc_iso(datetime(2024, 5, 1, 12, 0))
