@@ -135,10 +135,17 @@ def refused(reason: str) -> str:
 
 
 REFUSED_CONFIGURE = (
-    "Only workspace admins and owners, algobot admins, and people who configured this channel before "
-    "may configure it."
+    "Only workspace admins and owners, the bot's admins (ALGOBOT_ADMINS) and people who configured "
+    "this channel before can change its configuration."
 )
-REFUSED_CHANGE = "This channel limits create, update, compile and publish to its allow list."
+
+
+def refused_change(allowed: list[str], user_id: str, action: str = "this command") -> str:
+    people = ", ".join(f"<@{user}>" for user in allowed)
+    return (
+        f"This channel limits create, update, compile and publish to its allow list: only {people} may run "
+        f"{action}. Ask someone who can configure the channel to run `/algo allow <@{user_id}>`."
+    )
 
 # -- API errors --------------------------------------------------------------
 

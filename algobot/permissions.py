@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from algobot import messages
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -35,11 +37,7 @@ def can_configure(
         return Decision(True, "you are listed in ALGOBOT_ADMINS")
     if user_id in configurers:
         return Decision(True, "you configured this channel before")
-    return Decision(
-        False,
-        "Only workspace admins and owners, the bot's admins (ALGOBOT_ADMINS) and people who configured "
-        "this channel before can change its configuration.",
-    )
+    return Decision(False, messages.REFUSED_CONFIGURE)
 
 
 def can_change(user_id: str, allowed_users: Collection[str], action: str = "this command") -> Decision:
@@ -48,9 +46,4 @@ def can_change(user_id: str, allowed_users: Collection[str], action: str = "this
         return Decision(True, "this channel has no allow list")
     if user_id in allowed_users:
         return Decision(True, "you are on this channel's allow list")
-    people = ", ".join(f"<@{user}>" for user in sorted(allowed_users))
-    return Decision(
-        False,
-        f"In this channel only {people} may run {action}. Ask someone who can configure the channel "
-        f"to run `/algo allow <@{user_id}>`.",
-    )
+    return Decision(False, messages.refused_change(sorted(allowed_users), user_id, action))

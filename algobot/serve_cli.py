@@ -28,13 +28,13 @@ def serve(args: argparse.Namespace) -> int:
 
     def stop(signum: int, frame: object) -> None:
         log.info("signal %s: shutting down", signum)
-        server.server.close()
+        raise SystemExit(0)  # unwinds waitress's loop in the main thread; `finally` closes the socket
 
     signal.signal(signal.SIGTERM, stop)
     log.info("algobot listening on %s (Slack endpoint /slack/events, health /healthz)", server.url)
     try:
         server.server.run()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):
         pass
     finally:
         server.server.close()
