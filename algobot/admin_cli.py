@@ -53,9 +53,7 @@ def _reports_errors(handler: Handler) -> Handler:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this area's commands to the `algobot` parser (see algobot/cli.py)."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--db", metavar="PATH", help="database file (default: $ALGOBOT_DB, else ./algobot.db)"
-    )
+    common.add_argument("--db", metavar="PATH", help="database file (default: $ALGOBOT_DB, else ./algobot.db)")
     where = argparse.ArgumentParser(add_help=False)
     where.add_argument("--team", required=True, metavar="T", help="Slack team (workspace) id, e.g. T0123")
     where.add_argument("--channel", required=True, metavar="C", help="Slack channel id, e.g. C0123")
@@ -75,9 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--endpoint", metavar="URL", help="API base URL (default: ALGORITHMIA_API)")
     parser.set_defaults(handler=set_key_command)
-    parser = channel_commands.add_parser(
-        "show", parents=[common], help="list configured channels (keys masked)"
-    )
+    parser = channel_commands.add_parser("show", parents=[common], help="list configured channels (keys masked)")
     parser.add_argument("--team", metavar="T", help="only this team")
     parser.add_argument("--channel", metavar="C", help="only this channel (with --team)")
     parser.add_argument("--enterprise", metavar="E", help="only this Enterprise Grid id")
@@ -89,13 +85,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     trail_commands = trail.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     parser = trail_commands.add_parser("verify", parents=[common], help="check the hash chain")
     parser.set_defaults(handler=verify_command)
-    parser = trail_commands.add_parser(
-        "export", parents=[common], help="write the trail as JSON lines or CSV"
-    )
+    parser = trail_commands.add_parser("export", parents=[common], help="write the trail as JSON lines or CSV")
     parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="default: jsonl")
-    parser.add_argument(
-        "--since", metavar="DATE", help="only rows at or after DATE (YYYY-MM-DD or ISO time, UTC)"
-    )
+    parser.add_argument("--since", metavar="DATE", help="only rows at or after DATE (YYYY-MM-DD or ISO time, UTC)")
     parser.add_argument("--output", metavar="FILE", help="write here instead of standard output")
     parser.set_defaults(handler=export_command)
 
@@ -111,9 +103,7 @@ def _db_path(args: argparse.Namespace, settings: Settings) -> str:
 def _existing_db(path: str, table: str) -> Iterator[sqlite_utils.Database]:
     """Open a database that must already exist and hold `table`: a typo must not create a new file."""
     if not os.path.exists(path):
-        raise CliError(
-            f"there is no database at {path} (set ALGOBOT_DB or --db; `algobot migrate` creates one)"
-        )
+        raise CliError(f"there is no database at {path} (set ALGOBOT_DB or --db; `algobot migrate` creates one)")
     with database(path) as db:
         if not db.table(table).exists():
             raise CliError(f"{path} has no {table} table yet; run `algobot migrate` first")

@@ -61,9 +61,7 @@ _SECRET_WORDS = frozenset(
 )
 # Values that look like secrets wherever they appear: Algorithmia keys ("sim" + 20 or more letters and
 # digits) and Slack tokens (xoxb-, xoxp-, xoxe.xoxp-, xapp-, ...).
-_SECRET_VALUE = re.compile(
-    r"\bsim[A-Za-z0-9]{20,}\b|\bxox[a-z]{1,2}(?:\.xox[a-z])?-[A-Za-z0-9-]+|\bxapp-[A-Za-z0-9-]+"
-)
+_SECRET_VALUE = re.compile(r"\bsim[A-Za-z0-9]{20,}\b|\bxox[a-z]{1,2}(?:\.xox[a-z])?-[A-Za-z0-9-]+|\bxapp-[A-Za-z0-9-]+")
 
 
 def is_secret_name(name: str) -> bool:
@@ -188,9 +186,7 @@ def verify(db: sqlite_utils.Database) -> VerifyResult:
     for raw in db.query(f"SELECT {', '.join(COLUMNS)} FROM audit ORDER BY id"):
         row_id = raw["id"]
         if row_id != expected_id:
-            missing = (
-                f"row {expected_id}" if row_id == expected_id + 1 else f"rows {expected_id}-{row_id - 1}"
-            )
+            missing = f"row {expected_id}" if row_id == expected_id + 1 else f"rows {expected_id}-{row_id - 1}"
             return bad(row_id, f"{missing} before row {row_id} were removed")
         if raw["prev_hash"] != expected_prev:
             return bad(

@@ -76,9 +76,7 @@ def section(text: str) -> SectionBlock:
 
 def fields_section(pairs: Iterable[tuple[str, Any]]) -> SectionBlock:
     fields = [
-        MarkdownTextObject(
-            text=truncate(f"*{esc(label)}*\n{esc(value) if value not in (None, '') else '—'}", 2000)
-        )
+        MarkdownTextObject(text=truncate(f"*{esc(label)}*\n{esc(value) if value not in (None, '') else '—'}", 2000))
         for label, value in pairs
     ][:10]
     return SectionBlock(fields=fields)
@@ -102,9 +100,7 @@ def button(
 ) -> ButtonElement:
     if value is not None and len(value) > BUTTON_VALUE_LIMIT:
         raise ValueError("button value over Slack's 2,000 characters")
-    return ButtonElement(
-        text=truncate(text, 75), action_id=action_id, value=value, style=style, confirm=confirm
-    )
+    return ButtonElement(text=truncate(text, 75), action_id=action_id, value=value, style=style, confirm=confirm)
 
 
 def command_value(name: str, positional: Sequence[str] = (), options: dict[str, str] | None = None) -> str:
@@ -243,9 +239,7 @@ def info_message(algorithm: str, data: dict[str, Any]) -> dict[str, Any]:
     settings = data.get("settings") or {}
     version = data.get("version_info") or {}
     build = data.get("build") or {}
-    blocks: list[Block] = [
-        header(f"{algorithm}" + (f" — {details.get('label')}" if details.get("label") else ""))
-    ]
+    blocks: list[Block] = [header(f"{algorithm}" + (f" — {details.get('label')}" if details.get("label") else ""))]
     if details.get("tagline"):
         blocks.append(section(f"_{esc(details['tagline'])}_"))
     if details.get("summary"):
@@ -335,9 +329,7 @@ def logs_message(
 
     kept, cut = tail_lines(logs, lines)
     blocks: list[Block] = [
-        section(
-            f"{build_line(build)}\n*{esc(algorithm)}* — last {len(kept)} line{'s' if len(kept) != 1 else ''}"
-        ),
+        section(f"{build_line(build)}\n*{esc(algorithm)}* — last {len(kept)} line{'s' if len(kept) != 1 else ''}"),
         section(code_block(kept, cut_before=cut) if kept else empty_text),
         actions(button(messages.FULL_LOG, ids.ACTION_FULL_LOG, full_log_value)),
     ]

@@ -45,9 +45,7 @@ class ChannelRef:
         every such request.
         """
         if not self.team_id or not self.channel_id:
-            raise ValueError(
-                f"'{self}' is not a complete channel reference: it needs a team and a channel id"
-            )
+            raise ValueError(f"'{self}' is not a complete channel reference: it needs a team and a channel id")
         return {"enterprise_id": self.enterprise_id, "team_id": self.team_id, "channel_id": self.channel_id}
 
     def where(self) -> tuple[str, list[str]]:
@@ -101,9 +99,7 @@ def normalize_endpoint(endpoint: str | None) -> str | None:
     endpoint = endpoint.strip().rstrip("/")
     parsed = urlparse(endpoint)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ValueError(
-            f"The endpoint must be an http(s) URL such as https://api.algorithmia.com, not '{endpoint}'."
-        )
+        raise ValueError(f"The endpoint must be an http(s) URL such as https://api.algorithmia.com, not '{endpoint}'.")
     return endpoint
 
 
@@ -120,9 +116,7 @@ class ChannelStore:
 
     def _require_cipher(self) -> KeyCipher:
         if self._cipher is None:
-            raise ValueError(
-                "this ChannelStore was opened without a KeyCipher; keys cannot be read or stored"
-            )
+            raise ValueError("this ChannelStore was opened without a KeyCipher; keys cannot be read or stored")
         return self._cipher
 
     # -- the key ---------------------------------------------------------------------------------
@@ -228,9 +222,7 @@ class ChannelStore:
     def deny(self, channel: ChannelRef, user_id: str) -> bool:
         """Remove a user from the allow list; False if they were not on it."""
         where, params = channel.where()
-        cursor = self.db.execute(
-            f"DELETE FROM channel_allowed_users WHERE {where} AND user_id = ?", [*params, user_id]
-        )
+        cursor = self.db.execute(f"DELETE FROM channel_allowed_users WHERE {where} AND user_id = ?", [*params, user_id])
         return cursor.rowcount > 0
 
 

@@ -245,9 +245,7 @@ def execute(services: Services, invocation: Invocation, parsed: ParsedCommand, r
     registry = services.registry
     spec = registry.get(parsed.name)
     if spec is None:
-        reply = help_reply(
-            registry, intro=messages.UNKNOWN_COMMAND.format(name=parsed.name) if parsed.name else None
-        )
+        reply = help_reply(registry, intro=messages.UNKNOWN_COMMAND.format(name=parsed.name) if parsed.name else None)
         deliver(reply, responder)
         return reply
     try:
@@ -351,9 +349,7 @@ def int_option(parsed: ParsedCommand, name: str, default: int, *, low: int, high
     return value
 
 
-def choice_option(
-    parsed: ParsedCommand, name: str, choices: Sequence[str], default: str | None
-) -> str | None:
+def choice_option(parsed: ParsedCommand, name: str, choices: Sequence[str], default: str | None) -> str | None:
     raw = parsed.options.get(name)
     if raw is None:
         return default

@@ -112,9 +112,7 @@ def allow_done(user_id: str) -> str:
 
 def deny_done(user_id: str, remaining: list[str]) -> str:
     if remaining:
-        return f":no_entry_sign: <@{user_id}> was removed from this channel's list. " + status_allowed(
-            remaining
-        )
+        return f":no_entry_sign: <@{user_id}> was removed from this channel's list. " + status_allowed(remaining)
     return f":no_entry_sign: <@{user_id}> was removed; the list is empty, so anyone here may run changes."
 
 
@@ -147,6 +145,7 @@ def refused_change(allowed: list[str], user_id: str, action: str = "this command
         f"{action}. Ask someone who can configure the channel to run `/algo allow <@{user_id}>`."
     )
 
+
 # -- API errors --------------------------------------------------------------
 
 
@@ -154,9 +153,7 @@ def api_error(error: AlgorithmiaError, *, algorithm: str | None, endpoint: str) 
     """A person's sentence for each failure class of the management API."""
     name = f"*{esc(algorithm)}*" if algorithm else "that"
     if isinstance(error, Unauthorized):
-        return (
-            ":key: The key for this channel was rejected by Algorithmia; run `/algo login` to set a new one."
-        )
+        return ":key: The key for this channel was rejected by Algorithmia; run `/algo login` to set a new one."
     if isinstance(error, Forbidden):
         return (
             f":no_entry: This channel's key may not manage {name}: create a key with *Allow this key to "
@@ -200,10 +197,7 @@ def created(user_id: str, algorithm: str) -> str:
 
 
 def clone_instructions(clone_url: str) -> str:
-    return (
-        f"Next: `git clone {esc(clone_url)}`, add your code, commit and `git push`; "
-        "every push starts a build."
-    )
+    return f"Next: `git clone {esc(clone_url)}`, add your code, commit and `git push`; every push starts a build."
 
 
 def updated(user_id: str, algorithm: str, changes: str) -> str:

@@ -9,9 +9,7 @@ CUT_MARKER = "…"
 
 def esc(text: Any) -> str:
     """Escape &, < and > so user or API text cannot mention @channel or forge links."""
-    return (
-        str(text if text is not None else "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    )
+    return str(text if text is not None else "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def truncate(text: str, limit: int, marker: str = CUT_MARKER) -> str:

@@ -84,7 +84,7 @@ def parse_user_reference(token: str) -> str | None:
 def looks_like_secret(text: str) -> bool:
     """True for text that may be an API key or token, so it is never echoed or stored."""
     for token in normalise(text).split():
-        if len(token) >= 20 and re.fullmatch(r"[A-Za-z0-9+/=_\-.]+", token) and not token.count("/") == 1:
+        if len(token) >= 20 and re.fullmatch(r"[A-Za-z0-9+/=_\-.]+", token) and token.count("/") != 1:
             return True
         if token.startswith(("sim", "xox")) and len(token) >= 12:
             return True

@@ -81,9 +81,7 @@ class Settings:
             port=_int("PORT", get("PORT") or "3000", minimum=0),
             poll_seconds=_int("ALGOBOT_POLL_SECONDS", get("ALGOBOT_POLL_SECONDS") or "10", minimum=1),
             log_tail_lines=_int("ALGOBOT_LOG_TAIL_LINES", get("ALGOBOT_LOG_TAIL_LINES") or "20", minimum=1),
-            command_workers=_int(
-                "ALGOBOT_COMMAND_WORKERS", get("ALGOBOT_COMMAND_WORKERS") or "64", minimum=1
-            ),
+            command_workers=_int("ALGOBOT_COMMAND_WORKERS", get("ALGOBOT_COMMAND_WORKERS") or "64", minimum=1),
         )
 
     def require_slack(self) -> None:

@@ -193,7 +193,11 @@ def create_app(
                 replace_original=confirmed,
             )
             invocation = Invocation(
-                ref=ref, user_id=user_id, source="button", response_url=body.get("response_url"), confirmed=confirmed
+                ref=ref,
+                user_id=user_id,
+                source="button",
+                response_url=body.get("response_url"),
+                confirmed=confirmed,
             )
             execute(services, invocation, parsed, responder)
 
@@ -201,9 +205,9 @@ def create_app(
     def on_login_submit(ack: Ack, body: dict, view: dict, client: WebClient) -> None:
         values = view.get("state", {}).get("values", {})
         key = ((values.get(ids.BLOCK_LOGIN_KEY) or {}).get(ids.ACTION_LOGIN_KEY) or {}).get("value") or ""
-        endpoint = (
-            (values.get(ids.BLOCK_LOGIN_ENDPOINT) or {}).get(ids.ACTION_LOGIN_ENDPOINT) or {}
-        ).get("value") or ""
+        endpoint = ((values.get(ids.BLOCK_LOGIN_ENDPOINT) or {}).get(ids.ACTION_LOGIN_ENDPOINT) or {}).get(
+            "value"
+        ) or ""
         errors = {}
         if not key.strip():
             errors[ids.BLOCK_LOGIN_KEY] = messages.LOGIN_KEY_EMPTY

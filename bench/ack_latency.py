@@ -67,8 +67,14 @@ def main() -> None:
     client.create(
         "demo/hello",
         {"label": "hello"},
-        {"language": "python3-1", "environment": "cpu", "source_visibility": "closed", "license": "apl",
-         "network_access": "isolated", "pipeline_enabled": False},
+        {
+            "language": "python3-1",
+            "environment": "cpu",
+            "source_visibility": "closed",
+            "license": "apl",
+            "network_access": "isolated",
+            "pipeline_enabled": False,
+        },
     )
     box.latency_ms = args.latency_ms
     url = bot.url + "/slack/events"

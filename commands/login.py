@@ -19,9 +19,7 @@ def check_text(parsed: ParsedCommand) -> str | None:
 def login_view(ctx: CommandContext) -> dict:
     config = ctx.channels.config(ctx.ref)
     endpoint = (config.endpoint if config and config.endpoint else None) or ctx.settings.algorithmia_api
-    metadata = json.dumps(
-        {"team": ctx.ref.team_id, "channel": ctx.ref.channel_id, "enterprise": ctx.ref.enterprise_id}
-    )
+    metadata = json.dumps({"team": ctx.ref.team_id, "channel": ctx.ref.channel_id, "enterprise": ctx.ref.enterprise_id})
     return blocks.login_modal(
         callback_id=ids.VIEW_LOGIN,
         private_metadata=metadata,

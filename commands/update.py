@@ -9,7 +9,13 @@ from algobot.parsing import ParsedCommand
 
 UPDATE_SETTINGS = ("source_visibility", "license", "network_access", "pipeline_enabled", "environment")
 # The API wants the whole settings object on update, so unchanged values are carried over.
-CARRIED_SETTINGS = (*UPDATE_SETTINGS, "language", "package_set", "royalty_microcredits", "algorithm_callability")
+CARRIED_SETTINGS = (
+    *UPDATE_SETTINGS,
+    "language",
+    "package_set",
+    "royalty_microcredits",
+    "algorithm_callability",
+)
 
 
 def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:

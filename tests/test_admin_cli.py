@@ -37,9 +37,7 @@ def db_with_history(env) -> None:
     migrate(env)
     with database(env) as db:
         for day, version in ((1, "1.0.0"), (2, "2.0.0")):
-            entry = audit.AuditEntry.in_channel(
-                REF, user_id="U1", action="publish", source="command", result=version
-            )
+            entry = audit.AuditEntry.in_channel(REF, user_id="U1", action="publish", source="command", result=version)
             audit.record(db, entry, now=T0.replace(day=day))
 
 
@@ -78,9 +76,7 @@ def test_set_key_reads_stdin_stores_it_encrypted_and_audits_it(env, monkeypatch,
         assert audit.verify(db).ok
 
 
-@pytest.mark.parametrize(
-    ("stdin", "message"), [("", "no API key"), ("  \n", "no API key"), ("a b", "one word")]
-)
+@pytest.mark.parametrize(("stdin", "message"), [("", "no API key"), ("  \n", "no API key"), ("a b", "one word")])
 def test_set_key_refuses_bad_input(env, monkeypatch, capsys, stdin, message):
     assert set_key(monkeypatch, stdin) == 2
     assert message in capsys.readouterr().err
@@ -191,9 +187,7 @@ def test_set_key_in_a_real_process_keeps_the_key_out_of_argv_and_output(tmp_path
     }
     argv = [sys.executable, "-m", "algobot", "channel", "set-key", "--team", "T9", "--channel", "C9"]
 
-    done = subprocess.run(
-        argv, input=TEST_API_KEY + "\n", capture_output=True, text=True, env=env, timeout=60
-    )
+    done = subprocess.run(argv, input=TEST_API_KEY + "\n", capture_output=True, text=True, env=env, timeout=60)
 
     assert done.returncode == 0, done.stderr
     assert all(TEST_API_KEY not in arg for arg in argv)
@@ -202,9 +196,9 @@ def test_set_key_in_a_real_process_keeps_the_key_out_of_argv_and_output(tmp_path
     raw = b"".join(Path(p).read_bytes() for p in (db_path, f"{db_path}-wal") if Path(p).exists())
     assert raw and TEST_API_KEY.encode() not in raw
     with database(db_path) as db:
-        assert ChannelStore(db, KeyCipher.from_secret(TEST_SECRET)).api_key(
-            ChannelRef("T9", "C9")
-        ).api_key == (TEST_API_KEY)
+        assert ChannelStore(db, KeyCipher.from_secret(TEST_SECRET)).api_key(ChannelRef("T9", "C9")).api_key == (
+            TEST_API_KEY
+        )
 
 
 def test_set_key_refuses_empty_ids(env, monkeypatch, capsys):

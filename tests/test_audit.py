@@ -85,9 +85,7 @@ def test_an_edited_row_with_a_recomputed_hash_breaks_the_next_link(db, now):
     fill(db, now, 5)
     row = next(db.query("SELECT * FROM audit WHERE id = 3"))
     forged = {**row, "user_id": "UOTHER"}
-    tamper(
-        db, "UPDATE audit SET user_id = ?, hash = ? WHERE id = 3", [forged["user_id"], audit.row_hash(forged)]
-    )
+    tamper(db, "UPDATE audit SET user_id = ?, hash = ? WHERE id = 3", [forged["user_id"], audit.row_hash(forged)])
 
     result = verify(db)
 

@@ -10,7 +10,13 @@ import pytest
 from algobot import audit
 from algobot.channels import ChannelRef
 from algobot.db import database
-from algobot.ids import ACTION_LOGIN_ENDPOINT, ACTION_LOGIN_KEY, BLOCK_LOGIN_ENDPOINT, BLOCK_LOGIN_KEY, VIEW_LOGIN
+from algobot.ids import (
+    ACTION_LOGIN_ENDPOINT,
+    ACTION_LOGIN_KEY,
+    BLOCK_LOGIN_ENDPOINT,
+    BLOCK_LOGIN_KEY,
+    VIEW_LOGIN,
+)
 from tests.fixtures.bot import message_text
 from tests.fixtures.slack import ADMIN, DEV_CHANNEL, MEMBER, TEAM_ID
 
@@ -110,8 +116,14 @@ def test_whoever_configured_a_channel_may_configure_it_again_and_logout(bot):
     bot.login_demo()  # set by ADMIN
     with database(bot.settings.db_path) as db:
         db["channel_configurers"].insert(
-            {"enterprise_id": "", "team_id": TEAM_ID, "channel_id": DEV_CHANNEL, "user_id": MEMBER,
-             "first_configured_at": "2026-01-01T00:00:00Z", "last_configured_at": "2026-01-01T00:00:00Z"}
+            {
+                "enterprise_id": "",
+                "team_id": TEAM_ID,
+                "channel_id": DEV_CHANNEL,
+                "user_id": MEMBER,
+                "first_configured_at": "2026-01-01T00:00:00Z",
+                "last_configured_at": "2026-01-01T00:00:00Z",
+            }
         )
     bot.command("logout", user=MEMBER)
     bot.reply(lambda m: not m.is_ephemeral and "removed this channel's Algorithmia API key" in message_text(m))

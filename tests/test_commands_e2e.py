@@ -43,7 +43,18 @@ def test_help_lists_every_command(bot):
     assert bot.command("help").status_code == 200
     reply = bot.reply_containing("/algo publish")
     assert reply.is_ephemeral
-    for name in ("create", "update", "compile", "builds", "build", "logs", "info", "versions", "login", "audit"):
+    for name in (
+        "create",
+        "update",
+        "compile",
+        "builds",
+        "build",
+        "logs",
+        "info",
+        "versions",
+        "login",
+        "audit",
+    ):
         assert f"/algo {name}" in message_text(reply)
 
 
@@ -138,7 +149,12 @@ def test_builds_pages_with_the_more_button(bot, tmp_path):
     assert message_text(first).count("succeeded") == 2
     value = button_value(first, ACTION_MORE_BUILDS)
     bot.slack.click(
-        bot.url, user=ADMIN, channel=DEV_CHANNEL, message_ts=first.ts, action_id=ACTION_MORE_BUILDS, value=value
+        bot.url,
+        user=ADMIN,
+        channel=DEV_CHANNEL,
+        message_ts=first.ts,
+        action_id=ACTION_MORE_BUILDS,
+        value=value,
     )
     second = bot.reply(lambda m: m.ts != first.ts and "Builds of demo/hello" in message_text(m))
     assert message_text(second).count("succeeded") == 1
@@ -170,7 +186,9 @@ def test_build_and_logs_of_a_failed_build(bot, tmp_path):
     assert len(code) <= 3000
 
     value = button_value(logs, ACTION_FULL_LOG)
-    bot.slack.click(bot.url, user=ADMIN, channel=DEV_CHANNEL, message_ts=logs.ts, action_id=ACTION_FULL_LOG, value=value)
+    bot.slack.click(
+        bot.url, user=ADMIN, channel=DEV_CHANNEL, message_ts=logs.ts, action_id=ACTION_FULL_LOG, value=value
+    )
     uploaded = bot.slack.wait_for(lambda: [f for f in bot.slack.files() if f.completed])
     assert b"SyntaxError" in uploaded[0].content
     assert DEV_CHANNEL in uploaded[0].channels
@@ -276,7 +294,14 @@ def test_publish_then_republish_then_releases_and_versions(bot, tmp_path):
     page = bot.reply_containing("Versions of demo/hello")
     assert "1.0.0" in message_text(page) and "0.1.0" not in message_text(page)
     value = button_value(page, ACTION_MORE_VERSIONS)
-    bot.slack.click(bot.url, user=ADMIN, channel=DEV_CHANNEL, message_ts=page.ts, action_id=ACTION_MORE_VERSIONS, value=value)
+    bot.slack.click(
+        bot.url,
+        user=ADMIN,
+        channel=DEV_CHANNEL,
+        message_ts=page.ts,
+        action_id=ACTION_MORE_VERSIONS,
+        value=value,
+    )
     bot.reply(lambda m: m.ts != page.ts and "0.1.0" in message_text(m) and "Versions of" in message_text(m))
 
 
@@ -289,7 +314,12 @@ def test_public_publish_asks_first(bot, tmp_path):
     assert bot.sandbox.client().info("demo/hello").get("version_info", {}).get("semantic_version") is None
     value = button_value(question, ACTION_CONFIRM_PUBLISH)
     bot.slack.click(
-        bot.url, user=ADMIN, channel=DEV_CHANNEL, message_ts=question.ts, action_id=ACTION_CONFIRM_PUBLISH, value=value
+        bot.url,
+        user=ADMIN,
+        channel=DEV_CHANNEL,
+        message_ts=question.ts,
+        action_id=ACTION_CONFIRM_PUBLISH,
+        value=value,
     )
     announced(bot, "published *demo/hello* *0.1.0* (public)")
     assert bot.sandbox.client().info("demo/hello")["settings"]["algorithm_callability"] == "public"
@@ -303,7 +333,14 @@ def test_cancelled_public_publish_changes_nothing(bot, tmp_path):
     published_algorithm(bot, tmp_path)
     bot.command("publish demo/hello callability=public")
     question = bot.reply_containing("*public* callability")
-    bot.slack.click(bot.url, user=ADMIN, channel=DEV_CHANNEL, message_ts=question.ts, action_id="algo_cancel", value="cancel")
+    bot.slack.click(
+        bot.url,
+        user=ADMIN,
+        channel=DEV_CHANNEL,
+        message_ts=question.ts,
+        action_id="algo_cancel",
+        value="cancel",
+    )
     bot.reply_containing("Publishing was cancelled")
     assert bot.sandbox.client().info("demo/hello").get("version_info", {}).get("semantic_version") is None
 
@@ -386,7 +423,9 @@ def test_ack_is_fast_while_algorithmia_is_slow(bot):
     acked_in = time.monotonic() - started
     assert response.status_code == 200 and acked_in < 3.0
     bot.slack.wait_for(
-        lambda: any("Latest version" in message_text(m) for m in bot.slack.messages(DEV_CHANNEL, include_ephemeral_for=ADMIN)),
+        lambda: any(
+            "Latest version" in message_text(m) for m in bot.slack.messages(DEV_CHANNEL, include_ephemeral_for=ADMIN)
+        ),
         timeout=20,
     )
     bot.sandbox.sandbox.latency_ms = 0

@@ -233,9 +233,7 @@ def test_response_url_replace_and_delete_original(slack: LocalSlack) -> None:
     WebhookClient(slack.issue_response_url(DEV_CHANNEL, ADMIN, message_ts=first)).send(
         text="one, edited", replace_original=True
     )
-    WebhookClient(slack.issue_response_url(DEV_CHANNEL, ADMIN, message_ts=second)).send_dict(
-        {"delete_original": True}
-    )
+    WebhookClient(slack.issue_response_url(DEV_CHANNEL, ADMIN, message_ts=second)).send_dict({"delete_original": True})
     [message] = slack.messages(DEV_CHANNEL)
     assert (message.ts, message.text) == (first, "one, edited")
 

@@ -159,9 +159,7 @@ def test_trigger_ids_expire() -> None:
     slack.add_user(ADMIN, "alice")
     trigger = slack.issue_trigger_id(ADMIN)
     now[0] += 3.5
-    status, body, _ = slack.handle_api(
-        "views.open", {"trigger_id": trigger, "view": "{}"}, "xoxb-t", {}, "http://x"
-    )
+    status, body, _ = slack.handle_api("views.open", {"trigger_id": trigger, "view": "{}"}, "xoxb-t", {}, "http://x")
     assert body["error"] == "expired_trigger_id"
 
 

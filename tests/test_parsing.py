@@ -45,7 +45,12 @@ def test_user_references(token, expected):
 
 @pytest.mark.parametrize(
     "text, secret",
-    [("simA1b2C3d4E5f6G7h8", True), ("xoxb-not-a-real-token", True), ("please", False), ("demo/hello", False)],
+    [
+        ("simA1b2C3d4E5f6G7h8", True),
+        ("xoxb-not-a-real-token", True),
+        ("please", False),
+        ("demo/hello", False),
+    ],
 )
 def test_secret_detection(text, secret):
     assert looks_like_secret(text) is secret

@@ -54,7 +54,9 @@ def test_algobot_serve_process_answers_signed_commands(slack, sandbox, tmp_path)
         response = slack.send_command(url + "/slack/events", user=ADMIN, channel=DEV_CHANNEL, text="help")
         assert response.status_code == 200
         slack.wait_for(
-            lambda: any("/algo publish" in message_text(m) for m in slack.messages(DEV_CHANNEL, include_ephemeral_for=ADMIN))
+            lambda: any(
+                "/algo publish" in message_text(m) for m in slack.messages(DEV_CHANNEL, include_ephemeral_for=ADMIN)
+            )
         )
     finally:
         proc.terminate()
@@ -67,7 +69,9 @@ def test_algobot_serve_process_answers_signed_commands(slack, sandbox, tmp_path)
 def test_missing_setting_stops_start_up_with_one_clear_line(slack, sandbox, tmp_path):
     env = _env(slack, sandbox, tmp_path)
     del env["SLACK_SIGNING_SECRET"]
-    done = subprocess.run([sys.executable, "-m", "algobot", "serve"], env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "algobot", "serve"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "algobot: SLACK_SIGNING_SECRET is not set: copy it from your Slack app's settings page."
@@ -76,7 +80,9 @@ def test_missing_setting_stops_start_up_with_one_clear_line(slack, sandbox, tmp_
 
 def test_bad_setting_value_is_named(slack, sandbox, tmp_path):
     env = _env(slack, sandbox, tmp_path, SLACK_API_URL="not a url")
-    done = subprocess.run([sys.executable, "-m", "algobot", "serve"], env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "algobot", "serve"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 2 and "SLACK_API_URL must be an http(s) URL" in done.stderr
 
 

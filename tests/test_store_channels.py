@@ -74,9 +74,7 @@ def test_a_key_is_only_ever_used_in_its_own_channel(channel_store, channel, othe
 
 def test_replacing_a_key_keeps_one_row_and_remembers_every_configurer(channel_store, channel, now):
     channel_store.set_key(channel, "simFirstKey123", None, "U1", now)
-    channel_store.set_key(
-        channel, "simSecondKey456", "https://api.example.com", "U2", now + timedelta(hours=1)
-    )
+    channel_store.set_key(channel, "simSecondKey456", "https://api.example.com", "U2", now + timedelta(hours=1))
     channel_store.set_key(channel, "simThirdKey789", None, "cli", now + timedelta(hours=2))
 
     assert channel_store.api_key(channel) == Credentials("simThirdKey789", None)
