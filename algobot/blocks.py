@@ -406,3 +406,107 @@ def confirm_message(text: str, confirm_text: str, action_id: str, value: str, di
         ),
     ]
     return message(blocks, fallback=text)
+
+
+# -- build notices ----------------------------------------------------------------------------
+
+
+def build_notice_message(
+    algorithm: str, build: dict[str, Any], *, started_by: str | None, with_buttons: bool = True
+) -> dict[str, Any]:
+    """The final status of a build: one message, updated in place when Slack started the build."""
+    from algobot import ids, messages
+
+    status = str(build.get("status") or "")
+    build_id = str(build.get("build_id") or "")
+    headline = f"{STATUS_EMOJI.get(status, '')} {messages.build_notice(status, algorithm, build_id)}"
+    pairs: list[tuple[str, Any]] = [
+        ("Commit", _short(build.get("commit_sha"))),
+        ("Duration", _duration(build)),
+    ]
+    context_bits = []
+    if started_by:
+        context_bits.append(f"Started by <@{esc(started_by)}>")
+    if build.get("finished_at"):
+        context_bits.append(f"finished {esc(build['finished_at'])}")
+    elements: list[Block] = [section(headline), fields_section(pairs)]
+    if context_bits:
+        elements.append(context(" · ".join(context_bits)))
+    if with_buttons:
+        buttons = [
+            button(
+                messages.FULL_LOG,
+                ids.ACTION_FULL_LOG,
+                command_value("logs", [algorithm, build_id], {"upload": "true"}),
+            ),
+            button(messages.REBUILD, ids.ACTION_REBUILD, command_value("compile", [algorithm])),
+        ]
+        if status == "succeeded":
+            buttons.append(
+                button(
+                    messages.PUBLISH_ELLIPSIS,
+                    ids.ACTION_OPEN_PUBLISH,
+                    json.dumps({"algorithm": algorithm, "build_id": build_id}),
+                    style="primary",
+                )
+            )
+        elements.append(actions(*buttons))
+    fallback = f"{algorithm} build {build_id} {status}"
+    return message(elements, fallback=fallback)
+
+
+def log_tail_message(logs: str, lines: int) -> dict[str, Any]:
+    """The last lines of a build log, for the notice's thread."""
+    from algobot import messages
+
+    kept, cut = tail_lines(logs, lines)
+    if not kept:
+        return text_message(messages.LOG_EMPTY)
+    intro = messages.LOG_TAIL_HEADER.format(count=len(kept), s="s" if len(kept) != 1 else "")
+    return message([section(intro), section(code_block(kept, cut_before=cut))], fallback=intro)
+
+
+def publish_modal(*, algorithm: str, private_metadata: str) -> dict[str, Any]:
+    """Publish from a build notice: version type, notes, callability and sample input."""
+    from slack_sdk.models.blocks import Option, StaticSelectElement
+
+    from algobot import ids, messages
+
+    def select(action_id: str, options: list[str], initial: str) -> StaticSelectElement:
+        opts = [Option(text=o, value=o) for o in options]
+        return StaticSelectElement(action_id=action_id, options=opts, initial_option=opts[options.index(initial)])
+
+    view = View(
+        type="modal",
+        callback_id=ids.VIEW_PUBLISH,
+        private_metadata=private_metadata,
+        title=PlainTextObject(text=messages.PUBLISH_MODAL_TITLE),
+        submit=PlainTextObject(text="Publish"),
+        close=PlainTextObject(text="Cancel"),
+        blocks=[
+            section(messages.PUBLISH_MODAL_INTRO.format(algorithm=esc(algorithm))),
+            InputBlock(
+                block_id=ids.BLOCK_PUBLISH_VERSION,
+                label=PlainTextObject(text=messages.PUBLISH_VERSION_LABEL),
+                element=select(ids.ACTION_PUBLISH_VERSION, ["major", "minor", "revision"], "minor"),
+            ),
+            InputBlock(
+                block_id=ids.BLOCK_PUBLISH_NOTES,
+                label=PlainTextObject(text=messages.PUBLISH_NOTES_LABEL),
+                element=PlainTextInputElement(action_id=ids.ACTION_PUBLISH_NOTES, multiline=True, max_length=1500),
+                optional=True,
+            ),
+            InputBlock(
+                block_id=ids.BLOCK_PUBLISH_CALLABILITY,
+                label=PlainTextObject(text=messages.PUBLISH_CALLABILITY_LABEL),
+                element=select(ids.ACTION_PUBLISH_CALLABILITY, ["private", "public"], "private"),
+            ),
+            InputBlock(
+                block_id=ids.BLOCK_PUBLISH_SAMPLE,
+                label=PlainTextObject(text=messages.PUBLISH_SAMPLE_LABEL),
+                element=PlainTextInputElement(action_id=ids.ACTION_PUBLISH_SAMPLE),
+                optional=True,
+            ),
+        ],
+    )
+    return view.to_dict()

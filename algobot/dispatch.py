@@ -101,6 +101,15 @@ class Upload:
     thread_ts: str | None = None
 
 
+@dataclass(frozen=True)
+class TrackBuild:
+    """A build started from Slack, to follow until it ends and update its announcement in place."""
+
+    algorithm: str
+    build_id: str
+    commit_sha: str | None = None
+
+
 @dataclass
 class Reply:
     """What a command produced: messages to deliver and what the audit trail records."""
@@ -115,6 +124,7 @@ class Reply:
     error: str | None = None
     audit_arguments: dict[str, Any] | None = None
     skip_audit: bool = False
+    track: TrackBuild | None = None
 
 
 class Responder(Protocol):
@@ -222,16 +232,44 @@ def _algorithm_argument(parsed: ParsedCommand) -> str | None:
     return first if first and "/" in first else None
 
 
-def deliver(reply: Reply, responder: Responder) -> None:
-    """Send what a command produced: modal first (its trigger expires), then messages, then files."""
+def deliver(reply: Reply, responder: Responder) -> str | None:
+    """Send what a command produced: modal first (its trigger expires), then messages, then files.
+
+    Returns the ts of the channel announcement, when Slack gave one.
+    """
+    announced_ts = None
     if reply.view is not None:
         responder.open_view(reply.view)
     if reply.announce is not None:
-        responder.announce(reply.announce)
+        announced_ts = responder.announce(reply.announce)
     if reply.ephemeral is not None:
         responder.ephemeral(reply.ephemeral)
     if reply.upload is not None:
         responder.upload(reply.upload)
+    return announced_ts
+
+
+def _track(services: Services, invocation: Invocation, track: TrackBuild, message_ts: str | None) -> None:
+    """Hand a build started from Slack to the poller, with the message its final status updates."""
+    from algobot.notify import store
+
+    db = open_db(services.settings.db_path)
+    try:
+        store.track(
+            db,
+            invocation.ref,
+            store.NewBuild(
+                algorithm=track.algorithm,
+                build_id=track.build_id,
+                origin="compile",
+                commit_sha=track.commit_sha,
+                started_by=invocation.user_id,
+                message_ts=message_ts,
+            ),
+            services.clock().timestamp(),
+        )
+    finally:
+        db.close()
 
 
 def help_reply(registry: Mapping[str, CommandSpec], intro: str | None = None) -> Reply:
@@ -266,8 +304,9 @@ def execute(services: Services, invocation: Invocation, parsed: ParsedCommand, r
             responder=responder,
         )
         decision = _permission(ctx, spec)  # may ask Slack (users.info): outside any transaction
-        if spec.kind is Kind.CONFIGURE:
-            # A configuration change and its audit row land together or not at all.
+        if spec.kind is Kind.CONFIGURE and not spec.needs_key:
+            # A configuration change and its audit row land together or not at all (no API call
+            # happens inside, so the write lock is held only for local work).
             with immediate(db):
                 reply = _run(ctx, spec, parsed, decision)
                 _audit(ctx, spec, parsed, reply)
@@ -278,7 +317,9 @@ def execute(services: Services, invocation: Invocation, parsed: ParsedCommand, r
         if ctx is not None and ctx.api is not None:
             ctx.api.close()
         db.close()
-    deliver(reply, responder)
+    announced_ts = deliver(reply, responder)
+    if reply.track is not None and reply.outcome == "ok":
+        _track(services, invocation, reply.track, announced_ts)
     return reply
 
 

@@ -5,9 +5,10 @@ ACTION_MORE_BUILDS = "algo_more_builds"
 ACTION_MORE_VERSIONS = "algo_more_versions"
 ACTION_FULL_LOG = "algo_full_log"
 ACTION_CONFIRM_PUBLISH = "algo_confirm_publish"
-ACTION_CANCEL = "algo_cancel"
+ACTION_REBUILD = "algo_rebuild"
+COMMAND_ACTIONS = (ACTION_MORE_BUILDS, ACTION_MORE_VERSIONS, ACTION_FULL_LOG, ACTION_CONFIRM_PUBLISH, ACTION_REBUILD)
 
-COMMAND_ACTIONS = (ACTION_MORE_BUILDS, ACTION_MORE_VERSIONS, ACTION_FULL_LOG, ACTION_CONFIRM_PUBLISH)
+ACTION_CANCEL = "algo_cancel"
 
 # The login modal.
 VIEW_LOGIN = "algo_login"
@@ -15,3 +16,15 @@ BLOCK_LOGIN_KEY = "api_key"
 ACTION_LOGIN_KEY = "api_key_input"
 BLOCK_LOGIN_ENDPOINT = "endpoint"
 ACTION_LOGIN_ENDPOINT = "endpoint_input"
+
+# "Publish…" on a build notice opens this modal.
+ACTION_OPEN_PUBLISH = "algo_open_publish"
+VIEW_PUBLISH = "algo_publish"
+BLOCK_PUBLISH_VERSION = "version_type"
+ACTION_PUBLISH_VERSION = "version_type_select"
+BLOCK_PUBLISH_NOTES = "notes"
+ACTION_PUBLISH_NOTES = "notes_input"
+BLOCK_PUBLISH_CALLABILITY = "callability"
+ACTION_PUBLISH_CALLABILITY = "callability_select"
+BLOCK_PUBLISH_SAMPLE = "sample_input"
+ACTION_PUBLISH_SAMPLE = "sample_input_input"

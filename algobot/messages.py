@@ -239,3 +239,75 @@ FULL_LOG_COMMENT = "Full build log of *{algorithm}* build `{build_id}`, requeste
 LOG_EMPTY = "(the build printed nothing)"
 MORE = "More"
 FULL_LOG = "Full log"
+
+# -- build notifications -------------------------------------------------------------------------
+
+BUILD_STATUS_WORD = {"succeeded": "succeeded", "failed": "failed", "in-progress": "is running"}
+REBUILD = "Rebuild"
+PUBLISH_ELLIPSIS = "Publish…"
+LOG_TAIL_HEADER = "Last {count} line{s} of the build log:"
+PUBLISH_MODAL_TITLE = "Publish"
+PUBLISH_MODAL_INTRO = "Publish the newest build of *{algorithm}* as a new version."
+PUBLISH_VERSION_LABEL = "Version type"
+PUBLISH_NOTES_LABEL = "Release notes"
+PUBLISH_CALLABILITY_LABEL = "Who may call it"
+PUBLISH_SAMPLE_LABEL = "Sample input"
+
+
+def build_notice(status: str, algorithm: str, build_id: str) -> str:
+    return f"Build `{esc(build_id)}` of *{esc(algorithm)}* {BUILD_STATUS_WORD.get(status, esc(status))}"
+
+
+def watching_started(user_id: str, algorithm: str, only: str) -> str:
+    which = {"all": "every build", "failed": "failed builds", "succeeded": "succeeded builds"}[only]
+    return f":eyes: <@{user_id}> subscribed this channel to {which} of *{esc(algorithm)}*."
+
+
+def watching_stopped(user_id: str, algorithms: list[str]) -> str:
+    names = ", ".join(f"*{esc(a)}*" for a in algorithms)
+    return f":see_no_evil: <@{user_id}> unsubscribed this channel from {names}."
+
+
+def not_watching(algorithm: str | None) -> str:
+    if algorithm:
+        return f"This channel does not watch *{esc(algorithm)}*; nothing changed."
+    return "This channel watches nothing; nothing changed."
+
+
+NOTHING_WATCHED = "This channel watches no algorithm. Start with `/algo watch USER/ALGO`."
+
+
+def watching_line(algorithm: str, only: str, created_by: str) -> str:
+    return f"• *{esc(algorithm)}* — {esc(only)} builds (since <@{created_by}>)"
+
+
+def outage_notice(endpoint: str, minutes: int) -> str:
+    return (
+        f":warning: Algorithmia at {esc(endpoint)} has been unreachable for {minutes} minutes. Builds stay "
+        "tracked; notices will follow when it answers again."
+    )
+
+
+def recovery_notice(endpoint: str) -> str:
+    return f":white_check_mark: Algorithmia at {esc(endpoint)} answers again; build notices resume."
+
+
+AUTH_NOTICE = (
+    ":key: Algorithmia refused this channel's key while checking builds, so build notices have stopped. "
+    "Run `/algo login` with a key that may manage these algorithms to resume them."
+)
+
+
+def still_running_notice(algorithm: str, build_id: str, hours: int) -> str:
+    return (
+        f":hourglass: Build `{esc(build_id)}` of *{esc(algorithm)}* has been running for over {hours} hours; "
+        "I'll still post when it ends."
+    )
+
+
+def build_gone_notice(algorithm: str, build_id: str) -> str:
+    return f":grey_question: Build `{esc(build_id)}` of *{esc(algorithm)}* no longer exists; I stopped tracking it."
+
+
+def algorithm_gone_notice(algorithm: str) -> str:
+    return f":grey_question: *{esc(algorithm)}* no longer exists (or this key cannot see it); I stopped watching it."

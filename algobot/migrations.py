@@ -130,3 +130,105 @@ def _audit(db: Database) -> None:
 def _wal(db: Database) -> None:
     """Write-ahead logging lets readers work while one writer writes (Bolt + scheduler + CLI)."""
     db.enable_wal()
+
+
+@migrations(name="0006_build_notifications")
+def _build_notifications(db: Database) -> None:
+    """Subscriptions, tracked builds, the outbox of notices and the poller's health state.
+
+    Everything the poller knows lives here (never in APScheduler's job store), so a restart resumes
+    where it stopped and two pollers on one file coordinate through row claims. Times are UNIX
+    seconds (REAL), the poller's clock being passed in.
+    """
+    db.table("subscriptions").create(
+        {
+            "enterprise_id": str,
+            "team_id": str,
+            "channel_id": str,
+            "algorithm": str,
+            "only": str,  # all | failed | succeeded
+            "created_by": str,
+            "created_at": str,
+            "next_discovery_at": float,
+        },
+        pk=(*CHANNEL_PK, "algorithm"),
+        not_null={*CHANNEL_PK, "algorithm", "only", "created_by", "created_at"},
+        defaults={"enterprise_id": "", "only": "all", "next_discovery_at": 0.0},
+        if_not_exists=True,
+    )
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS "tracked_builds" (
+            "id" INTEGER PRIMARY KEY,
+            "enterprise_id" TEXT NOT NULL DEFAULT '',
+            "team_id" TEXT NOT NULL,
+            "channel_id" TEXT NOT NULL,
+            "algorithm" TEXT NOT NULL,
+            "build_id" TEXT NOT NULL,
+            "origin" TEXT NOT NULL,            -- compile | watch
+            "started_by" TEXT,                 -- the /algo compile caller
+            "message_ts" TEXT,                 -- the "build started" message, updated in place
+            "commit_sha" TEXT,
+            "started_at" TEXT,
+            "finished_at" TEXT,
+            "status" TEXT NOT NULL DEFAULT 'in-progress',
+            "state" TEXT NOT NULL DEFAULT 'tracking',   -- tracking | final | done | dropped
+            "first_seen_at" REAL NOT NULL,
+            "next_poll_at" REAL NOT NULL,
+            "polls" INTEGER NOT NULL DEFAULT 0,
+            "long_running_notified" INTEGER NOT NULL DEFAULT 0,
+            "claimed_by" TEXT,
+            "claimed_until" REAL,
+            UNIQUE ("enterprise_id", "team_id", "channel_id", "algorithm", "build_id")
+        )
+        """
+    )
+    db.table("tracked_builds").create_index(["state", "next_poll_at"], if_not_exists=True)
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS "outbox" (
+            "id" INTEGER PRIMARY KEY,
+            "dedupe_key" TEXT NOT NULL UNIQUE,
+            "enterprise_id" TEXT NOT NULL DEFAULT '',
+            "team_id" TEXT NOT NULL,
+            "channel_id" TEXT NOT NULL,
+            "kind" TEXT NOT NULL,
+            "parts" TEXT NOT NULL,             -- JSON list of messages to deliver in order
+            "step" INTEGER NOT NULL DEFAULT 0, -- how many parts Slack has accepted
+            "parent_ts" TEXT,                  -- ts of the first part, for thread replies
+            "created_at" REAL NOT NULL,
+            "next_attempt_at" REAL NOT NULL,
+            "attempts" INTEGER NOT NULL DEFAULT 0,
+            "claimed_by" TEXT,
+            "claimed_until" REAL
+        )
+        """
+    )
+    db.table("outbox").create_index(["next_attempt_at"], if_not_exists=True)
+    db.table("notices_sent").create(
+        {"dedupe_key": str, "sent_at": float}, pk="dedupe_key", not_null={"sent_at"}, if_not_exists=True
+    )
+    db.table("channel_send_state").create(
+        {"enterprise_id": str, "team_id": str, "channel_id": str, "next_send_at": float},
+        pk=CHANNEL_PK,
+        defaults={"enterprise_id": ""},
+        if_not_exists=True,
+    )
+    db.table("channel_poll_state").create(
+        {
+            "enterprise_id": str,
+            "team_id": str,
+            "channel_id": str,
+            "auth_failed": int,  # the key was refused: polling stops until /algo login
+            "outage_notified": int,  # the channel was told its endpoint is unreachable
+        },
+        pk=CHANNEL_PK,
+        defaults={"enterprise_id": "", "auth_failed": 0, "outage_notified": 0},
+        if_not_exists=True,
+    )
+    db.table("endpoint_state").create(
+        {"endpoint": str, "failing_since": float, "failures": int, "next_attempt_at": float},
+        pk="endpoint",
+        defaults={"failures": 0, "next_attempt_at": 0.0},
+        if_not_exists=True,
+    )

@@ -184,6 +184,10 @@ def create_app(
             )
             ref, user_id = channel_ref(body), _user_id(body)
             confirmed = action.get("action_id") == ids.ACTION_CONFIRM_PUBLISH
+            message = body.get("message") or {}
+            if action.get("action_id") == ids.ACTION_FULL_LOG and message.get("ts"):
+                # On a channel notice the log goes into the notice's thread.
+                parsed.options["thread"] = str(message.get("thread_ts") or message["ts"])
             responder = BoltResponder(
                 client,
                 ref,
@@ -200,6 +204,45 @@ def create_app(
                 confirmed=confirmed,
             )
             execute(services, invocation, parsed, responder)
+
+    @app.action({"action_id": ids.ACTION_OPEN_PUBLISH})
+    def on_open_publish(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
+        ack()
+        value = json.loads(action.get("value") or "{}")
+        ref = channel_ref(body)
+        metadata = json.dumps(
+            {"algorithm": value.get("algorithm"), "team": ref.team_id, "channel": ref.channel_id,
+             "enterprise": ref.enterprise_id}
+        )
+        view = blocks.publish_modal(algorithm=str(value.get("algorithm")), private_metadata=metadata)
+        client.views_open(trigger_id=body.get("trigger_id"), view=view)
+
+    @app.view(ids.VIEW_PUBLISH)
+    def on_publish_submit(ack: Ack, body: dict, view: dict, client: WebClient) -> None:
+        ack()
+        values = view.get("state", {}).get("values", {})
+
+        def field(block_id: str, action_id: str) -> str:
+            state = (values.get(block_id) or {}).get(action_id) or {}
+            return str((state.get("selected_option") or {}).get("value") or state.get("value") or "").strip()
+
+        meta = json.loads(view.get("private_metadata") or "{}")
+        ref = ChannelRef(
+            team_id=str(meta.get("team", "")),
+            channel_id=str(meta.get("channel", "")),
+            enterprise_id=str(meta.get("enterprise", "")),
+        )
+        options = {"callability": field(ids.BLOCK_PUBLISH_CALLABILITY, ids.ACTION_PUBLISH_CALLABILITY) or "private"}
+        if notes := field(ids.BLOCK_PUBLISH_NOTES, ids.ACTION_PUBLISH_NOTES):
+            options["notes"] = notes
+        if sample := field(ids.BLOCK_PUBLISH_SAMPLE, ids.ACTION_PUBLISH_SAMPLE):
+            options["sample_input"] = sample
+        version_type = field(ids.BLOCK_PUBLISH_VERSION, ids.ACTION_PUBLISH_VERSION) or "minor"
+        parsed = ParsedCommand(name="publish", positional=(str(meta.get("algorithm")), version_type), options=options)
+        user_id = _user_id(body)
+        # The modal is the confirmation, public callability included.
+        invocation = Invocation(ref=ref, user_id=user_id, source="modal", confirmed=True)
+        execute(services, invocation, parsed, BoltResponder(client, ref, user_id))
 
     @app.view(ids.VIEW_LOGIN)
     def on_login_submit(ack: Ack, body: dict, view: dict, client: WebClient) -> None:

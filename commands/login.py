@@ -6,6 +6,7 @@ import json
 
 from algobot import blocks, ids, messages
 from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, first_line
+from algobot.notify import store as notify_store
 from algobot.parsing import ParsedCommand, looks_like_secret
 
 
@@ -44,6 +45,7 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
     # The deployment's default is stored as "none", so the channel follows a later ALGORITHMIA_API.
     stored = None if endpoint == ctx.settings.algorithmia_api else endpoint
     config = ctx.channels.set_key(ctx.ref, secret["api_key"].strip(), stored, ctx.user_id, ctx.now)
+    notify_store.set_poll_state(ctx.db, ctx.ref, auth_failed=0)  # a new key resumes build notices
     return Reply(
         ephemeral=blocks.text_message(messages.login_saved(ctx.ref.channel_id, config.masked_key, endpoint)),
         announce=blocks.text_message(messages.login_announcement(ctx.user_id, endpoint)),

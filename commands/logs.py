@@ -35,6 +35,7 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
                 filename=f"{algorithm.replace('/', '-')}-{build_id}.log",
                 title=f"{algorithm} build {build_id}",
                 comment=comment,
+                thread_ts=parsed.options.get("thread"),
             ),
             result=build_id,
         )
@@ -53,7 +54,7 @@ COMMAND = CommandSpec(
     run=run,
     min_args=2,
     max_args=2,
-    options=("lines", "upload"),
+    options=("lines", "upload", "thread"),
     needs_key=True,
     arg_names=("USER/ALGO", "BUILD_ID"),
 )

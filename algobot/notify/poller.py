@@ -1,0 +1,434 @@
+"""The build poller: finds builds of watched algorithms, follows each until it ends, and queues
+exactly one notice per (channel, build, final status) in the outbox.
+
+One `Poller.run(now)` is one poll cycle. The clock and every collaborator are passed in, so tests
+drive cycles directly without a scheduler or real time. Requests per cycle:
+
+- one list request (first page, newest first) per (channel, algorithm) with a due subscription
+  or with tracked builds — it both discovers new builds and reports the status of the tracked
+  ones it shows;
+- one GET for a tracked build the list did not show;
+- one logs request for a build that has ended (in a later cycle if its GET was this cycle's), so
+  no build costs more than one request in any cycle.
+
+Requests run concurrently on a bounded thread pool; all database work stays on the calling
+thread. Durable state is only in SQLite (see `algobot.notify.store`), claimed per row so two
+pollers on one database never act on the same build.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from algobot import blocks, messages
+from algobot.algorithmia import (
+    FINAL_BUILD_STATUSES,
+    AlgorithmiaClient,
+    AlgorithmiaError,
+    ApiUnavailable,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+)
+from algobot.channels import ChannelRef, ChannelStore
+from algobot.crypto import KeyCipher
+from algobot.db import open_db
+from algobot.notify import store
+from algobot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LIST_PAGE = 50
+CLAIM_LEASE = 120.0
+OUTAGE_NOTICE_AFTER = 15 * 60
+STILL_RUNNING_AFTER = 2 * 60 * 60
+BACKOFF_CAP = 300.0
+LOG_ATTEMPTS = 3
+
+
+def poll_interval(age: float, base: float) -> float:
+    """Young builds are polled every `base` seconds; long ones less often, up to 6 × base."""
+    return min(base * 6, base * (1 + int(age // 300)))
+
+
+@dataclass
+class CycleReport:
+    """What one cycle did (for logs, health and the benchmark)."""
+
+    requests: int = 0
+    builds_polled: int = 0
+    discovered: int = 0
+    notices: int = 0
+    skipped_groups: int = 0
+
+
+@dataclass
+class _Group:
+    ref: ChannelRef
+    algorithm: str
+    subscription: dict[str, Any] | None = None
+    builds: list[dict[str, Any]] = field(default_factory=list)
+    key: str | None = None
+    endpoint: str = ""
+
+
+def _iso(now: float) -> str:
+    return datetime.fromtimestamp(now, UTC).isoformat()
+
+
+def _age(row: dict[str, Any], now: float) -> float:
+    started = row.get("started_at")
+    if started:
+        try:
+            return now - datetime.fromisoformat(str(started).replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            pass
+    return now - float(row["first_seen_at"])
+
+
+class Poller:
+    """Runs poll cycles against Algorithmia for every channel with subscriptions or tracked builds."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        cipher: KeyCipher,
+        *,
+        api_factory: Callable[[str, str], AlgorithmiaClient] | None = None,
+        executor: Executor | None = None,
+        workers: int = 32,
+        poller_id: str | None = None,
+        rng: random.Random | None = None,
+    ):
+        self.settings = settings
+        self.cipher = cipher
+        self.poller_id = poller_id or uuid.uuid4().hex[:12]
+        self.rng = rng or random.Random()
+        self.executor = executor or ThreadPoolExecutor(max_workers=workers, thread_name_prefix="algobot-poll")
+        self._session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=16, pool_maxsize=max(workers, 10))
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self.api_factory = api_factory or self._default_client
+
+    def _default_client(self, key: str, endpoint: str) -> AlgorithmiaClient:
+        # No retries inside a cycle: the poller backs off per endpoint across cycles instead.
+        return AlgorithmiaClient(
+            key, endpoint, max_retries=0, connect_timeout=3.0, read_timeout=10.0, session=self._session
+        )
+
+    def close(self) -> None:
+        self._session.close()
+
+    def _jitter(self, seconds: float) -> float:
+        return seconds * self.rng.uniform(0.9, 1.1)
+
+    # -- the cycle ---------------------------------------------------------------------------
+
+    def run(self, now: float) -> CycleReport:
+        """One poll cycle at time `now` (UNIX seconds)."""
+        report = CycleReport()
+        db = open_db(self.settings.db_path)
+        try:
+            groups = self._load_groups(db, now)
+            if groups:
+                self._cycle(db, groups, now, report)
+            store.release_claims(db, self.poller_id)
+        finally:
+            db.close()
+        return report
+
+    def _load_groups(self, db: Any, now: float) -> dict[tuple[ChannelRef, str], _Group]:
+        groups: dict[tuple[ChannelRef, str], _Group] = {}
+        for sub in store.due_subscriptions(db, now):
+            ref = store.ref_of(sub)
+            groups.setdefault((ref, sub["algorithm"]), _Group(ref, sub["algorithm"])).subscription = sub
+        for row in store.claim_due_builds(db, self.poller_id, now, CLAIM_LEASE):
+            ref = store.ref_of(row)
+            group = groups.setdefault((ref, row["algorithm"]), _Group(ref, row["algorithm"]))
+            group.builds.append(row)
+            if group.subscription is None:
+                group.subscription = store.subscription(db, ref, row["algorithm"])
+        channels = ChannelStore(db, self.cipher)
+        for group in groups.values():
+            credentials = channels.api_key(group.ref)
+            if credentials is not None:
+                group.key = credentials[0]
+                group.endpoint = credentials[1] or self.settings.algorithmia_api
+        return groups
+
+    def _cycle(self, db: Any, groups: dict[tuple[ChannelRef, str], _Group], now: float, report: CycleReport) -> None:
+        endpoints: dict[str, dict[str, Any]] = {}
+        active: list[_Group] = []
+        for group in groups.values():
+            if group.key is None:
+                continue  # no key (logged out): nothing can be polled until /algo login
+            state = endpoints.setdefault(group.endpoint, store.endpoint_state(db, group.endpoint))
+            if float(state.get("next_attempt_at") or 0) > now:
+                report.skipped_groups += 1
+                continue
+            active.append(group)
+
+        outcome: dict[str, str] = {}  # endpoint -> "ok" | "down"
+        requested: set[int] = set()  # tracked rows that cost a request this cycle
+
+        # A: one list per group that discovers or follows in-progress builds.
+        listing = [g for g in active if g.subscription is not None or any(b["state"] == "tracking" for b in g.builds)]
+        results = self._parallel(listing, lambda g: self._client(g).builds(g.algorithm, limit=LIST_PAGE), report)
+        missing: list[tuple[_Group, dict[str, Any]]] = []
+        for group, result in zip(listing, results, strict=True):
+            if isinstance(result, Exception):
+                self._api_failure(db, group, result, outcome, now, report)
+                continue
+            outcome.setdefault(group.endpoint, "ok")
+            missing.extend(self._apply_listing(db, group, result.get("results") or [], now, report))
+
+        # B: a GET for each tracked build the first page did not show.
+        missing = [(g, b) for g, b in missing if outcome.get(g.endpoint) != "down"]
+        got = self._parallel(missing, lambda gb: self._client(gb[0]).build(gb[0].algorithm, gb[1]["build_id"]), report)
+        for (group, row), result in zip(missing, got, strict=True):
+            requested.add(row["id"])
+            report.builds_polled += 1
+            if isinstance(result, NotFound):
+                store.update_build(db, row["id"], state="dropped")
+                self._enqueue(db, group.ref, f"gone:{group.ref}:{row['build_id']}", "gone", [
+                    {"op": "post", **blocks.text_message(messages.build_gone_notice(group.algorithm, row["build_id"]))}
+                ], now, report)
+            elif isinstance(result, Exception):
+                self._api_failure(db, group, result, outcome, now, report)
+            else:
+                outcome.setdefault(group.endpoint, "ok")
+                self._observe(db, row, result, now)
+
+        # C: logs (and the notice) for builds that have ended and cost nothing yet this cycle.
+        finals = self._finals(db, groups, requested, outcome, now)
+        logs = self._parallel(finals, lambda gb: self._client(gb[0]).build_logs(gb[0].algorithm, gb[1]["build_id"]), report)
+        for (group, row), result in zip(finals, logs, strict=True):
+            if isinstance(result, NotFound):
+                attempts = int(row.get("polls") or 0) + 1
+                if attempts < LOG_ATTEMPTS:
+                    store.update_build(db, row["id"], polls=attempts, next_poll_at=now + self.settings.poll_seconds)
+                    continue
+                result = ""
+            elif isinstance(result, Exception):
+                self._api_failure(db, group, result, outcome, now, report)
+                continue
+            outcome.setdefault(group.endpoint, "ok")
+            self._notify_final(db, group, row, str(result), now, report)
+
+        self._still_running(db, groups, now, report)
+        self._endpoint_health(db, groups, endpoints, outcome, now, report)
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _client(self, group: _Group) -> AlgorithmiaClient:
+        assert group.key is not None
+        return self.api_factory(group.key, group.endpoint)
+
+    def _parallel(self, items: list[Any], call: Callable[[Any], Any], report: CycleReport) -> list[Any]:
+        """Run one API call per item concurrently; exceptions come back as values."""
+
+        def guarded(item: Any) -> Any:
+            try:
+                return call(item)
+            except AlgorithmiaError as exc:
+                return exc
+
+        report.requests += len(items)
+        return list(self.executor.map(guarded, items))
+
+    def _apply_listing(
+        self, db: Any, group: _Group, results: list[dict[str, Any]], now: float, report: CycleReport
+    ) -> list[tuple[_Group, dict[str, Any]]]:
+        """Update tracked builds from a list page and discover new ones; return builds not on it."""
+        by_id = {str(b.get("build_id")): b for b in results}
+        tracked_here = {row["build_id"]: row for row in group.builds}
+        for build_id, row in tracked_here.items():
+            if row["state"] == "tracking" and build_id in by_id:
+                report.builds_polled += 1
+                self._observe(db, row, by_id[build_id], now)
+        if group.subscription is not None:
+            known = store.known_build_ids(db, group.ref, group.algorithm)
+            for build_id, build in by_id.items():
+                if build_id in known:
+                    continue
+                status = str(build.get("status") or "in-progress")
+                inserted = store.track(
+                    db,
+                    group.ref,
+                    store.NewBuild(
+                        algorithm=group.algorithm,
+                        build_id=build_id,
+                        origin="watch",
+                        status=status,
+                        commit_sha=build.get("commit_sha"),
+                        started_at=build.get("started_at"),
+                        finished_at=build.get("finished_at"),
+                        state="final" if status in FINAL_BUILD_STATUSES else "tracking",
+                    ),
+                    now,
+                )
+                report.discovered += int(inserted)
+            store.set_next_discovery(db, group.subscription, now + self._jitter(self.settings.poll_seconds))
+        return [(group, row) for build_id, row in tracked_here.items() if row["state"] == "tracking" and build_id not in by_id]
+
+    def _observe(self, db: Any, row: dict[str, Any], build: dict[str, Any], now: float) -> None:
+        """Record what the API says of a tracked build: still running, or ended (notice pending)."""
+        status = str(build.get("status") or row["status"])
+        fields: dict[str, Any] = {
+            "status": status,
+            "commit_sha": build.get("commit_sha") or row.get("commit_sha"),
+            "started_at": build.get("started_at") or row.get("started_at"),
+            "finished_at": build.get("finished_at"),
+        }
+        if status in FINAL_BUILD_STATUSES:
+            fields["state"] = "final"
+            fields["polls"] = 0
+            fields["next_poll_at"] = now  # the log is fetched this cycle or the next
+        else:
+            merged = {**row, **fields}
+            fields["next_poll_at"] = now + self._jitter(poll_interval(_age(merged, now), self.settings.poll_seconds))
+        store.update_build(db, row["id"], **fields)
+        row.update(fields)
+
+    def _finals(
+        self,
+        db: Any,
+        groups: dict[tuple[ChannelRef, str], _Group],
+        requested: set[int],
+        outcome: dict[str, str],
+        now: float,
+    ) -> list[tuple[_Group, dict[str, Any]]]:
+        finals = []
+        for group in groups.values():
+            if group.key is None or outcome.get(group.endpoint) == "down":
+                continue
+            for row in group.builds:
+                if row["state"] == "final" and row["id"] not in requested:
+                    finals.append((group, row))
+            if group.subscription is not None:
+                claimed = {row["id"] for row in group.builds}
+                for row in store.tracked(db, group.ref):
+                    if (
+                        row["algorithm"] == group.algorithm
+                        and row["state"] == "final"
+                        and row["id"] not in claimed
+                        and row["id"] not in requested
+                        and store.claim_build(db, row["id"], self.poller_id, now, CLAIM_LEASE)
+                    ):
+                        group.builds.append(row)
+                        finals.append((group, row))
+        return finals
+
+    def _wanted(self, group: _Group, row: dict[str, Any]) -> bool:
+        """The subscription's only= filter applies to builds found by watching."""
+        if row["origin"] == "compile":
+            return True
+        only = (group.subscription or {}).get("only") or "all"
+        return only == "all" or only == row["status"]
+
+    def _notify_final(self, db: Any, group: _Group, row: dict[str, Any], logs: str, now: float, report: CycleReport) -> None:
+        build = {k: row.get(k) for k in ("build_id", "status", "commit_sha", "started_at", "finished_at")}
+        with db.atomic():
+            store.update_build(db, row["id"], state="done")
+            if not self._wanted(group, row):
+                return
+            notice = blocks.build_notice_message(group.algorithm, build, started_by=row.get("started_by"))
+            tail = blocks.log_tail_message(logs, self.settings.log_tail_lines)
+            first = {"op": "update", "ts": row["message_ts"]} if row.get("message_ts") else {"op": "post"}
+            parts = [{**first, **notice}, {"op": "thread", **tail}]
+            key = f"build:{group.ref}:{row['build_id']}:{row['status']}"
+            if store.enqueue(db, group.ref, key, "build", parts, now):
+                report.notices += 1
+
+    def _enqueue(
+        self, db: Any, ref: ChannelRef, key: str, kind: str, parts: list[dict[str, Any]], now: float, report: CycleReport
+    ) -> None:
+        if store.enqueue(db, ref, key, kind, parts, now):
+            report.notices += 1
+
+    def _api_failure(
+        self, db: Any, group: _Group, error: Exception, outcome: dict[str, str], now: float, report: CycleReport
+    ) -> None:
+        if isinstance(error, (Unauthorized, Forbidden)):
+            if not store.poll_state(db, group.ref).get("auth_failed"):
+                store.set_poll_state(db, group.ref, auth_failed=1)
+                config = ChannelStore(db, self.cipher).config(group.ref)
+                key = f"auth:{group.ref}:{config.set_at if config else ''}"
+                self._enqueue(db, group.ref, key, "auth", [{"op": "post", **blocks.text_message(messages.AUTH_NOTICE)}], now, report)
+            return
+        if isinstance(error, NotFound) and group.subscription is not None:
+            store.unsubscribe(db, group.ref, group.algorithm)
+            text = messages.algorithm_gone_notice(group.algorithm)
+            self._enqueue(db, group.ref, f"algo-gone:{group.ref}:{group.algorithm}:{now}", "gone", [
+                {"op": "post", **blocks.text_message(text)}
+            ], now, report)
+            return
+        if isinstance(error, ApiUnavailable):
+            outcome[group.endpoint] = "down"
+            return
+        log.warning("poll of %s in %s failed: %r", group.algorithm, group.ref, error)
+
+    def _still_running(self, db: Any, groups: dict[tuple[ChannelRef, str], _Group], now: float, report: CycleReport) -> None:
+        for group in groups.values():
+            for row in group.builds:
+                if row["state"] == "tracking" and not row["long_running_notified"] and _age(row, now) > STILL_RUNNING_AFTER:
+                    store.update_build(db, row["id"], long_running_notified=1)
+                    text = messages.still_running_notice(group.algorithm, row["build_id"], int(STILL_RUNNING_AFTER // 3600))
+                    self._enqueue(db, group.ref, f"long:{group.ref}:{row['build_id']}", "long", [
+                        {"op": "post", **blocks.text_message(text)}
+                    ], now, report)
+
+    def _endpoint_health(
+        self,
+        db: Any,
+        groups: dict[tuple[ChannelRef, str], _Group],
+        endpoints: dict[str, dict[str, Any]],
+        outcome: dict[str, str],
+        now: float,
+        report: CycleReport,
+    ) -> None:
+        """Back off per endpoint; tell each affected channel once after 15 minutes, and once on recovery."""
+        refs_by_endpoint: dict[str, set[ChannelRef]] = {}
+        for group in groups.values():
+            if group.key is not None:
+                refs_by_endpoint.setdefault(group.endpoint, set()).add(group.ref)
+        for endpoint, state in endpoints.items():
+            result = outcome.get(endpoint)
+            if result == "down":
+                failures = int(state.get("failures") or 0) + 1
+                state.update(
+                    failing_since=state.get("failing_since") or now,
+                    failures=failures,
+                    next_attempt_at=now + self._jitter(min(BACKOFF_CAP, self.settings.poll_seconds * 2 ** (failures - 1))),
+                )
+                store.save_endpoint_state(db, state)
+            elif result == "ok" and state.get("failing_since"):
+                since = state["failing_since"]
+                for ref in refs_by_endpoint.get(endpoint, ()):
+                    if store.poll_state(db, ref).get("outage_notified"):
+                        store.set_poll_state(db, ref, outage_notified=0)
+                        self._enqueue(db, ref, f"recovered:{ref}:{since}", "recovery", [
+                            {"op": "post", **blocks.text_message(messages.recovery_notice(endpoint))}
+                        ], now, report)
+                state.update(failing_since=None, failures=0, next_attempt_at=0.0)
+                store.save_endpoint_state(db, state)
+            since = state.get("failing_since")
+            if since and now - float(since) >= OUTAGE_NOTICE_AFTER:
+                for ref in refs_by_endpoint.get(endpoint, ()):
+                    if not store.poll_state(db, ref).get("outage_notified"):
+                        store.set_poll_state(db, ref, outage_notified=1)
+                        minutes = int((now - float(since)) // 60)
+                        self._enqueue(db, ref, f"outage:{ref}:{since}", "outage", [
+                            {"op": "post", **blocks.text_message(messages.outage_notice(endpoint, minutes))}
+                        ], now, report)

@@ -1,0 +1,70 @@
+"""Wiring the poller and the outbox sender into one APScheduler 3.x interval job.
+
+The job only calls `NotificationJob.tick`; all state is in SQLite, so the job store stays in
+memory and a restart simply resumes. Tests call `tick(now)` or the poller and sender directly and
+never start a scheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC
+
+from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
+from apscheduler.schedulers.background import BackgroundScheduler
+from slack_sdk import WebClient
+
+from algobot.crypto import KeyCipher
+from algobot.notify.poller import Poller
+from algobot.notify.sender import OutboxSender
+from algobot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "algobot-notify"
+TICK_SECONDS = 1.0
+
+
+class NotificationJob:
+    """One tick: a poll cycle, then the outbox. Each half logs its own failure and the next tick runs."""
+
+    def __init__(self, poller: Poller, sender: OutboxSender, clock: Callable[[], float] = time.time):
+        self.poller = poller
+        self.sender = sender
+        self.clock = clock
+        self.last_completed: float | None = None
+
+    def tick(self, now: float | None = None) -> None:
+        now = self.clock() if now is None else now
+        try:
+            self.poller.run(now)
+        except Exception:  # logged with context; the outbox still drains and the next tick runs
+            log.exception("poll cycle at %.0f failed", now)
+        try:
+            self.sender.run(now)
+        except Exception:
+            log.exception("outbox delivery at %.0f failed", now)
+        self.last_completed = now
+
+
+def build_job(settings: Settings, cipher: KeyCipher, *, slack_client: WebClient | None = None) -> NotificationJob:
+    """The poller and sender for this deployment (the sender's client handles 429s itself)."""
+    client = slack_client or WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+    return NotificationJob(Poller(settings, cipher), OutboxSender(settings.db_path, client))
+
+
+def _on_job_error(event: JobExecutionEvent) -> None:
+    log.error("job %s raised %r; it runs again at its next interval", event.job_id, event.exception)
+
+
+def start_scheduler(job: NotificationJob, *, interval: float = TICK_SECONDS) -> BackgroundScheduler:
+    """Start the background scheduler with the single notification job."""
+    scheduler = BackgroundScheduler(
+        timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
+    )
+    scheduler.add_job(job.tick, "interval", seconds=interval, id=JOB_ID, replace_existing=True)
+    scheduler.add_listener(_on_job_error, EVENT_JOB_ERROR)
+    scheduler.start()
+    return scheduler

@@ -1,0 +1,148 @@
+"""Delivers the outbox to Slack: about one message per second per channel, each notice once.
+
+A notice is a list of parts (post or update, then thread replies). The row records how many parts
+Slack has accepted, so a crash between parts resumes at the next one; the row is deleted, and its
+dedupe key remembered, only once Slack has accepted every part. 429s wait for Retry-After (passed
+clock, no sleeping); a permanent refusal (channel gone, bot removed, archived, account inactive)
+stops that channel's subscriptions and is written to the audit trail.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from algobot import audit
+from algobot.db import open_db
+from algobot.notify import store
+
+log = logging.getLogger(__name__)
+
+PERMANENT_ERRORS = frozenset(
+    {"channel_not_found", "not_in_channel", "is_archived", "account_inactive", "invalid_auth", "token_revoked"}
+)
+CLAIM_LEASE = 60.0
+RETRY_CAP = 600.0
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    parts: int = 0
+    deferred: int = 0
+    dropped: int = 0
+
+
+class OutboxSender:
+    """Sends due outbox rows with the bot's Web API client (no SDK-level 429 retries: we wait ourselves)."""
+
+    def __init__(self, db_path: str, client: WebClient, *, min_interval: float = 1.0, sender_id: str | None = None):
+        self.db_path = db_path
+        self.client = client
+        self.min_interval = min_interval
+        self.sender_id = sender_id or uuid.uuid4().hex[:12]
+
+    def run(self, now: float) -> SendReport:
+        report = SendReport()
+        db = open_db(self.db_path)
+        try:
+            for row in store.due_outbox(db, now):
+                ref = store.ref_of(row)
+                if store.next_send_at(db, ref) > now:
+                    report.deferred += 1
+                    continue
+                if not store.claim_outbox(db, row["id"], self.sender_id, now, CLAIM_LEASE):
+                    continue
+                self._deliver(db, row, now, report)
+        finally:
+            db.close()
+        return report
+
+    def _deliver(self, db: Any, row: dict[str, Any], now: float, report: SendReport) -> None:
+        ref = store.ref_of(row)
+        parts: list[dict[str, Any]] = json.loads(row["parts"])
+        step, parent_ts = int(row["step"]), row["parent_ts"]
+        attempts = int(row["attempts"])
+        while step < len(parts):
+            wait_until = store.next_send_at(db, ref)
+            if wait_until > now:
+                store.retry_outbox(db, row["id"], wait_until, attempts)
+                report.deferred += 1
+                return
+            part = parts[step]
+            try:
+                ts = self._send(ref.channel_id, part, parent_ts)
+            except SlackApiError as exc:
+                error = str(exc.response.get("error") or "")
+                if exc.response.status_code == 429 or error == "ratelimited":
+                    retry_after = float(exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 1)))
+                    store.set_next_send_at(db, ref, now + retry_after)
+                    store.retry_outbox(db, row["id"], now + retry_after, attempts)
+                    report.deferred += 1
+                    return
+                if error in ("message_not_found", "cant_update_message") and part.get("op") == "update":
+                    parts[step] = {**part, "op": "post"}  # the "build started" message is gone: post anew
+                    continue
+                if error in PERMANENT_ERRORS:
+                    self._drop_channel(db, row, error, now)
+                    report.dropped += 1
+                    return
+                self._retry_later(db, row, attempts, now, f"slack error {error}")
+                report.deferred += 1
+                return
+            except (SlackClientError, OSError) as exc:
+                self._retry_later(db, row, attempts, now, type(exc).__name__)
+                report.deferred += 1
+                return
+            step += 1
+            parent_ts = parent_ts or ts
+            store.advance_outbox(db, row["id"], step, parent_ts)
+            store.set_next_send_at(db, ref, now + self.min_interval)
+            report.parts += 1
+        store.finish_outbox(db, row, now)
+        report.sent += 1
+
+    def _send(self, channel: str, part: dict[str, Any], parent_ts: str | None) -> str:
+        content = {"text": part.get("text", ""), "blocks": part.get("blocks")}
+        op = part.get("op")
+        if op == "update":
+            response = self.client.chat_update(channel=channel, ts=part["ts"], **content)
+        elif op == "thread":
+            response = self.client.chat_postMessage(channel=channel, thread_ts=parent_ts, **content)
+        else:
+            response = self.client.chat_postMessage(channel=channel, **content)
+        return str(response.get("ts") or part.get("ts") or "")
+
+    def _retry_later(self, db: Any, row: dict[str, Any], attempts: int, now: float, why: str) -> None:
+        attempts += 1
+        delay = min(RETRY_CAP, 2.0**attempts)
+        log.warning("notice %s to %s deferred %.0fs after attempt %d: %s", row["kind"], row["channel_id"], delay, attempts, why)
+        store.retry_outbox(db, row["id"], now + delay, attempts)
+
+    def _drop_channel(self, db: Any, row: dict[str, Any], error: str, now: float) -> None:
+        """Slack will never take messages in this channel: stop its subscriptions, record why."""
+        ref = store.ref_of(row)
+        log.warning("channel %s refuses notices (%s): its subscriptions are stopped", ref, error)
+        with db.atomic():
+            store.drop_channel(db, ref)
+            audit.record(
+                db,
+                audit.AuditEntry(
+                    team_id=ref.team_id,
+                    channel_id=ref.channel_id,
+                    enterprise_id=ref.enterprise_id,
+                    user_id="",
+                    action="notify",
+                    source="system",
+                    outcome="error",
+                    error=f"Slack refused a {row['kind']} notice ({error}); the channel's subscriptions were stopped",
+                ),
+                now=datetime.fromtimestamp(now, UTC),
+            )
