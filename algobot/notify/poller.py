@@ -367,12 +367,20 @@ class Poller:
                 key = f"auth:{group.ref}:{config.set_at if config else ''}"
                 self._enqueue(db, group.ref, key, "auth", [{"op": "post", **blocks.text_message(messages.AUTH_NOTICE)}], now, report)
             return
-        if isinstance(error, NotFound) and group.subscription is not None:
-            store.unsubscribe(db, group.ref, group.algorithm)
-            text = messages.algorithm_gone_notice(group.algorithm)
-            self._enqueue(db, group.ref, f"algo-gone:{group.ref}:{group.algorithm}:{now}", "gone", [
-                {"op": "post", **blocks.text_message(text)}
-            ], now, report)
+        if isinstance(error, NotFound):  # the algorithm itself is gone (deleted, or invisible to this key)
+            for row in group.builds:
+                store.update_build(db, row["id"], state="dropped")
+                row["state"] = "dropped"
+            if group.subscription is not None:
+                store.unsubscribe(db, group.ref, group.algorithm)
+                notes = [(f"algo-gone:{group.ref}:{group.algorithm}:{now}", messages.algorithm_gone_notice(group.algorithm))]
+            else:
+                notes = [
+                    (f"gone:{group.ref}:{row['build_id']}", messages.build_gone_notice(group.algorithm, row["build_id"]))
+                    for row in group.builds
+                ]
+            for key, text in notes:
+                self._enqueue(db, group.ref, key, "gone", [{"op": "post", **blocks.text_message(text)}], now, report)
             return
         if isinstance(error, ApiUnavailable):
             outcome[group.endpoint] = "down"
