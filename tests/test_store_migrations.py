@@ -10,7 +10,16 @@ import pytest
 from algobot.db import database, immediate, migrate, utc_iso
 from algobot.migrations import migrations
 
-TABLES = {"channel_keys", "channel_configurers", "channel_allowed_users", "audit"}
+TABLES = {
+    "channel_keys",
+    "channel_configurers",
+    "channel_allowed_users",
+    "audit",
+    "subscriptions",
+    "tracked_builds",
+    "outbox",
+    "notices_sent",
+}
 
 
 def all_migration_names() -> list[str]:
@@ -24,7 +33,7 @@ def test_migrate_creates_every_table_on_an_empty_file(tmp_path):
     applied = migrate(path)
 
     assert applied == all_migration_names()
-    assert applied[0] == "0001_channel_keys" and applied[-1] == "0005_wal"
+    assert applied[0] == "0001_channel_keys" and applied[-1] == "0006_build_notifications"
     with database(path) as db:
         assert set(db.table_names()) >= TABLES
         assert db.table("channel_keys").pks == ["enterprise_id", "team_id", "channel_id"]
