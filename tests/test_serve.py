@@ -108,3 +108,23 @@ def test_unexpected_failure_gets_a_reference_and_is_logged(slack, sandbox, tmp_p
         assert f"ref={reference}" in caplog.text and "the factory is broken" in caplog.text
     finally:
         server.close()
+
+
+@pytest.mark.slow
+def test_algobot_poller_runs_alone_and_stops_on_sigterm(slack, sandbox, tmp_path):
+    import signal
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "algobot", "poller"], env=_env(slack, sandbox, tmp_path), stderr=subprocess.PIPE, text=True
+    )
+    try:
+        for line in proc.stderr:
+            if "poller running" in line:
+                break
+        else:
+            pytest.fail("algobot poller exited early")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -66,6 +66,8 @@ class CycleReport:
     """What one cycle did (for logs, health and the benchmark)."""
 
     requests: int = 0
+    list_requests: int = 0  # one per (channel, algorithm) polled
+    build_requests: int = 0  # GETs of builds the list did not show, and logs of ended builds
     builds_polled: int = 0
     discovered: int = 0
     notices: int = 0
@@ -185,6 +187,7 @@ class Poller:
         # A: one list per group that discovers or follows in-progress builds.
         listing = [g for g in active if g.subscription is not None or any(b["state"] == "tracking" for b in g.builds)]
         results = self._parallel(listing, lambda g: self._client(g).builds(g.algorithm, limit=LIST_PAGE), report)
+        report.list_requests += len(listing)
         missing: list[tuple[_Group, dict[str, Any]]] = []
         for group, result in zip(listing, results, strict=True):
             if isinstance(result, Exception):
@@ -196,6 +199,7 @@ class Poller:
         # B: a GET for each tracked build the first page did not show.
         missing = [(g, b) for g, b in missing if outcome.get(g.endpoint) != "down"]
         got = self._parallel(missing, lambda gb: self._client(gb[0]).build(gb[0].algorithm, gb[1]["build_id"]), report)
+        report.build_requests += len(missing)
         for (group, row), result in zip(missing, got, strict=True):
             requested.add(row["id"])
             report.builds_polled += 1
@@ -213,6 +217,7 @@ class Poller:
         # C: logs (and the notice) for builds that have ended and cost nothing yet this cycle.
         finals = self._finals(db, groups, requested, outcome, now)
         logs = self._parallel(finals, lambda gb: self._client(gb[0]).build_logs(gb[0].algorithm, gb[1]["build_id"]), report)
+        report.build_requests += len(finals)
         for (group, row), result in zip(finals, logs, strict=True):
             if isinstance(result, NotFound):
                 attempts = int(row.get("polls") or 0) + 1
