@@ -23,6 +23,8 @@ from urllib.parse import quote
 
 import requests
 
+from algobot import metrics
+
 log = logging.getLogger(__name__)
 
 DEFAULT_API = "https://api.algorithmia.com"
@@ -374,9 +376,7 @@ class AlgorithmiaClient:
         ceiling = min(self.backoff_cap, self.backoff_base * (2**attempt))
         return self._rng.uniform(ceiling / 2, ceiling)
 
-    def _request(
-        self, method: str, url: str, *, params: dict[str, Any] | None = None, body: Any = None
-    ) -> Any:
+    def _request(self, method: str, url: str, *, params: dict[str, Any] | None = None, body: Any = None) -> Any:
         retryable = method == "GET"
         attempts = self.max_retries + 1 if retryable else 1
         headers = {"Authorization": f"Simple {self._api_key}", "Accept": "application/json"}
@@ -394,20 +394,21 @@ class AlgorithmiaClient:
                     timeout=self.timeout,
                 )
             except requests.Timeout:
+                metrics.observe_algorithmia(method, None, time.monotonic() - started)
                 last_error = ApiUnavailable(f"{self.base_url} did not answer in time.")
                 log.warning("algorithmia %s %s timed out (attempt %d)", method, url, attempt + 1)
                 if attempt + 1 < attempts:
                     self._sleep(self._backoff(attempt))
                 continue
             except requests.RequestException as exc:
+                metrics.observe_algorithmia(method, None, time.monotonic() - started)
                 last_error = ApiUnavailable(f"could not reach {self.base_url} ({type(exc).__name__}).")
-                log.warning(
-                    "algorithmia %s %s failed: %s (attempt %d)", method, url, type(exc).__name__, attempt + 1
-                )
+                log.warning("algorithmia %s %s failed: %s (attempt %d)", method, url, type(exc).__name__, attempt + 1)
                 if attempt + 1 < attempts:
                     self._sleep(self._backoff(attempt))
                 continue
             elapsed_ms = (time.monotonic() - started) * 1000
+            metrics.observe_algorithmia(method, response.status_code, elapsed_ms / 1000)
             log.info("algorithmia %s %s -> %s in %.0f ms", method, url, response.status_code, elapsed_ms)
             if response.ok:
                 return self._parse_success(response)

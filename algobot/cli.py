@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
 from collections.abc import Sequence
 
 
@@ -25,9 +23,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from algobot.logs import configure
+    from algobot.settings import Settings, SettingsError
+
+    # Secrets and format come from the environment when it is valid; commands that need valid
+    # settings report a bad one themselves.
+    try:
+        settings = Settings.from_env()
+        configure(args.log_level, settings.log_format, settings.secrets())
+    except SettingsError:
+        configure(args.log_level)
     return int(args.handler(args) or 0)

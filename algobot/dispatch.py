@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from sqlite_utils import Database
 
-from algobot import audit, messages, permissions
+from algobot import audit, messages, metrics, permissions
 from algobot.algorithmia import AlgorithmiaClient, AlgorithmiaError, InvalidInput
 from algobot.blocks import text_message
 from algobot.channels import ChannelRef, ChannelStore
@@ -317,6 +317,7 @@ def execute(services: Services, invocation: Invocation, parsed: ParsedCommand, r
         if ctx is not None and ctx.api is not None:
             ctx.api.close()
         db.close()
+    metrics.COMMANDS.labels(command=spec.name, source=invocation.source, outcome=reply.outcome).inc()
     announced_ts = deliver(reply, responder)
     if reply.track is not None and reply.outcome == "ok":
         _track(services, invocation, reply.track, announced_ts)

@@ -37,6 +37,12 @@ def _int(name: str, value: str, *, minimum: int) -> int:
     return number
 
 
+def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, not '{value}'.")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything algobot reads from its environment."""
@@ -53,6 +59,7 @@ class Settings:
     poll_seconds: int = 10
     log_tail_lines: int = 20
     command_workers: int = 64
+    log_format: str = "text"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -82,6 +89,7 @@ class Settings:
             poll_seconds=_int("ALGOBOT_POLL_SECONDS", get("ALGOBOT_POLL_SECONDS") or "10", minimum=1),
             log_tail_lines=_int("ALGOBOT_LOG_TAIL_LINES", get("ALGOBOT_LOG_TAIL_LINES") or "20", minimum=1),
             command_workers=_int("ALGOBOT_COMMAND_WORKERS", get("ALGOBOT_COMMAND_WORKERS") or "64", minimum=1),
+            log_format=_choice("ALGOBOT_LOG_FORMAT", (get("ALGOBOT_LOG_FORMAT") or "text").lower(), ("text", "json")),
         )
 
     def require_slack(self) -> None:
