@@ -284,7 +284,7 @@ class Poller:
                     now,
                 )
                 report.discovered += int(inserted)
-            store.set_next_discovery(db, group.subscription, now + self._jitter(self.settings.poll_seconds))
+            store.set_next_discovery(db, group.subscription, now + self.settings.poll_seconds * self.rng.uniform(0.85, 1.0))
         return [(group, row) for build_id, row in tracked_here.items() if row["state"] == "tracking" and build_id not in by_id]
 
     def _observe(self, db: Any, row: dict[str, Any], build: dict[str, Any], now: float) -> None:
@@ -302,7 +302,9 @@ class Poller:
             fields["next_poll_at"] = now  # the log is fetched this cycle or the next
         else:
             merged = {**row, **fields}
-            fields["next_poll_at"] = now + self._jitter(poll_interval(_age(merged, now), self.settings.poll_seconds))
+            # Jitter only shortens the interval, so a build is never seen later than the interval allows.
+            interval = poll_interval(_age(merged, now), self.settings.poll_seconds)
+            fields["next_poll_at"] = now + interval * self.rng.uniform(0.85, 1.0)
         store.update_build(db, row["id"], **fields)
         row.update(fields)
 

@@ -261,10 +261,11 @@ def enqueue(
 
 
 def due_outbox(db: Database, now: float, limit: int = 500) -> list[dict[str, Any]]:
+    """Due rows; a notice's first message goes before the thread replies of others (latency of the news)."""
     return list(
         db.query(
             """select * from outbox where next_attempt_at <= ? and (claimed_until is null or claimed_until < ?)
-               order by id limit ?""",
+               order by step > 0, id limit ?""",
             [now, now, limit],
         )
     )
