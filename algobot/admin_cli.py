@@ -1,4 +1,5 @@
-"""Operator commands: `algobot migrate`, `algobot channel set-key|show|remove`, `algobot audit verify|export`.
+"""Operator commands: `algobot migrate`, `algobot backup`, `algobot channel set-key|show|remove`,
+`algobot audit verify|export`.
 
 API keys are read from standard input only (never argv, which other users can see in `ps` and shells
 keep in history) and are never printed; `show` prints the last 4 characters at most. Every change is
@@ -13,17 +14,20 @@ import functools
 import getpass
 import logging
 import os
+import sqlite3
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
-from typing import IO
+from pathlib import Path
+from typing import IO, TypeVar
 
 import sqlite_utils
 
 from algobot import audit
 from algobot.channels import CLI_ACTOR, ChannelRef, ChannelStore, mask_key, normalize_endpoint
-from algobot.crypto import SecretKeyError, load_cipher
-from algobot.db import database, immediate, migrate
+from algobot.crypto import SECRET_ENV, SecretKeyError, key_file_path, load_cipher
+from algobot.db import BUSY_TIMEOUT_MS, database, immediate, migrate
 from algobot.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -34,6 +38,7 @@ class CliError(Exception):
 
 
 Handler = Callable[[argparse.Namespace], int]
+T = TypeVar("T")
 
 
 def _reports_errors(handler: Handler) -> Handler:
@@ -61,6 +66,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     parser = subparsers.add_parser("migrate", parents=[common], help="apply pending database migrations")
     parser.set_defaults(handler=migrate_command)
+
+    parser = subparsers.add_parser(
+        "backup",
+        parents=[common],
+        help="copy the live database (and its key file) consistently, while the bot runs",
+        description="Copy the database with SQLite's online backup API: a consistent snapshot, safe while "
+        "the bot writes. The key file <db>.key, if any, is copied beside the copy as PATH.key (mode 0600). "
+        "Restore: stop the bot, delete <db>-wal and <db>-shm, copy PATH to <db> (and PATH.key to <db>.key).",
+    )
+    parser.add_argument("path", metavar="PATH", help="file to write, or a directory (then <db name>-<UTC time>.db)")
+    parser.add_argument("--force", action="store_true", help="overwrite PATH (and PATH.key) if they exist")
+    parser.set_defaults(handler=backup_command)
 
     channel = subparsers.add_parser("channel", help="per-channel Algorithmia API keys")
     channel_commands = channel.add_subparsers(dest="channel_command", required=True, metavar="ACTION")
@@ -160,6 +177,105 @@ def migrate_command(args: argparse.Namespace) -> int:
         print(f"Applied {len(applied)} migration(s) to {path}: {', '.join(applied)}")
     else:
         print(f"{path} is up to date; nothing to apply.")
+    return 0
+
+
+def _backup_target(source: str, path: str) -> str:
+    """PATH itself, or a time-stamped file inside it when PATH is a directory."""
+    if path.endswith(("/", os.sep)) and not os.path.isdir(path):
+        raise CliError(f"the directory {path} does not exist")
+    if os.path.isdir(path):
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        return os.path.join(path, f"{Path(source).stem}-{stamp}.db")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        raise CliError(f"cannot write {path}: its directory does not exist")
+    return path
+
+
+def _write_private(target: str, write: Callable[[str], T]) -> T:
+    """Produce `target` (mode 0600) by `write(tmp)` into a temporary file beside it, then a rename: the
+    file appears whole or not at all, and a failed backup never replaces a good one. Returns what
+    `write` returns."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(target)), prefix=".algobot-backup.")
+    os.close(fd)
+    try:
+        outcome = write(tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    return outcome
+
+
+def _sqlite_copy(source: str, tmp: str) -> tuple[int, int | None]:
+    """Back `source` up into `tmp`; returns (bytes, audit rows or None). Raises CliError if it is damaged.
+
+    `backup()` copies every page in one step, inside one read transaction: with WAL the bot keeps
+    writing meanwhile, and the copy is the database as of the moment the step began.
+    """
+    try:
+        src = sqlite3.connect(f"{Path(source).resolve().as_uri()}?mode=rw", uri=True)
+    except sqlite3.Error as error:
+        raise CliError(f"cannot open {source}: {error}") from None
+    dst = sqlite3.connect(tmp)
+    try:
+        src.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        src.backup(dst)
+        problems = [row[0] for row in dst.execute("PRAGMA integrity_check")]
+        if problems != ["ok"]:
+            raise CliError(
+                f"the copy of {source} fails PRAGMA integrity_check ({'; '.join(problems[:3])}); nothing "
+                "was written. The database itself is probably damaged: check it with "
+                f'sqlite3 {source} "PRAGMA integrity_check"'
+            )
+        has_audit = dst.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit'").fetchone()
+        rows = dst.execute("SELECT count(*) FROM audit").fetchone()[0] if has_audit else None
+    except sqlite3.DatabaseError as error:
+        raise CliError(f"cannot back up {source}: {error}") from None
+    finally:
+        dst.close()
+        src.close()
+    return os.path.getsize(tmp), rows
+
+
+@_reports_errors
+def backup_command(args: argparse.Namespace) -> int:
+    """A consistent copy of the live database, plus its key file when there is one."""
+    settings = Settings.from_env()
+    source = _db_path(args, settings)
+    if not os.path.isfile(source):
+        raise CliError(f"there is no database at {source} (set ALGOBOT_DB or --db)")
+    target = _backup_target(source, args.path)
+    if os.path.abspath(target) == os.path.abspath(source) or (
+        os.path.exists(target) and os.path.samefile(target, source)
+    ):
+        raise CliError(f"{target} is the database itself; back it up to another file")
+    source_key, target_key = key_file_path(source), key_file_path(target)
+    copy_key = source_key.is_file()
+    for existing in (target, str(target_key) if copy_key else None):
+        if existing and os.path.lexists(existing) and not args.force:
+            raise CliError(f"{existing} already exists; pass --force to overwrite it")
+
+    size, rows = _write_private(target, lambda tmp: _sqlite_copy(source, tmp))
+    audit_text = "" if rows is None else f", {rows} audit row(s)"
+    print(f"Backed up {source} to {target} ({size} bytes{audit_text}; integrity ok; mode 0600).")
+    if copy_key:
+        key = source_key.read_bytes()
+        _write_private(str(target_key), lambda tmp: Path(tmp).write_bytes(key))
+        print(
+            f"Copied the encryption key file {source_key} to {target_key} (mode 0600): the stored API keys "
+            "cannot be decrypted without it. Keep the two together, and as private as the key itself."
+        )
+    if settings.secret_key:
+        print(f"{SECRET_ENV} is set: the stored API keys are encrypted with it. It is not in the backup; keep it safe.")
+    elif not copy_key:
+        print(
+            f"Neither {SECRET_ENV} nor a key file {source_key} exists: API keys stored in this database, "
+            "if any, can only be decrypted with the key they were stored with."
+        )
     return 0
 
 

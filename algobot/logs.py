@@ -55,6 +55,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
+HANDLER_NAME = "algobot"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -63,8 +64,10 @@ def configure(level: str | int = "INFO", fmt: str = "text", secrets: Iterable[st
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     handler.addFilter(SecretFilter(secrets))
+    handler.set_name(HANDLER_NAME)
     root = logging.getLogger()
     for old in list(root.handlers):
-        root.removeHandler(old)
+        if old.get_name() == HANDLER_NAME:  # ours from an earlier call; others' (pytest's) stay
+            root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level if isinstance(level, int) else getattr(logging, str(level).upper(), logging.INFO))
