@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from algobot import audit
 from algobot.channels import ChannelRef, ChannelStore
 from algobot.db import database
-from algobot.ids import ACTION_FULL_LOG, ACTION_OPEN_PUBLISH, ACTION_REBUILD, BLOCK_PUBLISH_NOTES, ACTION_PUBLISH_NOTES
+from algobot.ids import ACTION_FULL_LOG, ACTION_OPEN_PUBLISH, ACTION_PUBLISH_NOTES, ACTION_REBUILD, BLOCK_PUBLISH_NOTES
 from algobot.notify import store
 from algobot.notify.poller import Poller
 from algobot.notify.scheduler import JOB_ID, NotificationJob, start_scheduler
@@ -189,7 +189,9 @@ def test_slack_429_is_retried_after_retry_after(bot, job, clock, tmp_path):
     clone = watched(bot)
     push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
     bot.sandbox.sandbox.wait_for_builds()
-    bot.slack.script("chat.postMessage", {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "30"})
+    bot.slack.script(
+        "chat.postMessage", {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "30"}
+    )
     for _ in range(3):
         job.poller.run(clock.advance(11))
     base = len(bot.slack.calls("chat.postMessage"))
@@ -304,21 +306,42 @@ def test_notice_buttons_full_log_rebuild_and_publish(bot, job, clock, tmp_path):
                     return element.get("value")
         raise AssertionError(action_id)
 
-    bot.slack.click(bot.url, user=ADMIN, channel=DEV_CHANNEL, message_ts=notice.ts, action_id=ACTION_FULL_LOG,
-                    value=value(ACTION_FULL_LOG))
+    bot.slack.click(
+        bot.url,
+        user=ADMIN,
+        channel=DEV_CHANNEL,
+        message_ts=notice.ts,
+        action_id=ACTION_FULL_LOG,
+        value=value(ACTION_FULL_LOG),
+    )
     uploaded = bot.slack.wait_for(lambda: [f for f in bot.slack.files() if f.completed])
     assert uploaded[0].thread_ts == notice.ts
 
-    bot.slack.click(bot.url, user=ADMIN, channel=DEV_CHANNEL, message_ts=notice.ts, action_id=ACTION_OPEN_PUBLISH,
-                    value=value(ACTION_OPEN_PUBLISH))
+    bot.slack.click(
+        bot.url,
+        user=ADMIN,
+        channel=DEV_CHANNEL,
+        message_ts=notice.ts,
+        action_id=ACTION_OPEN_PUBLISH,
+        value=value(ACTION_OPEN_PUBLISH),
+    )
     view = bot.slack.wait_for(lambda: [v for v in bot.slack.views(user=ADMIN) if v.callback_id == "algo_publish"])[0]
-    bot.slack.submit_view(bot.url, user=ADMIN, view_id=view.id,
-                          values={BLOCK_PUBLISH_NOTES: {ACTION_PUBLISH_NOTES: "from the notice"}})
+    bot.slack.submit_view(
+        bot.url, user=ADMIN, view_id=view.id, values={BLOCK_PUBLISH_NOTES: {ACTION_PUBLISH_NOTES: "from the notice"}}
+    )
     bot.reply(lambda m: not m.is_ephemeral and "published *demo/hello* *0.1.0*" in message_text(m))
 
-    bot.slack.click(bot.url, user=MEMBER, channel=DEV_CHANNEL, message_ts=notice.ts, action_id=ACTION_REBUILD,
-                    value=value(ACTION_REBUILD))
-    bot.reply(lambda m: not m.is_ephemeral and "started a build" in message_text(m) and f"<@{MEMBER}>" in message_text(m))
+    bot.slack.click(
+        bot.url,
+        user=MEMBER,
+        channel=DEV_CHANNEL,
+        message_ts=notice.ts,
+        action_id=ACTION_REBUILD,
+        value=value(ACTION_REBUILD),
+    )
+    bot.reply(
+        lambda m: not m.is_ephemeral and "started a build" in message_text(m) and f"<@{MEMBER}>" in message_text(m)
+    )
     with database(bot.settings.db_path) as db:
         actions = [r["action"] for r in audit.recent(db, REF, limit=10)]
     assert "button:compile" in actions and "modal:publish" in actions and "button:logs" in actions
