@@ -16,7 +16,9 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
         split_algo_name(algorithm)
     removed = store.unsubscribe(ctx.db, ctx.ref, algorithm)
     if not removed:
-        return Reply(ephemeral=blocks.text_message(messages.not_watching(algorithm)), outcome="error", error="not watched")
+        return Reply(
+            ephemeral=blocks.text_message(messages.not_watching(algorithm)), outcome="error", error="not watched"
+        )
     return Reply(
         announce=blocks.text_message(messages.watching_stopped(ctx.user_id, removed)),
         algorithm=algorithm,

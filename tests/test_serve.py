@@ -115,7 +115,10 @@ def test_algobot_poller_runs_alone_and_stops_on_sigterm(slack, sandbox, tmp_path
     import signal
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "algobot", "poller"], env=_env(slack, sandbox, tmp_path), stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "algobot", "poller"],
+        env=_env(slack, sandbox, tmp_path),
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         for line in proc.stderr:

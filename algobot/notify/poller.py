@@ -205,9 +205,20 @@ class Poller:
             report.builds_polled += 1
             if isinstance(result, NotFound):
                 store.update_build(db, row["id"], state="dropped")
-                self._enqueue(db, group.ref, f"gone:{group.ref}:{row['build_id']}", "gone", [
-                    {"op": "post", **blocks.text_message(messages.build_gone_notice(group.algorithm, row["build_id"]))}
-                ], now, report)
+                self._enqueue(
+                    db,
+                    group.ref,
+                    f"gone:{group.ref}:{row['build_id']}",
+                    "gone",
+                    [
+                        {
+                            "op": "post",
+                            **blocks.text_message(messages.build_gone_notice(group.algorithm, row["build_id"])),
+                        }
+                    ],
+                    now,
+                    report,
+                )
             elif isinstance(result, Exception):
                 self._api_failure(db, group, result, outcome, now, report)
             else:
@@ -216,7 +227,9 @@ class Poller:
 
         # C: logs (and the notice) for builds that have ended and cost nothing yet this cycle.
         finals = self._finals(db, groups, requested, outcome, now)
-        logs = self._parallel(finals, lambda gb: self._client(gb[0]).build_logs(gb[0].algorithm, gb[1]["build_id"]), report)
+        logs = self._parallel(
+            finals, lambda gb: self._client(gb[0]).build_logs(gb[0].algorithm, gb[1]["build_id"]), report
+        )
         report.build_requests += len(finals)
         for (group, row), result in zip(finals, logs, strict=True):
             if isinstance(result, NotFound):
@@ -284,8 +297,14 @@ class Poller:
                     now,
                 )
                 report.discovered += int(inserted)
-            store.set_next_discovery(db, group.subscription, now + self.settings.poll_seconds * self.rng.uniform(0.85, 1.0))
-        return [(group, row) for build_id, row in tracked_here.items() if row["state"] == "tracking" and build_id not in by_id]
+            store.set_next_discovery(
+                db, group.subscription, now + self.settings.poll_seconds * self.rng.uniform(0.85, 1.0)
+            )
+        return [
+            (group, row)
+            for build_id, row in tracked_here.items()
+            if row["state"] == "tracking" and build_id not in by_id
+        ]
 
     def _observe(self, db: Any, row: dict[str, Any], build: dict[str, Any], now: float) -> None:
         """Record what the API says of a tracked build: still running, or ended (notice pending)."""
@@ -344,7 +363,9 @@ class Poller:
         only = (group.subscription or {}).get("only") or "all"
         return only == "all" or only == row["status"]
 
-    def _notify_final(self, db: Any, group: _Group, row: dict[str, Any], logs: str, now: float, report: CycleReport) -> None:
+    def _notify_final(
+        self, db: Any, group: _Group, row: dict[str, Any], logs: str, now: float, report: CycleReport
+    ) -> None:
         build = {k: row.get(k) for k in ("build_id", "status", "commit_sha", "started_at", "finished_at")}
         with db.atomic():
             store.update_build(db, row["id"], state="done")
@@ -359,7 +380,14 @@ class Poller:
                 report.notices += 1
 
     def _enqueue(
-        self, db: Any, ref: ChannelRef, key: str, kind: str, parts: list[dict[str, Any]], now: float, report: CycleReport
+        self,
+        db: Any,
+        ref: ChannelRef,
+        key: str,
+        kind: str,
+        parts: list[dict[str, Any]],
+        now: float,
+        report: CycleReport,
     ) -> None:
         if store.enqueue(db, ref, key, kind, parts, now):
             report.notices += 1
@@ -372,7 +400,15 @@ class Poller:
                 store.set_poll_state(db, group.ref, auth_failed=1)
                 config = ChannelStore(db, self.cipher).config(group.ref)
                 key = f"auth:{group.ref}:{config.set_at if config else ''}"
-                self._enqueue(db, group.ref, key, "auth", [{"op": "post", **blocks.text_message(messages.AUTH_NOTICE)}], now, report)
+                self._enqueue(
+                    db,
+                    group.ref,
+                    key,
+                    "auth",
+                    [{"op": "post", **blocks.text_message(messages.AUTH_NOTICE)}],
+                    now,
+                    report,
+                )
             return
         if isinstance(error, NotFound):  # the algorithm itself is gone (deleted, or invisible to this key)
             for row in group.builds:
@@ -380,10 +416,15 @@ class Poller:
                 row["state"] = "dropped"
             if group.subscription is not None:
                 store.unsubscribe(db, group.ref, group.algorithm)
-                notes = [(f"algo-gone:{group.ref}:{group.algorithm}:{now}", messages.algorithm_gone_notice(group.algorithm))]
+                notes = [
+                    (f"algo-gone:{group.ref}:{group.algorithm}:{now}", messages.algorithm_gone_notice(group.algorithm))
+                ]
             else:
                 notes = [
-                    (f"gone:{group.ref}:{row['build_id']}", messages.build_gone_notice(group.algorithm, row["build_id"]))
+                    (
+                        f"gone:{group.ref}:{row['build_id']}",
+                        messages.build_gone_notice(group.algorithm, row["build_id"]),
+                    )
                     for row in group.builds
                 ]
             for key, text in notes:
@@ -394,15 +435,29 @@ class Poller:
             return
         log.warning("poll of %s in %s failed: %r", group.algorithm, group.ref, error)
 
-    def _still_running(self, db: Any, groups: dict[tuple[ChannelRef, str], _Group], now: float, report: CycleReport) -> None:
+    def _still_running(
+        self, db: Any, groups: dict[tuple[ChannelRef, str], _Group], now: float, report: CycleReport
+    ) -> None:
         for group in groups.values():
             for row in group.builds:
-                if row["state"] == "tracking" and not row["long_running_notified"] and _age(row, now) > STILL_RUNNING_AFTER:
+                if (
+                    row["state"] == "tracking"
+                    and not row["long_running_notified"]
+                    and _age(row, now) > STILL_RUNNING_AFTER
+                ):
                     store.update_build(db, row["id"], long_running_notified=1)
-                    text = messages.still_running_notice(group.algorithm, row["build_id"], int(STILL_RUNNING_AFTER // 3600))
-                    self._enqueue(db, group.ref, f"long:{group.ref}:{row['build_id']}", "long", [
-                        {"op": "post", **blocks.text_message(text)}
-                    ], now, report)
+                    text = messages.still_running_notice(
+                        group.algorithm, row["build_id"], int(STILL_RUNNING_AFTER // 3600)
+                    )
+                    self._enqueue(
+                        db,
+                        group.ref,
+                        f"long:{group.ref}:{row['build_id']}",
+                        "long",
+                        [{"op": "post", **blocks.text_message(text)}],
+                        now,
+                        report,
+                    )
 
     def _endpoint_health(
         self,
@@ -425,7 +480,8 @@ class Poller:
                 state.update(
                     failing_since=state.get("failing_since") or now,
                     failures=failures,
-                    next_attempt_at=now + self._jitter(min(BACKOFF_CAP, self.settings.poll_seconds * 2 ** (failures - 1))),
+                    next_attempt_at=now
+                    + self._jitter(min(BACKOFF_CAP, self.settings.poll_seconds * 2 ** (failures - 1))),
                 )
                 store.save_endpoint_state(db, state)
             elif result == "ok" and state.get("failing_since"):
@@ -433,9 +489,15 @@ class Poller:
                 for ref in refs_by_endpoint.get(endpoint, ()):
                     if store.poll_state(db, ref).get("outage_notified"):
                         store.set_poll_state(db, ref, outage_notified=0)
-                        self._enqueue(db, ref, f"recovered:{ref}:{since}", "recovery", [
-                            {"op": "post", **blocks.text_message(messages.recovery_notice(endpoint))}
-                        ], now, report)
+                        self._enqueue(
+                            db,
+                            ref,
+                            f"recovered:{ref}:{since}",
+                            "recovery",
+                            [{"op": "post", **blocks.text_message(messages.recovery_notice(endpoint))}],
+                            now,
+                            report,
+                        )
                 state.update(failing_since=None, failures=0, next_attempt_at=0.0)
                 store.save_endpoint_state(db, state)
             since = state.get("failing_since")
@@ -444,6 +506,12 @@ class Poller:
                     if not store.poll_state(db, ref).get("outage_notified"):
                         store.set_poll_state(db, ref, outage_notified=1)
                         minutes = int((now - float(since)) // 60)
-                        self._enqueue(db, ref, f"outage:{ref}:{since}", "outage", [
-                            {"op": "post", **blocks.text_message(messages.outage_notice(endpoint, minutes))}
-                        ], now, report)
+                        self._enqueue(
+                            db,
+                            ref,
+                            f"outage:{ref}:{since}",
+                            "outage",
+                            [{"op": "post", **blocks.text_message(messages.outage_notice(endpoint, minutes))}],
+                            now,
+                            report,
+                        )

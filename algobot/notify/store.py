@@ -36,8 +36,9 @@ _REF_WHERE = "enterprise_id = ? and team_id = ? and channel_id = ?"
 def subscribe(db: Database, ref: ChannelRef, algorithm: str, only: str, user_id: str, now_iso: str) -> bool:
     """Watch an algorithm's builds in a channel; True when this is a new subscription."""
     existed = bool(
-        db.execute(f"select 1 from subscriptions where {_REF_WHERE} and algorithm = ?", [*_ref_args(ref), algorithm])
-        .fetchone()
+        db.execute(
+            f"select 1 from subscriptions where {_REF_WHERE} and algorithm = ?", [*_ref_args(ref), algorithm]
+        ).fetchone()
     )
     db.execute(
         """insert into subscriptions (enterprise_id, team_id, channel_id, algorithm, "only", created_by, created_at,
@@ -56,8 +57,11 @@ def unsubscribe(db: Database, ref: ChannelRef, algorithm: str | None) -> list[st
         args = [*args, algorithm]
     names = [r[0] for r in db.execute(f"select algorithm from subscriptions where {where}", args).fetchall()]
     db.execute(f"delete from subscriptions where {where}", args)
-    db.execute(f"update tracked_builds set state = 'dropped' where {where} and origin = 'watch' and state in "
-               "('tracking', 'final')", args)
+    db.execute(
+        f"update tracked_builds set state = 'dropped' where {where} and origin = 'watch' and state in "
+        "('tracking', 'final')",
+        args,
+    )
     return names
 
 
@@ -170,7 +174,8 @@ def claim_due_builds(db: Database, poller_id: str, now: float, lease: float, lim
         )
     return list(
         db.query(
-            "select * from tracked_builds where claimed_by = ? and claimed_until = ? and state in ('tracking', 'final')",
+            """select * from tracked_builds
+               where claimed_by = ? and claimed_until = ? and state in ('tracking', 'final')""",
             [poller_id, now + lease],
         )
     )
@@ -313,4 +318,3 @@ def set_next_send_at(db: Database, ref: ChannelRef, when: float) -> None:
            on conflict (enterprise_id, team_id, channel_id) do update set next_send_at = excluded.next_send_at""",
         [*_ref_args(ref), when],
     )
-
