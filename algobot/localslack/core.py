@@ -99,8 +99,10 @@ class LocalSlack:
         self.base_url = NOWHERE  # set by LocalSlackServer.start(); used for response/upload URLs
         self.server: Any = None  # the LocalSlackServer serving this, once started
         self.oauth_response: dict[str, Any] | None = None  # oauth.v2.access answer; None → derived
+        self._bot_url: str | None = None  # see `bot_url`
 
         self._cond = threading.Condition(threading.RLock())
+        self._version = 0  # bumped on every change; the browser page long-polls on it
         self._seq = itertools.count(1)
         self._last_ts_us = 0
         self._tokens: dict[str, tuple[str, str]] = {}  # token → (kind, team_id)
@@ -144,6 +146,16 @@ class LocalSlack:
     def api_url(self) -> str:
         """What the bot's ``SLACK_API_URL`` / ``WebClient(base_url=...)`` is set to."""
         return self.base_url + "/api/"
+
+    @property
+    def bot_url(self) -> str | None:
+        """The bot's request URL (``.../slack/events``), where the browser page sends commands and clicks."""
+        return self._bot_url
+
+    @bot_url.setter
+    def bot_url(self, url: str | None) -> None:
+        with self._changing():  # an open page notices (its "no bot" banner goes away)
+            self._bot_url = url
 
     # ------------------------------------------------------------------ setup helpers
 
@@ -329,9 +341,7 @@ class LocalSlack:
             except KeyError:
                 raise KeyError(f"no view {view_id!r} in the local Slack") from None
 
-    def views(
-        self, user: str | None = None, *, open_only: bool = True, kind: str | None = "modal"
-    ) -> list[View]:
+    def views(self, user: str | None = None, *, open_only: bool = True, kind: str | None = "modal") -> list[View]:
         """Modals (``kind=None``: also Home tabs), optionally only ``user``'s, open ones by default."""
         with self._cond:
             return [
@@ -349,6 +359,31 @@ class LocalSlack:
     def files(self) -> list[File]:
         with self._cond:
             return list(self._files.values())
+
+    @property
+    def version(self) -> int:
+        """A counter bumped by every change of state (``GET /_ui/changes`` waits for it to move)."""
+        with self._cond:
+            return self._version
+
+    def wait_for_change(self, since: int, timeout: float, *, poll: float = 0.25) -> int:
+        """Wait until `version` differs from ``since`` (or ``timeout`` passes); return the version.
+
+        Waits in slices of ``poll`` seconds so that once the `LocalSlackServer` is closing the
+        request thread is released at once instead of holding up the shutdown for ``timeout``.
+        """
+        deadline = time.monotonic() + max(0.0, timeout)
+        with self._cond:
+            while self._version == since and not self._closing():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(min(remaining, poll))
+            return self._version
+
+    def _closing(self) -> bool:
+        server = self.server  # a LocalSlackServer drops its waitress server first thing in close()
+        return server is not None and getattr(server, "_server", True) is None
 
     def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0, message: str = "") -> T:
         """Block until ``predicate()`` is truthy and return it; woken by every state change.
@@ -502,9 +537,7 @@ class LocalSlack:
             url_id = secrets.token_hex(12)
             url = f"{self.base_url}/response/{url_id}"
             team = self._team_of(channel=channel, user=user)
-            self._response_urls[url_id] = ResponseUrl(
-                url_id, url, team, channel, user, self.clock(), message_ts
-            )
+            self._response_urls[url_id] = ResponseUrl(url_id, url, team, channel, user, self.clock(), message_ts)
             return url
 
     # ------------------------------------------------------------------ request entry points (wsgi)
@@ -525,9 +558,7 @@ class LocalSlack:
                 except SlackError as exc:
                     body = exc.to_dict()
             self._record(method, args, headers, status, body, scripted is not None)
-            log.debug(
-                "local Slack %s -> %s", method, body.get("error", "ok") if isinstance(body, dict) else status
-            )
+            log.debug("local Slack %s -> %s", method, body.get("error", "ok") if isinstance(body, dict) else status)
             return status, body, extra_headers
 
     def handle_response_url(
@@ -542,14 +573,10 @@ class LocalSlack:
             else:
                 extra = {}
                 status, body = self._respond(url_id, payload)
-            self._record(
-                "response_url", {**args, "response_url_id": url_id}, headers, status, body, bool(scripted)
-            )
+            self._record("response_url", {**args, "response_url_id": url_id}, headers, status, body, bool(scripted))
             return status, body, extra
 
-    def handle_upload(
-        self, file_id: str, content: bytes, headers: dict[str, str]
-    ) -> tuple[int, Any, dict[str, str]]:
+    def handle_upload(self, file_id: str, content: bytes, headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
         """The bytes of a files.getUploadURLExternal upload arrive here."""
         with self._changing():
             scripted = self._pop_script("upload")
@@ -563,15 +590,13 @@ class LocalSlack:
                 else:
                     file.content = content
                     status, body = 200, f"OK - {len(content)}"
-            self._record(
-                "upload", {"file_id": file_id, "size": len(content)}, headers, status, body, bool(scripted)
-            )
+            self._record("upload", {"file_id": file_id, "size": len(content)}, headers, status, body, bool(scripted))
             return status, body, extra
 
     # ------------------------------------------------------------------ internals (lock held)
 
     def _changing(self) -> _Changing:
-        return _Changing(self._cond)
+        return _Changing(self)
 
     def _pop_script(self, method: str) -> _Script | None:
         queue = self._scripts.get(method)
@@ -592,9 +617,7 @@ class LocalSlack:
         body: Any,
         scripted: bool,
     ) -> None:
-        self._calls.append(
-            Call(method, _redact(args), dict(headers), time.time(), status, _redact(body), scripted)
-        )
+        self._calls.append(Call(method, _redact(args), dict(headers), time.time(), status, _redact(body), scripted))
 
     def _authenticate(self, method: str, token: str | None) -> Workspace:
         if method in webapi.NO_AUTH:
@@ -638,9 +661,7 @@ class LocalSlack:
                     element.setdefault("action_id", f"la{next(self._seq)}")
         return blocks
 
-    def _find_message(
-        self, channel: str, ts: str, include_ephemeral_for: str | bool | None = None
-    ) -> Message | None:
+    def _find_message(self, channel: str, ts: str, include_ephemeral_for: str | bool | None = None) -> Message | None:
         found = self._channels.get(channel)
         if found is None:
             return None
@@ -760,9 +781,7 @@ class LocalSlack:
             raise SlackError("expired_trigger_id")
         return trigger
 
-    def _new_view(
-        self, ws: Workspace, user: str, payload: dict[str, Any], previous: View | None = None
-    ) -> View:
+    def _new_view(self, ws: Workspace, user: str, payload: dict[str, Any], previous: View | None = None) -> View:
         view_id = self._next_id("V")
         payload = dict(payload, blocks=self._fill_ids(payload.get("blocks")))
         view = View(
@@ -800,16 +819,18 @@ class LocalSlack:
 
 
 class _Changing:
-    """``with slack._changing():`` holds the lock and wakes every waiter on the way out."""
+    """``with slack._changing():`` holds the lock; on the way out bumps the version and wakes every waiter."""
 
-    def __init__(self, cond: threading.Condition) -> None:
-        self._cond = cond
+    def __init__(self, slack: LocalSlack) -> None:
+        self._slack = slack
+        self._cond = slack._cond
 
     def __enter__(self) -> None:
         self._cond.acquire()
 
     def __exit__(self, *exc: object) -> None:
         try:
+            self._slack._version += 1
             self._cond.notify_all()
         finally:
             self._cond.release()

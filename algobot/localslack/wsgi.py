@@ -8,6 +8,8 @@ Routes:
 - ``POST /response/<id>``: response URLs handed out with slash commands and clicks.
 - ``GET /_state``, ``/_state/channels/<id>/messages[?user=U..]``, ``/_state/calls[?method=..]``,
   ``/_state/views``: JSON inspection for a browser page.
+- ``GET /``, ``/static/<file>`` and ``/_ui/...``: the browser page that shows the channels and acts
+  as a Slack user (see `algobot.localslack.ui`). ``GET /healthz``: a JSON liveness answer.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, parse_qsl
 
 from .model import SlackError
+from .ui import LocalSlackUI
 
 if TYPE_CHECKING:
     from .core import LocalSlack
@@ -34,7 +37,11 @@ _REASONS = {
     400: "Bad Request",
     404: "Not Found",
     405: "Method Not Allowed",
+    409: "Conflict",
+    415: "Unsupported Media Type",
     429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
 }
 
 
@@ -43,6 +50,7 @@ class LocalSlackWSGI:
 
     def __init__(self, slack: LocalSlack) -> None:
         self.slack = slack
+        self.ui = LocalSlackUI(slack)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
@@ -56,8 +64,10 @@ class LocalSlackWSGI:
                 status, body, headers = self._response(environ, path[len("/response/") :])
             elif path.startswith("/_state") and verb == "GET":
                 status, body, headers = self._state(environ, path)
-            elif path in ("/", "/healthz"):
+            elif path == "/healthz":
                 status, body, headers = 200, {"ok": True, "service": "localslack"}, {}
+            elif self.ui.handles(path):
+                status, body, headers = self.ui.handle(environ, verb, path)
             else:
                 status, body, headers = 404, {"ok": False, "error": "not_found"}, {}
         except Exception:  # a bug in the double must show up as a 500, not a hung test
@@ -134,12 +144,12 @@ class LocalSlackWSGI:
         return 404, {"ok": False, "error": "not_found"}, {}
 
 
-def _render(
-    start_response: StartResponse, status: int, body: Any, headers: dict[str, str]
-) -> Iterable[bytes]:
+def _render(start_response: StartResponse, status: int, body: Any, headers: dict[str, str]) -> Iterable[bytes]:
     if isinstance(body, (dict, list)):
         data = json.dumps(body).encode("utf-8")
         content_type = "application/json; charset=utf-8"
+    elif isinstance(body, bytes):
+        data, content_type = body, "application/octet-stream"
     else:
         data = str(body).encode("utf-8")
         content_type = "text/plain; charset=utf-8"
