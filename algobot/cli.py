@@ -8,12 +8,13 @@ from collections.abc import Sequence
 
 def build_parser() -> argparse.ArgumentParser:
     """Assemble the parser from each area's own `register(subparsers)`."""
-    from algobot import admin_cli, serve_cli
+    from algobot import admin_cli, dev, serve_cli
     from algobot.sandbox import cli as sandbox_cli
 
     parser = argparse.ArgumentParser(prog="algobot", description="Algorithmia chat-ops for Slack.")
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    dev.register(subparsers)
     serve_cli.register(subparsers)
     sandbox_cli.register(subparsers)
     admin_cli.register(subparsers)

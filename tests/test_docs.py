@@ -20,7 +20,7 @@ def test_command_has_help_and_is_in_readme(name):
 
 def test_readme_opens_with_the_two_commands():
     first, second = README.splitlines()[:2]
-    assert first.endswith("algobot sandbox --demo")
+    assert first.endswith("algobot dev")
     assert "pytest" in second
     ci = (Path(__file__).parent.parent / ".ci" / "run").read_text()
     assert "sed -n 2p README.md" in ci

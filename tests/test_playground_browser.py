@@ -337,3 +337,35 @@ def test_modal_inputs_and_selects_reach_the_app(new_page: Callable[[str], Page],
     values = received[0]["view"]["state"]["values"]
     assert values["colour"]["c"]["selected_option"]["value"] == "blue"
     assert values["notes"]["n"] == {"type": "plain_text_input", "value": "two\nlines"}
+
+
+# -- the whole playground (`algobot dev`): sandbox builds, the poller's notices, buttons --------------
+
+
+def test_playground_compile_notice_full_log_and_publish(new_page: Callable[[str], Page], tmp_path: Path) -> None:
+    from algobot import dev
+
+    playground = dev.start(tmp_path / "dev", port=0, build_delay=0, poll_seconds=1)
+    try:
+        page = new_page(playground.slack.url)
+        open_as(page, playground.slack, user=dev.ADMIN_ID)
+        run(page, "/algo info demo/hello")
+        expect(message(page, "not published")).to_be_visible()
+
+        run(page, "/algo compile demo/broken")
+        notices = page.locator("[data-testid=message][data-ephemeral=false]")
+        failed = notices.filter(has_text="demo/broken").filter(has_text="failed").last
+        expect(failed).to_be_visible(timeout=30_000)  # the "build started" message, updated in place
+        thread = failed.get_by_test_id("thread")
+        expect(thread).to_contain_text("SyntaxError", timeout=30_000)
+        failed.locator(f"button[data-action-id={ACTION_FULL_LOG}]").click()
+        expect(thread.get_by_test_id("file-title")).to_be_visible(timeout=30_000)
+
+        run(page, "/algo compile demo/hello")
+        expect(notices.filter(has_text="demo/hello").filter(has_text="succeeded").last).to_be_visible(timeout=30_000)
+        run(page, '/algo publish demo/hello notes="from the playground"')
+        announcement = notices.filter(has_text="0.1.0").last
+        expect(announcement).to_contain_text("published demo/hello 0.1.0", timeout=30_000)
+        save_screenshot(page, tmp_path)
+    finally:
+        playground.close()
