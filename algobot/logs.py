@@ -56,12 +56,27 @@ class JsonFormatter(logging.Formatter):
 
 
 HANDLER_NAME = "algobot"
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is at the moment (test runners swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201 - mirrors StreamHandler.stream
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def configure(level: str | int = "INFO", fmt: str = "text", secrets: Iterable[str] = ()) -> None:
     """Route every log record to stderr in the chosen format, through the secret filter."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     handler.addFilter(SecretFilter(secrets))
     handler.set_name(HANDLER_NAME)

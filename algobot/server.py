@@ -1,12 +1,32 @@
-"""Building and serving the bot: settings → database → cipher → Bolt app → waitress."""
+"""Building and serving the bot: settings → database → cipher → Bolt app → waitress (+ Socket Mode).
+
+Three ways to connect to Slack, all served by the same WSGI app on HOST:PORT (`/healthz`, `/metrics`):
+
+- HTTP, one workspace: Slack posts to `/slack/events`, verified with SLACK_SIGNING_SECRET.
+- Socket Mode (SLACK_APP_TOKEN): Slack's requests arrive over a WebSocket that `start_socket_mode` opens
+  with Bolt's built-in `SocketModeHandler`; the HTTP port still serves health and metrics.
+- OAuth (SLACK_CLIENT_ID + SLACK_CLIENT_SECRET): several workspaces install through `/slack/install`.
+
+`graceful_stop` is the shutdown order for SIGTERM: stop taking requests, let commands and the
+notification tick in progress finish, stop the scheduler, all within a deadline.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Any
 
 import waitress
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from waitress import wasyncore
 from waitress.server import BaseWSGIServer, MultiSocketServer
 
 from algobot.crypto import load_cipher
@@ -50,6 +70,91 @@ class BotServer:
         return self
 
     def close(self) -> None:
-        self.server.close()
+        server = self.server
+        if self.thread is None or not isinstance(server, BaseWSGIServer):
+            server.close()
+        else:
+            # Shut the loop down from inside its own thread (through waitress's trigger), so close()
+            # returns at once instead of after the loop's 1 s poll timeout.
+            server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
         if self.thread is not None:
             self.thread.join(timeout=5)
+
+
+CLOSE_SECONDS = 1.0  # for closing the WebSocket once nothing is in flight any more
+
+
+def start_socket_mode(app: App, settings: Settings) -> SocketModeHandler:
+    """Open the Socket Mode connection (in background threads) and return its handler.
+
+    The WebSocket URL comes from `apps.connections.open`, called with the app token through the app's
+    own client, so at SLACK_API_URL. The built-in client reconnects by itself when Slack asks it to.
+    """
+    if not settings.slack_app_token:
+        raise ValueError("Socket Mode needs SLACK_APP_TOKEN")
+    handler = SocketModeHandler(app, settings.slack_app_token, logger=logging.getLogger("algobot.socket_mode"))
+    try:
+        handler.connect()  # raises when apps.connections.open refuses the token or cannot be reached
+    except BaseException:
+        handler.close()
+        raise
+    return handler
+
+
+def stop_socket_mode(handler: SocketModeHandler, timeout: float) -> bool:
+    """Take no new envelopes, let the ones being handled ack over the open connection, then disconnect.
+
+    Envelopes that arrive meanwhile are never acked, so Slack delivers them again to another
+    connection. True when the in-flight ones finished within ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    client: Any = handler.client
+    client.auto_reconnect_enabled = False
+    client.closed = True  # the message processor stops taking messages off the queue ...
+    client.message_queue.put(None)  # ... at once, instead of at its next 1 s poll (None is skipped)
+    finished = _within(deadline, client.message_processor.shutdown, "socket mode intake")
+    finished = _within(deadline, lambda: client.message_workers.shutdown(wait=True), "socket mode acks") and finished
+    sock = getattr(getattr(client, "current_session", None), "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):  # wakes the receiving thread now instead of at its 3 s recv timeout
+            sock.shutdown(socket.SHUT_RDWR)
+    return _within(time.monotonic() + CLOSE_SECONDS, handler.close, "socket mode disconnect") and finished
+
+
+def _within(deadline: float, stop: Callable[[], object], what: str) -> bool:
+    """Run a blocking stop step in a helper thread; give up waiting for it at ``deadline``."""
+    thread = threading.Thread(target=stop, name=f"algobot-stop-{what.replace(' ', '-')}", daemon=True)
+    thread.start()
+    thread.join(max(0.0, deadline - time.monotonic()))
+    if thread.is_alive():
+        log.warning("shutdown: %s did not finish in time", what)
+        return False
+    return True
+
+
+def graceful_stop(
+    server: BotServer | None,
+    *,
+    socket_mode: SocketModeHandler | None = None,
+    executor: Executor | None = None,
+    scheduler: Any = None,
+    timeout: float = 8.0,
+) -> bool:
+    """Stop in order: intake (Socket Mode, then HTTP), commands in progress, the notification job.
+
+    The scheduler is shut down with wait=True, so a tick in progress finishes (its outbox rows are
+    persisted either way: anything unsent goes out at the next start). Returns True when everything
+    finished within ``timeout`` seconds; False means some work was still running at the deadline.
+    """
+    deadline = time.monotonic() + timeout
+    clean = True
+    if socket_mode is not None:
+        clean = stop_socket_mode(socket_mode, max(0.0, deadline - time.monotonic()) / 2)
+    if server is not None:
+        server.close()
+    if executor is not None:
+        clean = _within(deadline, lambda: executor.shutdown(wait=True), "commands in progress") and clean
+    if scheduler is not None:
+        clean = _within(deadline, lambda: scheduler.shutdown(wait=True), "the notification tick") and clean
+    return clean

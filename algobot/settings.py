@@ -43,6 +43,12 @@ def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def _app_token(value: str | None) -> str | None:
+    if value is not None and not value.startswith("xapp-"):
+        raise SettingsError("SLACK_APP_TOKEN must be an app-level token starting with 'xapp-' (Basic Information).")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything algobot reads from its environment."""
@@ -60,6 +66,12 @@ class Settings:
     log_tail_lines: int = 20
     command_workers: int = 64
     log_format: str = "text"
+    # Socket Mode (an app-level token) instead of a public Request URL.
+    slack_app_token: str | None = field(default=None, repr=False)
+    # Multi-workspace installs through OAuth; the bot token then comes from each installation.
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = field(default=None, repr=False)
+    slack_redirect_uri: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -90,17 +102,51 @@ class Settings:
             log_tail_lines=_int("ALGOBOT_LOG_TAIL_LINES", get("ALGOBOT_LOG_TAIL_LINES") or "20", minimum=1),
             command_workers=_int("ALGOBOT_COMMAND_WORKERS", get("ALGOBOT_COMMAND_WORKERS") or "64", minimum=1),
             log_format=_choice("ALGOBOT_LOG_FORMAT", (get("ALGOBOT_LOG_FORMAT") or "text").lower(), ("text", "json")),
+            slack_app_token=_app_token(get("SLACK_APP_TOKEN")),
+            slack_client_id=get("SLACK_CLIENT_ID"),
+            slack_client_secret=get("SLACK_CLIENT_SECRET"),
+            slack_redirect_uri=_url("SLACK_REDIRECT_URI", uri) if (uri := get("SLACK_REDIRECT_URI")) else None,
         )
 
+    @property
+    def socket_mode(self) -> bool:
+        """Slack's requests arrive over a Socket Mode WebSocket (SLACK_APP_TOKEN is set)."""
+        return bool(self.slack_app_token)
+
+    @property
+    def oauth_enabled(self) -> bool:
+        """Workspaces install the app through /slack/install (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are set)."""
+        return bool(self.slack_client_id and self.slack_client_secret)
+
     def require_slack(self) -> None:
-        """The bot cannot serve Slack without these; say which one is missing."""
-        for name, value in (
-            ("SLACK_SIGNING_SECRET", self.slack_signing_secret),
-            ("SLACK_BOT_TOKEN", self.slack_bot_token),
+        """The bot cannot serve Slack without these; say which one is missing.
+
+        Over HTTP Slack's requests are verified with the signing secret; in Socket Mode they arrive
+        over the app token's connection and the signing secret is optional. With OAuth the bot token
+        of each workspace comes from its installation, so SLACK_BOT_TOKEN is not needed.
+        """
+        for name, value, partner in (
+            ("SLACK_CLIENT_ID", self.slack_client_id, self.slack_client_secret),
+            ("SLACK_CLIENT_SECRET", self.slack_client_secret, self.slack_client_id),
         ):
+            if partner and not value:
+                raise SettingsError(f"{name} is not set: OAuth needs both SLACK_CLIENT_ID and SLACK_CLIENT_SECRET.")
+        required = []
+        if not self.socket_mode:
+            required.append(("SLACK_SIGNING_SECRET", self.slack_signing_secret))
+        if not self.oauth_enabled:
+            required.append(("SLACK_BOT_TOKEN", self.slack_bot_token))
+        for name, value in required:
             if not value:
                 raise SettingsError(f"{name} is not set: copy it from your Slack app's settings page.")
 
     def secrets(self) -> list[str]:
         """The values that must never appear in logs or messages (used by tests and log filters)."""
-        return [s for s in (self.slack_bot_token, self.slack_signing_secret, self.secret_key) if s]
+        values = (
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.secret_key,
+            self.slack_app_token,
+            self.slack_client_secret,
+        )
+        return [s for s in values if s]

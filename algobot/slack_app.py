@@ -3,12 +3,17 @@
 `create_app` is the factory; nothing here runs at import time and no network call happens until a
 request arrives. Every listener acks before any Algorithmia call, and the work runs on the
 listener executor (sized by ALGOBOT_COMMAND_WORKERS) so a slow API never delays an ack.
+
+With SLACK_CLIENT_ID / SLACK_CLIENT_SECRET the app serves Bolt's OAuth flow and looks each request's
+bot token up in the installation store (`algobot.workspaces`); a workspace that uninstalls the app
+(`app_uninstalled`, or its bot token revoked) is forgotten. The listeners are the same in every mode.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import secrets
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -16,12 +21,15 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt.authorization.authorize import InstallationStoreAuthorize
+from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 
-from algobot import blocks, ids, messages
+from algobot import blocks, ids, messages, workspaces
 from algobot.algorithmia import AlgorithmiaClient
 from algobot.channels import ChannelRef
 from algobot.crypto import KeyCipher
@@ -32,6 +40,8 @@ from algobot.settings import Settings
 log = logging.getLogger(__name__)
 
 NOT_IN_CHANNEL_ERRORS = ("not_in_channel", "channel_not_found")
+INSTALL_PATH = "/slack/install"  # Bolt's OAuth flow: the "Add to Slack" page ...
+REDIRECT_PATH = "/slack/oauth_redirect"  # ... and where Slack sends the installer back
 
 
 class BoltResponder:
@@ -115,6 +125,64 @@ def _valid_endpoint(value: str) -> bool:
     return parsed.scheme in ("http", "https") and bool(parsed.netloc)
 
 
+def _oauth_settings(settings: Settings, store: SQLite3InstallationStore, client: WebClient) -> OAuthSettings:
+    """Bolt's OAuth flow (`/slack/install`, `/slack/oauth_redirect`) with both stores in algobot's database.
+
+    Everything is passed explicitly, so no SLACK_* variable is read behind algobot's back. The flow's
+    own calls (oauth.v2.access, auth.test, token rotation) go through ``client``, i.e. SLACK_API_URL.
+    """
+    oauth = OAuthSettings(
+        client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret,
+        scopes=list(workspaces.SCOPES),
+        user_scopes=[],
+        redirect_uri=settings.slack_redirect_uri,
+        install_path=INSTALL_PATH,
+        redirect_uri_path=REDIRECT_PATH,
+        installation_store=store,
+        state_store=workspaces.oauth_state_store(settings),
+        state_expiration_seconds=workspaces.OAUTH_STATE_SECONDS,
+        logger=logging.getLogger("algobot.oauth"),
+    )
+    oauth.authorize = InstallationStoreAuthorize(
+        logger=logging.getLogger("algobot.oauth"),
+        client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret,
+        token_rotation_expiration_minutes=oauth.token_rotation_expiration_minutes,
+        installation_store=store,
+        client=client,
+    )
+    return oauth
+
+
+def _register_uninstall_listeners(
+    app: App, settings: Settings, store: SQLite3InstallationStore, services: Services
+) -> None:
+    """A workspace that removes the app loses its installation and everything algobot kept for it."""
+
+    def forget(context: BoltContext, reason: str) -> None:
+        workspaces.uninstall(
+            settings.db_path,
+            store,
+            team_id=context.team_id,
+            enterprise_id=context.enterprise_id,
+            reason=reason,
+            now=services.clock(),
+        )
+
+    @app.event("app_uninstalled")
+    def on_app_uninstalled(context: BoltContext) -> None:
+        forget(context, "app_uninstalled")
+
+    @app.event("tokens_revoked")
+    def on_tokens_revoked(event: dict, context: BoltContext) -> None:
+        tokens = event.get("tokens") or {}
+        for user_id in tokens.get("oauth") or []:  # algobot asks for no user scopes; tidy up all the same
+            store.delete_installation(enterprise_id=context.enterprise_id, team_id=context.team_id, user_id=user_id)
+        if tokens.get("bot"):  # without its bot token the app can do nothing more in that workspace
+            forget(context, "tokens_revoked")
+
+
 def create_app(
     settings: Settings,
     cipher: KeyCipher,
@@ -129,19 +197,28 @@ def create_app(
 
     settings.require_slack()
     if client is None:
-        client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+        # With OAuth the app's own client carries no token: Bolt gives each request a client holding
+        # the bot token of the workspace it came from.
+        token = None if settings.oauth_enabled else settings.slack_bot_token
+        client = WebClient(token=token, base_url=settings.slack_api_url)
         client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
     services = Services(settings=settings, cipher=cipher, registry=load_registry())
     if clock is not None:
         services.clock = clock
     if api_factory is not None:
         services.api_factory = api_factory
+    store = workspaces.installation_store(settings) if settings.oauth_enabled else None
     app = App(
-        signing_secret=settings.slack_signing_secret,
+        # In Socket Mode the signing secret is optional; without one, /slack/events must still refuse
+        # every HTTP request, so Bolt verifies against a random secret nobody knows.
+        signing_secret=settings.slack_signing_secret or secrets.token_hex(32),
         client=client,
+        oauth_settings=_oauth_settings(settings, store, client) if store is not None else None,
         token_verification_enabled=False,
         listener_executor=listener_executor or ThreadPoolExecutor(max_workers=settings.command_workers),
     )
+    if store is not None:
+        _register_uninstall_listeners(app, settings, store, services)
 
     @app.command("/algo")
     def on_algo(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
@@ -211,8 +288,12 @@ def create_app(
         value = json.loads(action.get("value") or "{}")
         ref = channel_ref(body)
         metadata = json.dumps(
-            {"algorithm": value.get("algorithm"), "team": ref.team_id, "channel": ref.channel_id,
-             "enterprise": ref.enterprise_id}
+            {
+                "algorithm": value.get("algorithm"),
+                "team": ref.team_id,
+                "channel": ref.channel_id,
+                "enterprise": ref.enterprise_id,
+            }
         )
         view = blocks.publish_modal(algorithm=str(value.get("algorithm")), private_metadata=metadata)
         client.views_open(trigger_id=body.get("trigger_id"), view=view)

@@ -79,6 +79,9 @@ class AlgobotWSGI:
         path = environ.get("PATH_INFO", "")
         if path == SLACK_PATH:
             return self._slack(environ, start_response)
+        flow = self.bolt.app.oauth_flow  # OAuth installs: Bolt serves its install page and redirect
+        if flow is not None and path in (flow.install_path, flow.redirect_uri_path):
+            return self.bolt(environ, start_response)
         if path == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             healthy, body = self.health()
             return _json(start_response, "200 OK" if healthy else "503 Service Unavailable", body)

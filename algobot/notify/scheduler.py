@@ -50,9 +50,20 @@ class NotificationJob:
 
 
 def build_job(settings: Settings, cipher: KeyCipher, *, slack_client: WebClient | None = None) -> NotificationJob:
-    """The poller and sender for this deployment (the sender's client handles 429s itself)."""
-    client = slack_client or WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
-    return NotificationJob(Poller(settings, cipher), OutboxSender(settings.db_path, client))
+    """The poller and sender for this deployment (the sender's client handles 429s itself).
+
+    With OAuth installs each notice goes out with the bot token of its own workspace, read from the
+    installation store; otherwise with SLACK_BOT_TOKEN.
+    """
+    token_for = None
+    if settings.oauth_enabled:
+        from algobot.workspaces import installation_store, token_lookup
+
+        token_for = token_lookup(installation_store(settings))
+        client = slack_client or WebClient(base_url=settings.slack_api_url)
+    else:
+        client = slack_client or WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+    return NotificationJob(Poller(settings, cipher), OutboxSender(settings.db_path, client, token_for=token_for))
 
 
 def _on_job_error(event: JobExecutionEvent) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +20,8 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from algobot import audit
+from algobot import audit, metrics
+from algobot.channels import ChannelRef
 from algobot.db import open_db
 from algobot.notify import store
 
@@ -43,11 +45,46 @@ class SendReport:
 class OutboxSender:
     """Sends due outbox rows with the bot's Web API client (no SDK-level 429 retries: we wait ourselves)."""
 
-    def __init__(self, db_path: str, client: WebClient, *, min_interval: float = 1.0, sender_id: str | None = None):
+    def __init__(
+        self,
+        db_path: str,
+        client: WebClient,
+        *,
+        min_interval: float = 1.0,
+        sender_id: str | None = None,
+        token_for: Callable[[ChannelRef], str | None] | None = None,
+    ):
+        """``token_for(ref)``, when given, picks the bot token of each notice's workspace (OAuth installs);
+        ``client`` then supplies only the base URL and transport settings. Without it every notice goes
+        out with ``client``'s own token (one workspace, SLACK_BOT_TOKEN)."""
         self.db_path = db_path
         self.client = client
         self.min_interval = min_interval
         self.sender_id = sender_id or uuid.uuid4().hex[:12]
+        self.token_for = token_for
+        self._clients: dict[str, WebClient] = {}
+
+    def _client_for(self, ref: ChannelRef) -> WebClient | None:
+        """The client holding the bot token of ref's workspace; None when the workspace has no installation."""
+        if self.token_for is None:
+            return self.client
+        token = self.token_for(ref)
+        if not token:
+            return None
+        if token not in self._clients:
+            if len(self._clients) > 1000:  # tokens of reinstalled workspaces are never used again
+                self._clients.clear()
+            base = self.client
+            self._clients[token] = WebClient(
+                token=token,
+                base_url=base.base_url,
+                timeout=base.timeout,
+                ssl=base.ssl,
+                proxy=base.proxy,
+                headers=dict(base.headers),
+                retry_handlers=list(base.retry_handlers),
+            )
+        return self._clients[token]
 
     def run(self, now: float) -> SendReport:
         report = SendReport()
@@ -70,6 +107,16 @@ class OutboxSender:
         parts: list[dict[str, Any]] = json.loads(row["parts"])
         step, parent_ts = int(row["step"]), row["parent_ts"]
         attempts = int(row["attempts"])
+        try:
+            client = self._client_for(ref)
+        except Exception as exc:  # the installation store could not be read: try again later
+            self._retry_later(db, row, attempts, now, f"token lookup failed: {type(exc).__name__}")
+            report.deferred += 1
+            return
+        if client is None:  # the workspace uninstalled the app: these notices can never be delivered
+            self._drop_channel(db, row, "not_installed", now)
+            report.dropped += 1
+            return
         while step < len(parts):
             wait_until = store.next_send_at(db, ref)
             if wait_until > now:
@@ -78,11 +125,14 @@ class OutboxSender:
                 return
             part = parts[step]
             try:
-                ts = self._send(ref.channel_id, part, parent_ts)
+                ts = self._send(ref.channel_id, part, parent_ts, client)
             except SlackApiError as exc:
                 error = str(exc.response.get("error") or "")
+                metrics.NOTICES_FAILED.labels(reason=error or str(exc.response.status_code)).inc()
                 if exc.response.status_code == 429 or error == "ratelimited":
-                    retry_after = float(exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 1)))
+                    retry_after = float(
+                        exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 1))
+                    )
                     store.set_next_send_at(db, ref, now + retry_after)
                     store.retry_outbox(db, row["id"], now + retry_after, attempts)
                     report.deferred += 1
@@ -98,6 +148,7 @@ class OutboxSender:
                 report.deferred += 1
                 return
             except (SlackClientError, OSError) as exc:
+                metrics.NOTICES_FAILED.labels(reason=type(exc).__name__).inc()
                 self._retry_later(db, row, attempts, now, type(exc).__name__)
                 report.deferred += 1
                 return
@@ -107,23 +158,27 @@ class OutboxSender:
             store.set_next_send_at(db, ref, now + self.min_interval)
             report.parts += 1
         store.finish_outbox(db, row, now)
+        metrics.NOTICES_SENT.labels(kind=row["kind"]).inc()
         report.sent += 1
 
-    def _send(self, channel: str, part: dict[str, Any], parent_ts: str | None) -> str:
+    def _send(self, channel: str, part: dict[str, Any], parent_ts: str | None, client: WebClient | None = None) -> str:
+        client = client or self.client
         content = {"text": part.get("text", ""), "blocks": part.get("blocks")}
         op = part.get("op")
         if op == "update":
-            response = self.client.chat_update(channel=channel, ts=part["ts"], **content)
+            response = client.chat_update(channel=channel, ts=part["ts"], **content)
         elif op == "thread":
-            response = self.client.chat_postMessage(channel=channel, thread_ts=parent_ts, **content)
+            response = client.chat_postMessage(channel=channel, thread_ts=parent_ts, **content)
         else:
-            response = self.client.chat_postMessage(channel=channel, **content)
+            response = client.chat_postMessage(channel=channel, **content)
         return str(response.get("ts") or part.get("ts") or "")
 
     def _retry_later(self, db: Any, row: dict[str, Any], attempts: int, now: float, why: str) -> None:
         attempts += 1
         delay = min(RETRY_CAP, 2.0**attempts)
-        log.warning("notice %s to %s deferred %.0fs after attempt %d: %s", row["kind"], row["channel_id"], delay, attempts, why)
+        log.warning(
+            "notice %s to %s deferred %.0fs after attempt %d: %s", row["kind"], row["channel_id"], delay, attempts, why
+        )
         store.retry_outbox(db, row["id"], now + delay, attempts)
 
     def _drop_channel(self, db: Any, row: dict[str, Any], error: str, now: float) -> None:

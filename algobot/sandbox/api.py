@@ -212,9 +212,7 @@ def _limit(req: Request) -> int:
     except ValueError:
         value = 0
     if not 1 <= value <= MAX_LIMIT:
-        raise ApiFailure(
-            400, CODE_BAD_LIMIT, f"limit must be a whole number from 1 to {MAX_LIMIT}, not '{text}'"
-        )
+        raise ApiFailure(400, CODE_BAD_LIMIT, f"limit must be a whole number from 1 to {MAX_LIMIT}, not '{text}'")
     return value
 
 
@@ -249,9 +247,7 @@ def _page(
     if marker:
         where += " and seq < ?"
         params = [*params, decode_marker(marker, kind)]
-    rows = list(
-        db.query(f"select * from builds where {where} order by seq desc limit ?", [*params, limit + 1])
-    )
+    rows = list(db.query(f"select * from builds where {where} order by seq desc limit ?", [*params, limit + 1]))
     if len(rows) <= limit:
         return rows, None, None
     rows = rows[:limit]
@@ -388,9 +384,7 @@ def compile_algorithm(sb: Sandbox, req: Request, caller: Caller, u: str, a: str)
         algo = _load(sb, db, u, a)
     sha = head_commit(sb.repo_path(u, a))
     if sha is None:
-        raise invalid(
-            f"{u}/{a} has no code yet: push code first (git push {sb.clone_url(u, a, req.base_url)} master)"
-        )
+        raise invalid(f"{u}/{a} has no code yet: push code first (git push {sb.clone_url(u, a, req.base_url)} master)")
     build = sb.start_build(algo, sha, "compile")
     return Response(200, version_out(sb, req, algo, build))
 
@@ -477,18 +471,14 @@ def publish_version(sb: Sandbox, req: Request, caller: Caller, u: str, a: str) -
         build = store.latest_build(db, algo["id"], "status = 'succeeded'")
         if build is None:
             raise invalid(
-                f"{u}/{a} has no successful build to publish: push code or compile, "
-                "and wait for the build to succeed"
+                f"{u}/{a} has no successful build to publish: push code or compile, and wait for the build to succeed"
             )
         if wanted_hash and not (isinstance(wanted_hash, str) and build["commit_sha"].startswith(wanted_hash)):
             raise invalid(
-                f"version_info.git_hash: only the newest successful build ({build['commit_sha']}) "
-                "can be published"
+                f"version_info.git_hash: only the newest successful build ({build['commit_sha']}) can be published"
             )
         if build["semantic_version"]:
-            raise ApiFailure(
-                400, CODE_ALREADY_PUBLISHED, "Version already published. Please compile your algorithm."
-            )
+            raise ApiFailure(400, CODE_ALREADY_PUBLISHED, "Version already published. Please compile your algorithm.")
         current = _settings(algo)
         callability = settings.get("algorithm_callability") or current["algorithm_callability"]
         with db.atomic():
@@ -581,9 +571,7 @@ def get_version(sb: Sandbox, req: Request, caller: Caller, u: str, a: str, git_h
 # ---------------------------------------------------------------------------
 
 
-def _resolve_call(
-    db: Database, algo: dict[str, Any], version: str | None, owner: bool
-) -> dict[str, Any] | None:
+def _resolve_call(db: Database, algo: dict[str, Any], version: str | None, owner: bool) -> dict[str, Any] | None:
     visible = "1 = 1" if owner else "algorithm_callability = 'public'"
     published = f"semantic_version is not null and ({visible})"
     if version in (None, "", "latest"):
@@ -597,15 +585,11 @@ def _resolve_call(
         prefix = ".".join(part for part in partial.groups() if part is not None) + "."
         return store.latest_build(db, algo["id"], f"{published} and semantic_version like ?", [prefix + "%"])
     if owner and _HEX_RE.match(version.lower()):
-        return store.latest_build(
-            db, algo["id"], "status = 'succeeded' and commit_sha like ?", [version.lower() + "%"]
-        )
+        return store.latest_build(db, algo["id"], "status = 'succeeded' and commit_sha like ?", [version.lower() + "%"])
     return None
 
 
-def call_algorithm(
-    sb: Sandbox, req: Request, caller: Caller, u: str, a: str, version: str | None = None
-) -> Response:
+def call_algorithm(sb: Sandbox, req: Request, caller: Caller, u: str, a: str, version: str | None = None) -> Response:
     """POST /v1/algo/{u}/{a}[/{version}]: echoes its input; the sandbox does not run algorithm code."""
     started = time.monotonic()
     with sb.db() as db:

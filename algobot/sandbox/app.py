@@ -1,10 +1,11 @@
 """The `Sandbox`: state, API keys, builds, fault injection and the WSGI entry point.
 
 One `Sandbox` per data directory at a time: on start it marks builds a previous run left in
-progress as failed (``create_key`` alone is safe alongside a running one). It is a WSGI app (``sandbox.wsgi_app``) serving the management
-API under ``/v1`` and the git repositories under ``/git``; `algobot.sandbox.server.SandboxServer`
-puts it on a port. Tests drive it through its Python API: ``create_key``, ``inject_fault``,
-``hold_builds`` / ``release_builds`` / ``wait_for_builds`` and ``request_counts``.
+progress as failed (``create_key`` alone is safe alongside a running one). It is a WSGI app
+(``sandbox.wsgi_app``) serving the management API under ``/v1`` and the git repositories under
+``/git``; `algobot.sandbox.server.SandboxServer` puts it on a port. Tests drive it through its
+Python API: ``create_key``, ``inject_fault``, ``hold_builds`` / ``release_builds`` /
+``wait_for_builds`` and ``request_counts``.
 """
 
 from __future__ import annotations
@@ -66,9 +67,7 @@ def create_key(data_dir: str | Path, user: str, *, manage: bool = True) -> str:
     now = store.now_iso()
     with store.connect(Path(data_dir)) as db, db.atomic():
         db["users"].insert({"name": user, "created_at": now}, ignore=True)
-        db["api_keys"].insert(
-            {"key_hash": store.hash_key(key), "user": user, "manage": int(manage), "created_at": now}
-        )
+        db["api_keys"].insert({"key_hash": store.hash_key(key), "user": user, "manage": int(manage), "created_at": now})
     return key
 
 
@@ -255,8 +254,7 @@ class Sandbox:
     def _finish_build(self, build_id: str, status: str, logs: str) -> None:
         with self.write_lock, self.db() as db:
             db.execute(
-                "update builds set status = ?, logs = ?, finished_at = ? "
-                "where build_id = ? and status = 'in-progress'",
+                "update builds set status = ?, logs = ?, finished_at = ? where build_id = ? and status = 'in-progress'",
                 [status, logs, store.now_iso(), build_id],
             )
         log.info("sandbox build %s %s", build_id, status)
@@ -286,8 +284,7 @@ class Sandbox:
             return self.public_url
         scheme = environ.get("wsgi.url_scheme", "http")
         host = (
-            environ.get("HTTP_HOST")
-            or f"{environ.get('SERVER_NAME', '127.0.0.1')}:{environ.get('SERVER_PORT', '80')}"
+            environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', '127.0.0.1')}:{environ.get('SERVER_PORT', '80')}"
         )
         return f"{scheme}://{host}"
 
@@ -329,9 +326,7 @@ class Sandbox:
         caller = self._authenticate(req)
         if route.manage:
             if not caller.manage or params.get("u") != caller.user:
-                raise ApiFailure(
-                    403, CODE_NOT_AUTHORIZED, "Caller is not authorized to perform the operation"
-                )
+                raise ApiFailure(403, CODE_NOT_AUTHORIZED, "Caller is not authorized to perform the operation")
             if "a" in params:
                 try:
                     split_algo_name(f"{params['u']}/{params['a']}")
@@ -368,9 +363,7 @@ class Sandbox:
             key = parts[1]
         if key:
             with self.db() as db:
-                rows = list(
-                    db.query("select user, manage from api_keys where key_hash = ?", [store.hash_key(key)])
-                )
+                rows = list(db.query("select user, manage from api_keys where key_hash = ?", [store.hash_key(key)]))
             if rows:
                 return Caller(rows[0]["user"], bool(rows[0]["manage"]))
         raise ApiFailure(401, CODE_BAD_KEY, "Unknown or invalid API key")

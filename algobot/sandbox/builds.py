@@ -144,9 +144,7 @@ class BuildRunner:
 
 def run_build(job: BuildJob, *, timeout: float = 300.0) -> tuple[str, str]:
     """Check out the commit and run its check; return (status, log text)."""
-    out: list[str] = [
-        f"[sandbox] build {job.build_id} of {job.algorithm} at {job.commit_sha} ({job.trigger})"
-    ]
+    out: list[str] = [f"[sandbox] build {job.build_id} of {job.algorithm} at {job.commit_sha} ({job.trigger})"]
     with tempfile.TemporaryDirectory(prefix="algobot-sandbox-build-") as tmp:
         work = Path(tmp) / "src"
         work.mkdir()
@@ -178,14 +176,11 @@ def _command_for(work: Path, language: str | None, out: list[str]) -> list[str] 
             out.append("[sandbox] running build.sh")
             return ["bash", "build.sh"]
         out.append(
-            "[sandbox] build.sh is not executable, so it is ignored "
-            "(git update-index --chmod=+x build.sh, then commit)"
+            "[sandbox] build.sh is not executable, so it is ignored (git update-index --chmod=+x build.sh, then commit)"
         )
     out.append(f"[sandbox] language: {language or 'unknown'}")
     if language not in PYTHON_LANGUAGES:
-        out.append(
-            f"[sandbox] no checker for {language or 'this algorithm'} in the sandbox; nothing to compile"
-        )
+        out.append(f"[sandbox] no checker for {language or 'this algorithm'} in the sandbox; nothing to compile")
         return None
     count = sum(1 for _ in work.rglob("*.py"))
     if not count:

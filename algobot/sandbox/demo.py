@@ -75,9 +75,7 @@ def _seed_algorithm(sandbox: Sandbox, name: str, label: str, files: dict[str, st
                 "id": str(uuid.uuid4()),
                 "owner": DEMO_USER,
                 "name": name,
-                "details": store.dumps(
-                    {"label": label, "summary": f"Sandbox demo algorithm {DEMO_USER}/{name}"}
-                ),
+                "details": store.dumps({"label": label, "summary": f"Sandbox demo algorithm {DEMO_USER}/{name}"}),
                 "settings": store.dumps(SETTINGS),
                 "sample_input": json.dumps("world"),
                 "created_at": now,

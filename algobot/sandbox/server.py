@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from waitress import create_server, wasyncore
+from waitress.channel import HTTPChannel
 
 from algobot.sandbox.app import Sandbox
 
@@ -57,25 +60,28 @@ class SandboxServer:
     def close(self, timeout: float = 5.0) -> None:
         """Stop listening, finish requests in flight, drop connections, wait for the serving thread.
 
-        Order matters: worker threads wake the serving loop through waitress's trigger pipe, so
-        they are stopped before the trigger is closed (otherwise a late wake-up writes to a closed,
-        possibly reused, descriptor). Sockets are closed from inside the loop, which then ends at
-        once instead of at its next poll timeout.
+        Order matters. Worker threads wake the serving loop through waitress's trigger pipe, so
+        they are stopped first. Connections are then closed from inside the loop, which ends at
+        once (instead of at its next poll timeout) because its map is empty. The trigger itself is
+        only unregistered there and closed after the loop thread exits: ``pull_trigger`` queues its
+        callback before writing to the pipe, so closing the pipe inside the callback races with
+        that write.
         """
         server_map = getattr(self._server, "_map", None) or getattr(self._server, "map", {})
-        # Several sockets ("localhost" → IPv4 and IPv6): waitress's own close, less careful.
-        running = self._thread is not None and self._thread.is_alive() and hasattr(self._server, "trigger")
-        if running:
+        trigger = getattr(self._server, "trigger", None)  # absent on a multi-socket server
+        if self._thread is not None and self._thread.is_alive() and trigger is not None:
             self._in_loop(lambda: wasyncore.dispatcher.close(self._server), timeout)  # stop accepting
-        self._server.task_dispatcher.shutdown(timeout=timeout)
-        if running:
-            self._in_loop(lambda: wasyncore.close_all(server_map, ignore_all=True), timeout)
+            self._server.task_dispatcher.shutdown(timeout=timeout)
+            self._in_loop(lambda: _drop_connections(server_map, trigger), timeout)
+            self._thread.join(timeout)
+            trigger.close()
         else:
             self._server.close()
+            self._server.task_dispatcher.shutdown(timeout=timeout)
             wasyncore.close_all(server_map, ignore_all=True)
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+            if self._thread is not None:
+                self._thread.join(timeout)
+        self._thread = None
 
     def _in_loop(self, action: Callable[[], object], timeout: float) -> None:
         """Run ``action`` in the serving thread (waitress's trigger) and wait for it."""
@@ -95,3 +101,16 @@ class SandboxServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _drop_connections(server_map: dict[int, Any], trigger: Any) -> None:
+    """In the serving loop: close every connection, unregister (not close) the trigger."""
+    for channel in list(server_map.values()):
+        with contextlib.suppress(OSError):
+            if channel is trigger:
+                channel.del_channel()
+            elif isinstance(channel, HTTPChannel):
+                channel.handle_close()  # also closes its output buffers
+            else:  # the listening socket, if it is still there; not its close(), which closes the trigger
+                wasyncore.dispatcher.close(channel)
+    server_map.clear()

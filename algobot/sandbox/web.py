@@ -23,9 +23,7 @@ MAX_BODY_BYTES = 10 * 1024 * 1024  # the call endpoint's documented limit; plent
 class ApiFailure(Exception):
     """Raised by handlers to answer with a wrapped JSON error; nothing has been changed yet."""
 
-    def __init__(
-        self, status: int, code: int | None, message: str, headers: list[tuple[str, str]] | None = None
-    ):
+    def __init__(self, status: int, code: int | None, message: str, headers: list[tuple[str, str]] | None = None):
         super().__init__(message)
         self.status = status
         self.code = code
@@ -106,9 +104,7 @@ class Request:
             except ValueError:
                 length = 0
             if length > MAX_BODY_BYTES:
-                raise ApiFailure(
-                    413, CODE_INVALID_REQUEST, f"Request body larger than {MAX_BODY_BYTES} bytes"
-                )
+                raise ApiFailure(413, CODE_INVALID_REQUEST, f"Request body larger than {MAX_BODY_BYTES} bytes")
             stream = self.environ.get("wsgi.input")
             self._body = stream.read(length) if (stream is not None and length > 0) else b""
         return self._body

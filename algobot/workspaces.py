@@ -1,0 +1,153 @@
+"""Workspaces that installed algobot through OAuth: their tokens, and forgetting one that uninstalls.
+
+With SLACK_CLIENT_ID / SLACK_CLIENT_SECRET set, each workspace (or Enterprise Grid org) installs the
+app through `/slack/install`; slack-sdk's `SQLite3InstallationStore` keeps the installations in
+algobot's own database file, and `SQLite3OAuthStateStore` the short-lived OAuth states. Bolt looks the
+bot token up for every request it handles; `token_lookup` does the same for the build notices the
+scheduler sends. When a workspace uninstalls the app (`app_uninstalled`, or its bot token is revoked)
+`uninstall` deletes the installation and `forget_team` every row algobot kept for that team.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlite_utils
+from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
+from slack_sdk.oauth.state_store.sqlite3 import SQLite3OAuthStateStore
+
+from algobot import audit
+from algobot.channels import ChannelRef
+from algobot.db import database, immediate
+from algobot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# The bot scopes the code uses: /algo (commands), posting and announcing (chat:write), full build logs
+# (files:write) and the workspace-admin check (users:read).
+SCOPES = ("commands", "chat:write", "files:write", "users:read")
+OAUTH_STATE_SECONDS = 600
+
+# Every table holding per-channel rows, keyed by (enterprise_id, team_id, channel_id) (algobot/migrations.py).
+# The audit trail stays (it is append-only and records the uninstall itself); so do the dedupe keys of
+# notices already sent and the per-endpoint health, which belong to no team.
+TEAM_TABLES = (
+    "channel_keys",
+    "channel_configurers",
+    "channel_allowed_users",
+    "subscriptions",
+    "tracked_builds",
+    "outbox",
+    "channel_send_state",
+    "channel_poll_state",
+)
+
+# In the audit row's arguments, a name containing "keys" would be redacted as a secret.
+_LABELS = {"channel_keys": "channel_configs"}
+
+TokenFor = Callable[[ChannelRef], "str | None"]
+
+
+def installation_store(settings: Settings) -> SQLite3InstallationStore:
+    """The installations of this app (its client id), in algobot's database file; tables created now."""
+    if not settings.slack_client_id:
+        raise ValueError("installation_store needs SLACK_CLIENT_ID")
+    store = SQLite3InstallationStore(
+        database=settings.db_path, client_id=settings.slack_client_id, logger=logging.getLogger("algobot.oauth")
+    )
+    store.init()  # up front: two first requests at once would otherwise both try to create the tables
+    return store
+
+
+def oauth_state_store(settings: Settings) -> SQLite3OAuthStateStore:
+    """The OAuth `state` values handed to installers, valid for ten minutes, in algobot's database file."""
+    store = SQLite3OAuthStateStore(
+        database=settings.db_path, expiration_seconds=OAUTH_STATE_SECONDS, logger=logging.getLogger("algobot.oauth")
+    )
+    store.init()
+    return store
+
+
+def token_lookup(store: SQLite3InstallationStore) -> TokenFor:
+    """``token_for(ref)``: the bot token of the workspace (or org-wide install) a channel belongs to, or None."""
+
+    def token_for(ref: ChannelRef) -> str | None:
+        enterprise_id = ref.enterprise_id or None
+        bot = store.find_bot(enterprise_id=enterprise_id, team_id=ref.team_id)
+        if bot is None and enterprise_id:  # a workspace of a Grid org that installed the app org-wide
+            bot = store.find_bot(enterprise_id=enterprise_id, team_id=None, is_enterprise_install=True)
+        return bot.bot_token if bot is not None else None
+
+    return token_for
+
+
+def _team_where(team_id: str | None, enterprise_id: str | None) -> tuple[str, list[str]]:
+    if team_id:
+        return "enterprise_id = ? and team_id = ?", [enterprise_id or "", team_id]
+    if enterprise_id:  # an org-wide install: every workspace of the org
+        return "enterprise_id = ?", [enterprise_id]
+    raise ValueError("forget_team needs a team id or an enterprise id")
+
+
+def forget_team(
+    db: sqlite_utils.Database,
+    team_id: str | None,
+    enterprise_id: str | None,
+    *,
+    reason: str = "app_uninstalled",
+    now: datetime | None = None,
+) -> dict[str, int]:
+    """Delete every row algobot keeps for a team and audit it; returns the rows removed per table.
+
+    ``team_id`` None with an ``enterprise_id`` forgets the whole Grid org (an org-wide uninstall).
+    One transaction: the deletions and the audit row (source "system", action "uninstall") commit
+    together. Forgetting a team that has nothing left is harmless and still audited.
+    """
+    where, args = _team_where(team_id, enterprise_id)
+    removed: dict[str, int] = {}
+    with immediate(db):
+        existing = set(db.table_names())
+        for table in TEAM_TABLES:
+            if table in existing:
+                removed[table] = db.execute(f'delete from "{table}" where {where}', args).rowcount
+        audit.record(
+            db,
+            audit.AuditEntry(
+                team_id=team_id or "",
+                enterprise_id=enterprise_id or "",
+                user_id="system",
+                action="uninstall",
+                source="system",
+                arguments={"event": reason, "removed": {_LABELS.get(k, k): v for k, v in removed.items() if v}},
+            ),
+            now=now or datetime.now(UTC),
+        )
+    log.info("forgot team %s/%s after %s: %s", enterprise_id or "-", team_id or "-", reason, removed)
+    return removed
+
+
+def uninstall(
+    db_path: str,
+    store: SQLite3InstallationStore,
+    *,
+    team_id: str | None,
+    enterprise_id: str | None,
+    reason: str,
+    now: datetime | None = None,
+) -> dict[str, int] | None:
+    """A workspace removed the app: delete its installation, then forget its data.
+
+    Slack sends both `tokens_revoked` and `app_uninstalled` for one uninstall; only the first finds the
+    installation, so the team is forgotten (and audited) once. Returns what was removed, or None when
+    there was no installation left to remove.
+    """
+    is_org = not team_id and bool(enterprise_id)
+    installed = store.find_bot(enterprise_id=enterprise_id, team_id=team_id, is_enterprise_install=is_org)
+    store.delete_all(enterprise_id=enterprise_id, team_id=team_id)
+    if installed is None:
+        log.info("%s for %s/%s: no installation left, nothing to forget", reason, enterprise_id or "-", team_id or "-")
+        return None
+    with database(db_path) as db:
+        return forget_team(db, team_id, enterprise_id, reason=reason, now=now)
