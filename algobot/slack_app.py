@@ -207,7 +207,7 @@ def create_app(
         services.clock = clock
     if api_factory is not None:
         services.api_factory = api_factory
-    store = workspaces.installation_store(settings) if settings.oauth_enabled else None
+    store = workspaces.installation_store(settings, cipher) if settings.oauth_enabled else None
     app = App(
         # In Socket Mode the signing secret is optional; without one, /slack/events must still refuse
         # every HTTP request, so Bolt verifies against a random secret nobody knows.

@@ -10,16 +10,20 @@ scheduler sends. When a workspace uninstalls the app (`app_uninstalled`, or its 
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlite_utils
+from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 from slack_sdk.oauth.state_store.sqlite3 import SQLite3OAuthStateStore
 
 from algobot import audit
 from algobot.channels import ChannelRef
+from algobot.crypto import KeyCipher
 from algobot.db import database, immediate
 from algobot.settings import Settings
 
@@ -50,12 +54,60 @@ _LABELS = {"channel_keys": "channel_configs"}
 TokenFor = Callable[[ChannelRef], "str | None"]
 
 
-def installation_store(settings: Settings) -> SQLite3InstallationStore:
+_TOKEN_FIELDS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token", "incoming_webhook_url")
+_SEALED = "enc:"
+
+
+class EncryptedInstallationStore(SQLite3InstallationStore):
+    """slack-sdk's SQLite installation store, with every token encrypted at rest like the API keys.
+
+    Tokens are sealed with the deployment's Fernet cipher on the way in and opened on the way out, so
+    the database file (and its backups) never hold a workspace's bot token in plain text.
+    """
+
+    def __init__(self, *, cipher: KeyCipher, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._cipher = cipher
+
+    def _seal(self, item: Any) -> Any:
+        sealed = copy.copy(item)
+        for name in _TOKEN_FIELDS:
+            value = getattr(sealed, name, None)
+            if isinstance(value, str) and value and not value.startswith(_SEALED):
+                setattr(sealed, name, _SEALED + self._cipher.encrypt(value))
+        return sealed
+
+    def _open(self, item: Any) -> Any:
+        if item is None:
+            return None
+        for name in _TOKEN_FIELDS:
+            value = getattr(item, name, None)
+            if isinstance(value, str) and value.startswith(_SEALED):
+                setattr(item, name, self._cipher.decrypt(value[len(_SEALED) :]))
+        return item
+
+    def save(self, installation: Installation) -> None:
+        super().save(self._seal(installation))
+
+    def save_bot(self, bot: Bot) -> None:
+        super().save_bot(self._seal(bot))
+
+    def find_bot(self, **kwargs: Any) -> Bot | None:
+        return self._open(super().find_bot(**kwargs))
+
+    def find_installation(self, **kwargs: Any) -> Installation | None:
+        return self._open(super().find_installation(**kwargs))
+
+
+def installation_store(settings: Settings, cipher: KeyCipher) -> EncryptedInstallationStore:
     """The installations of this app (its client id), in algobot's database file; tables created now."""
     if not settings.slack_client_id:
         raise ValueError("installation_store needs SLACK_CLIENT_ID")
-    store = SQLite3InstallationStore(
-        database=settings.db_path, client_id=settings.slack_client_id, logger=logging.getLogger("algobot.oauth")
+    store = EncryptedInstallationStore(
+        cipher=cipher,
+        database=settings.db_path,
+        client_id=settings.slack_client_id,
+        logger=logging.getLogger("algobot.oauth"),
     )
     store.init()  # up front: two first requests at once would otherwise both try to create the tables
     return store

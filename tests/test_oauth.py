@@ -212,7 +212,7 @@ def installed_teams(settings: Settings) -> list[str]:
 
 def test_two_workspaces_install_and_each_is_stored_with_its_own_token(two_teams):
     assert installed_teams(two_teams.settings) == [TEAM_ID, TEAM2]
-    token_for = workspaces.token_lookup(workspaces.installation_store(two_teams.settings))
+    token_for = workspaces.token_lookup(workspaces.installation_store(two_teams.settings, two_teams.cipher))
     assert token_for(ChannelRef(TEAM_ID, DEV_CHANNEL)) == two_teams.slack.bot_token
     assert token_for(ChannelRef(TEAM2, TEAM2_CHANNEL)) == TEAM2_TOKEN
     assert token_for(ChannelRef("T0NONE", "C0X")) is None
@@ -393,3 +393,15 @@ def test_oauth_settings():
         Settings.from_env({"SLACK_CLIENT_ID": CLIENT_ID, "SLACK_SIGNING_SECRET": "s"}).require_slack()
     with pytest.raises(SettingsError, match="SLACK_REDIRECT_URI must be an http"):
         Settings.from_env({**env, "SLACK_REDIRECT_URI": "not a url"})
+
+
+def test_installed_bot_tokens_are_encrypted_at_rest(two_teams):
+    from pathlib import Path
+
+    db = Path(two_teams.settings.db_path)
+    stored = b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*") if p.is_file())
+    for team in (TEAM_ID, TEAM2):
+        token = workspaces.token_lookup(workspaces.installation_store(two_teams.settings, two_teams.cipher))(
+            ChannelRef(team, "C-any")
+        )
+        assert token and token.encode() not in stored

@@ -59,7 +59,7 @@ def build_job(settings: Settings, cipher: KeyCipher, *, slack_client: WebClient 
     if settings.oauth_enabled:
         from algobot.workspaces import installation_store, token_lookup
 
-        token_for = token_lookup(installation_store(settings))
+        token_for = token_lookup(installation_store(settings, cipher))
         client = slack_client or WebClient(base_url=settings.slack_api_url)
     else:
         client = slack_client or WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
