@@ -71,6 +71,8 @@ class _StderrHandler(logging.StreamHandler):
     @stream.setter
     def stream(self, value: object) -> None:
         pass
+
+
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 

@@ -166,18 +166,14 @@ def _apply_command_ack(
             error = exc.error if isinstance(exc, SlackError) else "invalid_payload"
     if error is not None:
         note = {"text": f'{command} failed with the error "{error}"'}
-        slack._post(
-            slack.channel(target.channel), note, user="USLACKBOT", ephemeral_to=target.user, source="slack"
-        )
+        slack._post(slack.channel(target.channel), note, user="USLACKBOT", ephemeral_to=target.user, source="slack")
     return error
 
 
 # ---------------------------------------------------------------------- block_actions
 
 
-def _find_action(
-    message: Message, action_id: str, block_id: str | None
-) -> tuple[dict[str, Any], dict[str, Any]]:
+def _find_action(message: Message, action_id: str, block_id: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
     from .core import _elements
 
     for block in message.blocks or []:
@@ -186,9 +182,7 @@ def _find_action(
         for element in _elements(block):
             if element.get("action_id") == action_id:
                 return block, element
-    raise ValueError(
-        f"message {message.ts} has no element with action_id={action_id!r} block_id={block_id!r}"
-    )
+    raise ValueError(f"message {message.ts} has no element with action_id={action_id!r} block_id={block_id!r}")
 
 
 def _options(element: dict[str, Any]) -> list[dict[str, Any]]:
@@ -397,11 +391,7 @@ def submit_view(
     body = urlencode({"payload": json.dumps(payload)})
     response, elapsed = post_signed(slack, bot_url, body, timestamp=timestamp, secret=secret, timeout=timeout)
     with slack._changing():
-        error = (
-            _apply_view_response(slack, view_id, response)
-            if response.status_code == 200
-            else "dispatch_failed"
-        )
+        error = _apply_view_response(slack, view_id, response) if response.status_code == 200 else "dispatch_failed"
         slack._interactions.append(
             Interaction(
                 "view_submission",
@@ -437,9 +427,7 @@ def _apply_view_response(slack: LocalSlack, view_id: str, response: requests.Res
             stack = slack._stacks.setdefault(view.user, [view.id])
             if len(stack) >= 3:
                 raise SlackError("push_limit_reached")
-            pushed = slack._new_view(
-                slack.workspaces[view.team_id], view.user, validate_view(data.get("view")), view
-            )
+            pushed = slack._new_view(slack.workspaces[view.team_id], view.user, validate_view(data.get("view")), view)
             stack.append(pushed.id)
         elif action == "clear":
             slack._clear_views(view.user)

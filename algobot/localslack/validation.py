@@ -32,9 +32,7 @@ def load_json_arg(value: Any, name: str, error: str = "invalid_arguments") -> An
     try:
         return json.loads(value)
     except ValueError as exc:
-        raise SlackError(
-            error, response_metadata={"messages": [f"[ERROR] {name} is not valid JSON"]}
-        ) from exc
+        raise SlackError(error, response_metadata={"messages": [f"[ERROR] {name} is not valid JSON"]}) from exc
 
 
 def _invalid_blocks(problems: list[str]) -> SlackError:
@@ -131,7 +129,5 @@ def validate_view(raw: Any, *, allowed_types: tuple[str, ...] = ("modal",)) -> d
         except Exception as exc:
             problems.append(f"{exc} [json-pointer:/view]")
     if problems:
-        raise SlackError(
-            "invalid_arguments", response_metadata={"messages": [f"[ERROR] {p}" for p in problems]}
-        )
+        raise SlackError("invalid_arguments", response_metadata={"messages": [f"[ERROR] {p}" for p in problems]})
     return view

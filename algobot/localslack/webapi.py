@@ -41,9 +41,7 @@ class Request:
     def require(self, name: str, error: str = "invalid_arguments") -> Any:
         value = self.get(name)
         if value is None:
-            raise SlackError(
-                error, response_metadata={"messages": [f"[ERROR] missing required field: {name}"]}
-            )
+            raise SlackError(error, response_metadata={"messages": [f"[ERROR] missing required field: {name}"]})
         return value
 
 
@@ -82,9 +80,7 @@ def find_channel(req: Request, ref: Any, *, allow_dm: bool = False) -> Channel:
             channel = _dm_channel(slack, ws, user.id)
         else:
             name = ref.lstrip("#")
-            channel = next(
-                (c for c in slack._channels.values() if c.name == name and c.team_id == ws.team_id), None
-            )
+            channel = next((c for c in slack._channels.values() if c.name == name and c.team_id == ws.team_id), None)
     if channel is None or channel.team_id != ws.team_id or (channel.is_private and not channel.bot_member):
         raise SlackError("channel_not_found")
     return channel
@@ -94,9 +90,7 @@ def _dm_channel(slack: LocalSlack, ws: Workspace, user_id: str) -> Channel:
     for channel in slack._channels.values():
         if channel.is_im and channel.im_user == user_id:
             return channel
-    channel = slack.add_channel(
-        f"D0{user_id}", user_id, team_id=ws.team_id, members={user_id, ws.bot_user_id}
-    )
+    channel = slack.add_channel(f"D0{user_id}", user_id, team_id=ws.team_id, members={user_id, ws.bot_user_id})
     channel.is_im, channel.im_user = True, user_id
     return channel
 
@@ -282,9 +276,7 @@ def views_push(req: Request) -> dict[str, Any]:
 def views_update(req: Request) -> dict[str, Any]:
     view_id, external_id = req.get("view_id"), req.get("external_id")
     if not view_id and not external_id:
-        raise SlackError(
-            "invalid_arguments", response_metadata={"messages": ["[ERROR] view_id or external_id"]}
-        )
+        raise SlackError("invalid_arguments", response_metadata={"messages": ["[ERROR] view_id or external_id"]})
     view = next(
         (
             v
