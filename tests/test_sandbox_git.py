@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,9 @@ import pytest
 import requests
 
 from algobot.algorithmia import AlgorithmiaClient, AlreadyPublished
-from algobot.sandbox import Sandbox, seed_demo
+from algobot.sandbox import Sandbox, SandboxServer, seed_demo
 from algobot.sandbox.git import head_commit
-from tests.fixtures.sandbox import BROKEN_PY, GIT_ENV, HELLO_PY, RunningSandbox, git, push_files
+from tests.fixtures.sandbox import ALGO_SETTINGS, BROKEN_PY, GIT_ENV, HELLO_PY, RunningSandbox, git, push_files
 
 
 def builds(client: AlgorithmiaClient, algo: str = "demo/hello") -> list[dict[str, Any]]:
@@ -226,3 +227,49 @@ def test_wait_for_builds_times_out_on_held_builds(tmp_path: Path) -> None:
         assert box.running_builds() == []
     finally:
         box.close()
+
+
+def test_git_is_not_subject_to_api_faults_or_latency(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    clone = sandbox.create_algorithm("demo/hello")
+    sandbox.sandbox.fail_rate = 1.0
+    sandbox.sandbox.inject_fault(503, times=100)
+    try:
+        push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
+        sandbox.sandbox.wait_for_builds()
+    finally:
+        sandbox.sandbox.fail_rate = 0.0
+        sandbox.sandbox.clear_faults()
+    assert sandbox.client("demo").builds("demo/hello")["results"][0]["status"] == "succeeded"
+
+
+def test_build_delay_keeps_builds_in_progress_at_least_that_long(tmp_path: Path) -> None:
+    box = Sandbox(tmp_path / "data", build_delay=0.2)
+    try:
+        seed_demo(box)
+        with box.db() as db:
+            algo = next(db.query("select * from algorithms where name = 'hello'"))
+        build = box.start_build(algo, head_commit(box.repo_path("demo", "hello")) or "", "compile")
+        box.wait_for_builds()
+        with box.db() as db:
+            row = next(db.query("select * from builds where build_id = ?", [build["build_id"]]))
+    finally:
+        box.close()
+    started, finished = (datetime.fromisoformat(row[k].replace("Z", "+00:00")) for k in ("started_at", "finished_at"))
+    assert row["status"] == "succeeded" and (finished - started).total_seconds() >= 0.2
+
+
+def test_public_url_drives_clone_urls_and_links(tmp_path: Path) -> None:
+    box = Sandbox(tmp_path / "data", public_url="https://sandbox.example.test/")
+    try:
+        with SandboxServer(box) as server:
+            key = box.create_key("demo")
+            created = requests.post(
+                f"{server.url}/v1/algorithms/demo",
+                json={"name": "hello", "details": {"label": "H"}, "settings": ALGO_SETTINGS},
+                headers={"Authorization": key},
+                timeout=10,
+            ).json()
+    finally:
+        box.close()
+    assert created["clone_url"] == "https://sandbox.example.test/git/demo/hello.git"
+    assert created["self_link"] == "https://sandbox.example.test/v1/algorithms/demo/hello"

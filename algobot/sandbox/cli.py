@@ -70,7 +70,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--demo", action="store_true", help="seed user demo, demo/hello and demo/broken")
     parser.set_defaults(handler=run_serve)
 
-    actions = parser.add_subparsers(dest="sandbox_action", metavar="ACTION")
+    actions = parser.add_subparsers(dest="sandbox_action", metavar="[key USER]", title="optional action")
     key = actions.add_parser("key", help="create an API key for USER and print it")
     key.add_argument("user", metavar="USER")
     key.add_argument("--no-manage", action="store_true", help="a key that may not manage algorithms")
