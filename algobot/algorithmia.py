@@ -18,6 +18,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -246,9 +247,12 @@ def validate_version_info(version_info: Mapping[str, Any] | None, *, publish: bo
     return result
 
 
+MAX_PAGE = 1000
+
+
 def _validate_limit(limit: int | None) -> None:
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise InvalidInput(f"limit must be a whole number of 1 or more, not '{limit}'.")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE):
+        raise InvalidInput(f"limit must be a whole number from 1 to {MAX_PAGE}, not '{limit}'.")
 
 
 # ---------------------------------------------------------------------------
@@ -311,7 +315,12 @@ def _retry_after_seconds(response: requests.Response) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:  # the HTTP-date form: "Wed, 21 Oct 2015 07:28:00 GMT"
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 class AlgorithmiaClient:
