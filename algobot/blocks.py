@@ -108,6 +108,13 @@ def command_value(name: str, positional: Sequence[str] = (), options: dict[str, 
     return json.dumps({"cmd": name, "args": list(positional), "opts": options or {}}, separators=(",", ":"))
 
 
+def next_page_value(command: str, algorithm: str, limit: int, marker: str | None) -> str | None:
+    """The More button's value: the same listing from `marker` on, or None on the last page."""
+    if not marker:
+        return None
+    return command_value(command, [algorithm], {"limit": str(limit), "marker": marker})
+
+
 def message(blocks: Sequence[Block | dict], fallback: str) -> dict[str, Any]:
     """Finish a message: validated block dicts, at most 50, within the text budget, plus fallback text."""
     dicts = [b.to_dict() if isinstance(b, Block) else b for b in blocks]

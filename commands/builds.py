@@ -11,12 +11,7 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
     algorithm = parsed.positional[0]
     limit = int_option(parsed, "limit", 10, low=1, high=40)
     page = ctx.require_api().builds(algorithm, limit=limit, marker=parsed.options.get("marker"))
-    next_marker = page.get("marker")
-    more = (
-        blocks.command_value("builds", [algorithm], {"limit": str(limit), "marker": next_marker})
-        if next_marker
-        else None
-    )
+    more = blocks.next_page_value("builds", algorithm, limit, page.get("marker"))
     empty = messages.NO_BUILDS.format(algorithm=blocks.esc(algorithm))
     return Reply(ephemeral=blocks.builds_message(algorithm, page.get("results") or [], more, empty))
 

@@ -12,12 +12,7 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
     limit = int_option(parsed, "limit", 10, low=1, high=40)
     marker = parsed.options.get("marker")
     page = ctx.require_api().versions(algorithm, limit=limit, marker=marker, published=True)
-    next_marker = page.get("marker")
-    more = (
-        blocks.command_value("versions", [algorithm], {"limit": str(limit), "marker": next_marker})
-        if next_marker
-        else None
-    )
+    more = blocks.next_page_value("versions", algorithm, limit, page.get("marker"))
     empty = messages.NO_VERSIONS.format(algorithm=blocks.esc(algorithm))
     return Reply(ephemeral=blocks.versions_message(algorithm, page.get("results") or [], more, empty))
 

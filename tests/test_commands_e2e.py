@@ -11,7 +11,7 @@ import requests
 from algobot import audit
 from algobot.db import database
 from algobot.ids import ACTION_CONFIRM_PUBLISH, ACTION_FULL_LOG, ACTION_MORE_BUILDS, ACTION_MORE_VERSIONS
-from tests.fixtures.bot import message_text
+from tests.fixtures.bot import button_value, message_text
 from tests.fixtures.sandbox import BROKEN_PY, HELLO_PY, push_files
 from tests.fixtures.slack import ADMIN, DEV_CHANNEL, MEMBER, OTHER_CHANNEL
 
@@ -19,14 +19,6 @@ from tests.fixtures.slack import ADMIN, DEV_CHANNEL, MEMBER, OTHER_CHANNEL
 def announced(bot, text: str, channel: str = DEV_CHANNEL):
     """Wait for a channel (not ephemeral) message containing text."""
     return bot.reply(lambda m: not m.is_ephemeral and text in message_text(m), channel=channel)
-
-
-def button_value(message, action_id: str) -> str:
-    for block in message.blocks or []:
-        for element in block.get("elements", []):
-            if element.get("action_id") == action_id:
-                return element["value"]
-    raise AssertionError(f"no {action_id} button in {message.blocks}")
 
 
 def published_algorithm(bot, tmp_path, name: str = "demo/hello") -> str:

@@ -22,7 +22,7 @@ from algobot.notify import store
 from algobot.notify.poller import Poller
 from algobot.notify.scheduler import JOB_ID, NotificationJob, start_scheduler
 from algobot.notify.sender import OutboxSender
-from tests.fixtures.bot import message_text
+from tests.fixtures.bot import button_value, message_text
 from tests.fixtures.sandbox import BROKEN_PY, HELLO_PY, push_files
 from tests.fixtures.slack import ADMIN, DEV_CHANNEL, MEMBER, TEAM_ID
 
@@ -300,11 +300,7 @@ def test_notice_buttons_full_log_rebuild_and_publish(bot, job, clock, tmp_path):
     notice = notices(bot)[0]
 
     def value(action_id):
-        for block in notice.blocks:
-            for element in block.get("elements", []):
-                if element.get("action_id") == action_id:
-                    return element.get("value")
-        raise AssertionError(action_id)
+        return button_value(notice, action_id)
 
     bot.slack.click(
         bot.url,
