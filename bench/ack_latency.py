@@ -44,7 +44,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="algobot-bench-"))
     box = Sandbox(work / "sandbox")
-    sandbox = SandboxServer(box, host="127.0.0.1", port=0).start()
+    sandbox = SandboxServer(box, host="127.0.0.1", port=0, threads=64).start()  # not the bottleneck
     key = box.create_key("demo")
     slack = LocalSlack("bench-signing-secret", "xoxb-bench-token", "T0001")
     slack.add_channel("C0BENCH", "bench", bot_member=True)
