@@ -33,9 +33,14 @@ def _env(slack, sandbox, tmp_path, **extra):
 
 
 @pytest.mark.slow
-def test_algobot_serve_process_answers_signed_commands(slack, sandbox, tmp_path):
+@pytest.mark.parametrize(
+    "flags, poller",
+    [([], ("ok", "starting")), (["--no-poller"], ("not in this process",))],
+    ids=["poller", "no-poller"],
+)
+def test_algobot_serve_process_answers_signed_commands(slack, sandbox, tmp_path, flags, poller):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "algobot", "serve"],
+        [sys.executable, "-m", "algobot", "serve", *flags],
         env=_env(slack, sandbox, tmp_path),
         stderr=subprocess.PIPE,
         text=True,
@@ -50,7 +55,8 @@ def test_algobot_serve_process_answers_signed_commands(slack, sandbox, tmp_path)
                 break
         else:
             pytest.fail("algobot serve exited early:\n" + "".join(output))
-        assert requests.get(url + "/healthz", timeout=5).json()["ok"] is True
+        health = requests.get(url + "/healthz", timeout=5).json()
+        assert health["ok"] is True and health["poller"] in poller
         response = slack.send_command(url + "/slack/events", user=ADMIN, channel=DEV_CHANNEL, text="help")
         assert response.status_code == 200
         slack.wait_for(
