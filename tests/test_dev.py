@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -13,6 +12,7 @@ import pytest
 import requests
 
 from algobot import dev
+from tests.fixtures.bot import clean_environ
 
 
 def ui_messages(base: str, user: str = dev.ADMIN_ID) -> list[dict]:
@@ -46,7 +46,7 @@ def text_of(messages: list[dict]) -> str:
 
 @pytest.mark.slow
 def test_algobot_dev_serves_the_page_and_answers_commands(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ALGOBOT_", "ALGORITHMIA_"))}
+    env = clean_environ()
     proc = subprocess.Popen(
         [sys.executable, "-m", "algobot", "dev", "--port", "0", "--data", str(tmp_path / "dev"), "--build-delay", "0"],
         env=env,

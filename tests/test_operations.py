@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import requests
 
 from algobot.ids import ACTION_LOGIN_ENDPOINT, ACTION_LOGIN_KEY, BLOCK_LOGIN_ENDPOINT, BLOCK_LOGIN_KEY, VIEW_LOGIN
 from algobot.logs import JsonFormatter, SecretFilter
-from tests.fixtures.bot import message_text
+from tests.fixtures.bot import clean_environ, message_text
 from tests.fixtures.sandbox import HELLO_PY, push_files
 from tests.fixtures.slack import ADMIN, DEV_CHANNEL
 
@@ -89,7 +88,7 @@ def test_no_secret_appears_in_a_full_runs_logs(slack, sandbox, tmp_path):
         "secret key": "full-run-secret-key",
         "api key": api_key,
     }
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ALGOBOT_", "ALGORITHMIA_"))}
+    env = clean_environ()
     env.update(
         SLACK_BOT_TOKEN=slack.bot_token,
         SLACK_SIGNING_SECRET=slack.signing_secret,

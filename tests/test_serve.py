@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import subprocess
 import sys
@@ -12,24 +11,12 @@ import pytest
 import requests
 
 from algobot.server import BotServer, build_wsgi
-from tests.fixtures.bot import make_settings, message_text
+from tests.fixtures.bot import make_settings, message_text, serve_env
 from tests.fixtures.slack import ADMIN, DEV_CHANNEL
 
 
 def _env(slack, sandbox, tmp_path, **extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ALGOBOT_", "ALGORITHMIA_"))}
-    env.update(
-        SLACK_BOT_TOKEN=slack.bot_token,
-        SLACK_SIGNING_SECRET=slack.signing_secret,
-        SLACK_API_URL=slack.api_url,
-        ALGOBOT_DB=str(tmp_path / "served.db"),
-        ALGOBOT_SECRET_KEY="smoke-test-secret",
-        ALGORITHMIA_API=sandbox.url,
-        HOST="127.0.0.1",
-        PORT="0",
-    )
-    env.update(extra)
-    return env
+    return serve_env(slack, sandbox.url, tmp_path, **extra)
 
 
 @pytest.mark.slow

@@ -8,7 +8,6 @@ response_url and trigger_id issued by the local Slack, so the bot's replies land
 from __future__ import annotations
 
 import logging
-import os
 import re
 import signal
 import subprocess
@@ -32,7 +31,7 @@ from algobot.notify.scheduler import start_scheduler
 from algobot.server import BotServer, build_wsgi, graceful_stop, start_socket_mode
 from algobot.settings import Settings, SettingsError
 from tests.fakes.socket_mode import FakeSocketMode
-from tests.fixtures.bot import make_settings, message_text
+from tests.fixtures.bot import make_settings, message_text, serve_env
 from tests.fixtures.slack import ADMIN, APP_TOKEN, DEV_CHANNEL, TEAM_ID
 
 WAIT = 10.0  # the longest any condition below is waited for
@@ -191,19 +190,8 @@ def test_shutdown_gives_up_on_a_stuck_tick_at_its_deadline():
 
 
 def _env(slack, sandbox, tmp_path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ALGOBOT_", "ALGORITHMIA_"))}
-    env.update(
-        SLACK_APP_TOKEN=APP_TOKEN,
-        SLACK_BOT_TOKEN=slack.bot_token,
-        SLACK_API_URL=slack.api_url,
-        ALGOBOT_DB=str(tmp_path / "served.db"),
-        ALGOBOT_SECRET_KEY="socket-mode-secret",
-        ALGORITHMIA_API=sandbox.url,
-        HOST="127.0.0.1",
-        PORT="0",
-    )
-    env.update(extra)
-    return env
+    env = {"SLACK_APP_TOKEN": APP_TOKEN, "SLACK_SIGNING_SECRET": None, "ALGOBOT_SECRET_KEY": "socket-mode-secret"}
+    return serve_env(slack, sandbox.url, tmp_path, **{**env, **extra})
 
 
 def start_serve(env: dict[str, str], ready: str) -> tuple[subprocess.Popen, str, list[str]]:
