@@ -63,6 +63,23 @@ def truthy(value: Any) -> bool:
     return bool(value)
 
 
+def wait_until(cond: threading.Condition, predicate: Callable[[], T], timeout: float) -> T | None:
+    """Wait on `cond` (notified on every change) until predicate() is truthy; None on timeout.
+
+    The predicate runs with the condition's lock held, so it sees a consistent state.
+    """
+    deadline = time.monotonic() + timeout
+    with cond:
+        while True:
+            result = predicate()
+            if result:
+                return result
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            cond.wait(remaining)
+
+
 class LocalSlack:
     """A Slack workspace double with real state; see the package docstring for the public API."""
 
@@ -391,17 +408,11 @@ class LocalSlack:
         The predicate runs under the state lock, so it sees a consistent snapshot. On timeout
         raises AssertionError with the recent calls and messages, which is usually the diagnosis.
         """
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                result = predicate()
-                if result:
-                    return result
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    what = message or getattr(predicate, "__name__", "condition")
-                    raise AssertionError(f"local Slack: {what} not met within {timeout}s\n{self.dump()}")
-                self._cond.wait(remaining)
+        result = wait_until(self._cond, predicate, timeout)
+        if not result:
+            what = message or getattr(predicate, "__name__", "condition")
+            raise AssertionError(f"local Slack: {what} not met within {timeout}s\n{self.dump()}")
+        return result
 
     def dump(self, last_calls: int = 25) -> str:
         """A human-readable summary of recent calls, messages and open views."""

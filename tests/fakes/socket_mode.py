@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +26,8 @@ from typing import Any, Self, TypeVar
 
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import Server, ServerConnection, serve
+
+from algobot.localslack.core import wait_until
 
 T = TypeVar("T")
 
@@ -154,16 +155,10 @@ class FakeSocketMode:
     # -- internals -------------------------------------------------------------------------------
 
     def _wait(self, predicate: Callable[[], T | None], timeout: float, what: str) -> T:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                result = predicate()
-                if result:
-                    return result
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"fake Socket Mode: no {what} within {timeout}s (links: {self.links!r})")
-                self._cond.wait(remaining)
+        result = wait_until(self._cond, predicate, timeout)
+        if not result:
+            raise AssertionError(f"fake Socket Mode: no {what} within {timeout}s (links: {self.links!r})")
+        return result
 
     def _handle(self, connection: ServerConnection) -> None:
         with self._cond:
