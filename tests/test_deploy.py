@@ -203,6 +203,29 @@ def test_socket_mode_manifest_has_no_request_urls_and_the_same_scopes():
     assert manifest["features"]["bot_user"] == http["features"]["bot_user"]
 
 
+REPO_PATH = re.compile(r"(?<![\w/.-])((?:deploy|docs|algobot|commands|tests|bench)/[\w./-]*\w|README\.md|LICENSE)")
+README_SECTION = re.compile(r'README\.md, "([^"]+)"')
+
+
+@pytest.mark.parametrize("path", sorted(DEPLOY.iterdir()), ids=lambda p: p.name)
+def test_every_file_and_readme_section_a_deploy_file_points_to_exists(path):
+    text = path.read_text()
+    missing = sorted({ref for ref in REPO_PATH.findall(text) if not (ROOT / ref).exists()})
+    assert not missing, f"{path.name} points to {missing}, which do not exist"
+    headings = {line.lstrip("#").strip() for line in (ROOT / "README.md").read_text().splitlines() if line[:1] == "#"}
+    sections = [name for name in README_SECTION.findall(text) if not any(name in h for h in headings)]
+    assert not sections, f"{path.name} names README sections {sections} that README.md does not have"
+
+
+def test_the_package_declares_its_license_and_ships_the_file():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT"
+    assert project["license-files"] == ["LICENSE"]
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+
+
 # -- environment -------------------------------------------------------------------------------------
 
 SETTINGS_SOURCE = ROOT / "algobot" / "settings.py"
@@ -312,7 +335,7 @@ def test_dockerfile_builds_a_non_root_image_with_a_data_volume():
     assert json.loads(args["CMD"]) == ["algobot", "serve"]
     assert "curl" not in args["HEALTHCHECK"] and "/healthz" in args["HEALTHCHECK"]
     copied = {source for name, value in steps if name == "COPY" for source in value.split()[:-1]}
-    assert copied == {"pyproject.toml", "README.md", "algobot", "commands"}  # what `pip install .` needs
+    assert copied == {"pyproject.toml", "README.md", "LICENSE", "algobot", "commands"}  # what `pip install .` needs
 
 
 def healthcheck_argv() -> list[str]:
