@@ -4,6 +4,10 @@
 API keys are read from standard input only (never argv, which other users can see in `ps` and shells
 keep in history) and are never printed; `show` prints the last 4 characters at most. Every change is
 audited with source "cli".
+
+Exit status: 0 done; 1 it could not be done (no database, a file in the way, a damaged copy, a failed
+audit check, an unreadable key...), said in one line on stderr; 2 the command line itself is wrong
+(argparse's own code for usage errors: a malformed --since, empty ids, no key on standard input).
 """
 
 from __future__ import annotations
@@ -34,7 +38,11 @@ log = logging.getLogger(__name__)
 
 
 class CliError(Exception):
-    """A problem the operator can fix; printed without a traceback."""
+    """A problem the operator can fix; printed without a traceback, exit status 1."""
+
+
+class UsageError(CliError):
+    """The command line itself is wrong (exit status 2, like argparse's own usage errors)."""
 
 
 Handler = Callable[[argparse.Namespace], int]
@@ -42,15 +50,25 @@ T = TypeVar("T")
 
 
 def _reports_errors(handler: Handler) -> Handler:
-    """Print expected, fixable errors as one line on stderr and exit 2 instead of a traceback."""
+    """Print expected errors as one line on stderr instead of a traceback: exit 2 for usage, 1 otherwise.
+
+    Files and databases that cannot be read or written (OSError, sqlite3.Error) are such errors too; the
+    traceback is still logged at DEBUG. A closed standard output (`| head`) is left to `algobot.cli`.
+    """
 
     @functools.wraps(handler)
     def run(args: argparse.Namespace) -> int:
         try:
             return handler(args)
-        except (CliError, SettingsError, SecretKeyError) as error:
+        except UsageError as error:
             print(f"algobot: error: {error}", file=sys.stderr)
             return 2
+        except BrokenPipeError:
+            raise
+        except (CliError, SettingsError, SecretKeyError, OSError, sqlite3.Error) as error:
+            log.debug("%s failed", handler.__name__, exc_info=True)
+            print(f"algobot: error: {error}", file=sys.stderr)
+            return 1
 
     return run
 
@@ -139,16 +157,16 @@ def _read_key(stdin: IO[str]) -> str:
     raw = getpass.getpass("Algorithmia API key (input hidden): ") if stdin.isatty() else stdin.read()
     key = raw.strip()
     if not key:
-        raise CliError("no API key on standard input; pipe it in: algobot channel set-key ... < keyfile")
+        raise UsageError("no API key on standard input; pipe it in: algobot channel set-key ... < keyfile")
     if any(character.isspace() for character in key):
-        raise CliError("standard input holds more than one word; it must hold just the API key")
+        raise UsageError("standard input holds more than one word; it must hold just the API key")
     return key
 
 
 def _channel(args: argparse.Namespace) -> ChannelRef:
     channel = ChannelRef(args.team.strip(), args.channel.strip(), args.enterprise.strip())
     if not channel.team_id or not channel.channel_id:
-        raise CliError("--team and --channel must not be empty")
+        raise UsageError("--team and --channel must not be empty")
     return channel
 
 
@@ -161,7 +179,7 @@ def _parse_since(text: str | None) -> date | datetime | None:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise CliError(f"--since must be a date (YYYY-MM-DD) or an ISO date and time, not '{text}'") from None
+        raise UsageError(f"--since must be a date (YYYY-MM-DD) or an ISO date and time, not '{text}'") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -287,7 +305,7 @@ def set_key_command(args: argparse.Namespace) -> int:
     try:
         endpoint = normalize_endpoint(args.endpoint)
     except ValueError as error:
-        raise CliError(str(error)) from None
+        raise UsageError(str(error)) from None
     api_key = _read_key(sys.stdin)
     path = _db_path(args, settings)
     _migrate(path)
@@ -310,7 +328,7 @@ def set_key_command(args: argparse.Namespace) -> int:
 def show_command(args: argparse.Namespace) -> int:
     """List configured channels with masked keys; with --team and --channel, also who may do what."""
     if args.channel and not args.team:
-        raise CliError("--channel needs --team: channel ids are only unique within a team")
+        raise UsageError("--channel needs --team: channel ids are only unique within a team")
     path = _db_path(args, Settings.from_env())
     with _existing_db(path, "channel_keys") as db:
         store = ChannelStore(db)

@@ -135,7 +135,7 @@ def test_remove_forgets_the_key_and_audits_it(env, monkeypatch, capsys):
 
 def test_commands_on_a_missing_database_say_so(env, capsys):
     for argv in (["channel", "show"], ["audit", "verify"], ["audit", "export"]):
-        assert main(argv) == 2
+        assert main(argv) == 1  # a runtime error; 2 is for a wrong command line
         assert "no database at" in capsys.readouterr().err
     assert not Path(env).exists()
 
@@ -210,5 +210,12 @@ def test_set_key_refuses_empty_ids(env, monkeypatch, capsys):
 
 
 def test_migrate_into_a_missing_directory_is_a_clear_error(tmp_path, capsys):
-    assert main(["migrate", "--db", str(tmp_path / "nowhere" / "algobot.db")]) == 2
+    assert main(["migrate", "--db", str(tmp_path / "nowhere" / "algobot.db")]) == 1
     assert "directory does not exist" in capsys.readouterr().err
+
+
+def test_a_file_that_cannot_be_written_is_one_line_and_exit_1(env, db_with_history, capsys, tmp_path):
+    assert main(["audit", "export", "--output", str(tmp_path / "no-such-dir" / "trail.jsonl")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("algobot: error: ") and "No such file or directory" in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err

@@ -143,13 +143,13 @@ def test_backup_refuses_to_overwrite_unless_forced(live, tmp_path, capsys):
     target = tmp_path / "copy.db"
     target.write_text("an older backup")
 
-    assert main(["backup", str(target)]) == 2
+    assert main(["backup", str(target)]) == 1
     assert f"{target} already exists; pass --force" in capsys.readouterr().err
     assert target.read_text() == "an older backup"
 
     target.unlink()
     key_file_path(target).write_text("an older key")
-    assert main(["backup", str(target)]) == 2
+    assert main(["backup", str(target)]) == 1
     assert "already exists" in capsys.readouterr().err
     assert not target.exists() and key_file_path(target).read_text() == "an older key"
 
@@ -198,7 +198,7 @@ def test_backup_explains_what_is_wrong_and_writes_nothing(live, tmp_path, capsys
     before = sorted(os.listdir(tmp_path))
     argv = [part.format(tmp=tmp_path, db=live) for part in arguments]
 
-    assert main(["backup", *argv]) == 2
+    assert main(["backup", *argv]) == 1
 
     assert message in capsys.readouterr().err
     assert sorted(os.listdir(tmp_path)) == before
@@ -209,7 +209,7 @@ def test_a_file_that_is_not_a_database_is_refused_without_leaving_a_partial_copy
     damaged = tmp_path / "damaged.db"
     damaged.write_bytes(b"this is not SQLite" * 100)
 
-    assert main(["backup", "--db", str(damaged), str(tmp_path / "copy.db")]) == 2
+    assert main(["backup", "--db", str(damaged), str(tmp_path / "copy.db")]) == 1
 
     assert "cannot back up" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.db"]
