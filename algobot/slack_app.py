@@ -183,6 +183,21 @@ def _register_uninstall_listeners(
             forget(context, "tokens_revoked")
 
 
+class _ClientTokenNotice(logging.Filter):
+    """Drops Bolt's "As you gave `client` as well, `token` will be unused." (logged at every start).
+
+    Bolt reads SLACK_BOT_TOKEN from the environment by itself and warns when a `client` is passed too.
+    `create_app` always passes the client that carries the token it means (Settings' bot token, or
+    none with OAuth, where each request gets its installation's), so the notice only misleads operators.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+_CLIENT_TOKEN_NOTICE = _ClientTokenNotice()
+
+
 def create_app(
     settings: Settings,
     cipher: KeyCipher,
@@ -208,6 +223,7 @@ def create_app(
     if api_factory is not None:
         services.api_factory = api_factory
     store = workspaces.installation_store(settings, cipher) if settings.oauth_enabled else None
+    logging.getLogger("slack_bolt.App").addFilter(_CLIENT_TOKEN_NOTICE)  # once: addFilter skips a duplicate
     app = App(
         # In Socket Mode the signing secret is optional; without one, /slack/events must still refuse
         # every HTTP request, so Bolt verifies against a random secret nobody knows.
