@@ -4,14 +4,20 @@ Everything listens on 127.0.0.1: the Algorithmia sandbox (seeded with `demo`, `d
 `demo/broken`), the local Slack with its web page, and the bot with its poller. The bot runs the
 production code path; only its Slack Web API base URL points at the local Slack. The channel
 `#algo-dev` is configured with demo's key through the normal encrypted store. Ctrl-C stops it all.
+
+State lives under ``--data``: the sandbox, the bot's database and the page's history
+(``localslack-history.json``), so a restart shows the channel as it was and the bot can still update
+the build notices it posted before.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import secrets
 import signal
+import sys
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +27,7 @@ from algobot.channels import ChannelRef, ChannelStore
 from algobot.crypto import load_cipher
 from algobot.db import database
 from algobot.localslack import LocalSlack, LocalSlackServer
+from algobot.localslack.history import HistoryFile
 from algobot.notify.scheduler import build_job, start_scheduler
 from algobot.sandbox import Sandbox, SandboxServer
 from algobot.sandbox.demo import seed_demo
@@ -35,6 +42,11 @@ CHANNEL_NAME = "algo-dev"
 ADMIN_ID = "U0ALEX"
 MEMBER_ID = "U0SAM"
 BOT_TOKEN = "xoxb-local-playground"  # only the local Slack knows it
+HISTORY_FILE = "localslack-history.json"
+
+
+class PortUnavailable(Exception):
+    """The page's port cannot be listened on; the message says which and what to do."""
 
 
 @dataclass
@@ -48,6 +60,7 @@ class Playground:
     bot_server: BotServer
     scheduler: object
     demo_key: str
+    history: HistoryFile
 
     @property
     def page_url(self) -> str:
@@ -56,24 +69,31 @@ class Playground:
     def close(self) -> None:
         self.scheduler.shutdown(wait=False)  # type: ignore[attr-defined]
         self.bot_server.close()
+        self.history.close()
         self.slack_server.close()
         self.sandbox_server.close()
         self.sandbox.close()
 
 
 def start(data_dir: Path, *, port: int = 3000, build_delay: float = 3.0, poll_seconds: int = 2) -> Playground:
-    """Start sandbox, local Slack and bot; configure #algo-dev with the demo key."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    box = Sandbox(data_dir / "sandbox", build_delay=build_delay)
-    sandbox_server = SandboxServer(box, host="127.0.0.1", port=0).start()
-    demo = seed_demo(box)
+    """Start sandbox, local Slack and bot; configure #algo-dev with the demo key.
 
+    Raises `PortUnavailable` (before anything else is started) when the page's port is taken.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
     signing_secret = secrets.token_hex(16)
     slack = LocalSlack(signing_secret, BOT_TOKEN, TEAM_ID, team_name="algobot playground", team_domain="playground")
     slack.add_channel(CHANNEL_ID, CHANNEL_NAME, bot_member=True)
     slack.add_user(ADMIN_ID, "alex", is_admin=True, real_name="Alex (workspace admin)")
     slack.add_user(MEMBER_ID, "sam", real_name="Sam (member)")
-    slack_server = LocalSlackServer(slack, host="127.0.0.1", port=port).start()
+    history = HistoryFile(slack, data_dir / HISTORY_FILE)
+    history.load()
+    slack_server = _listen(LocalSlackServer(slack, host="127.0.0.1", port=port))
+    history.start()
+
+    box = Sandbox(data_dir / "sandbox", build_delay=build_delay)
+    sandbox_server = SandboxServer(box, host="127.0.0.1", port=0).start()
+    demo = seed_demo(box)
 
     settings = Settings(
         slack_bot_token=BOT_TOKEN,
@@ -96,11 +116,35 @@ def start(data_dir: Path, *, port: int = 3000, build_delay: float = 3.0, poll_se
     wsgi.poller_status = lambda: job.last_completed
     scheduler = start_scheduler(job)
     slack.bot_url = bot_server.url + "/slack/events"
-    return Playground(box, sandbox_server, slack, slack_server, bot_server, scheduler, demo["key"])
+    return Playground(box, sandbox_server, slack, slack_server, bot_server, scheduler, demo["key"], history)
+
+
+def _listen(server: LocalSlackServer) -> LocalSlackServer:
+    """Start the page's server, turning "address in use" into a sentence that says what to do."""
+    port = server.port
+    try:
+        return server.start()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise PortUnavailable(
+                f"Port {port} is in use (another algobot dev?); choose another with --port {port + 1}, "
+                "or --port 0 for any free port."
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise PortUnavailable(
+                f"Port {port} needs privileges this user does not have; choose another with --port 3000."
+            ) from None
+        raise
 
 
 def run(args: argparse.Namespace) -> int:
-    playground = start(Path(args.data), port=args.port, build_delay=args.build_delay)
+    try:
+        playground = start(Path(args.data), port=args.port, build_delay=args.build_delay)
+    except PortUnavailable as exc:
+        # Exit 1, not argparse's 2: the command line is fine, the machine's state is in the way (the
+        # default port can be taken without any option given).
+        print(f"algobot dev: {exc}", file=sys.stderr)
+        return 1
     clone = f"{playground.sandbox_server.url}/git/demo/hello.git"
     print(f"algobot playground: open {playground.page_url}", flush=True)
     print(f"  channel #{CHANNEL_NAME} uses the sandbox user demo; switch users at the top of the page.")
@@ -109,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
         f"  push a change: git clone {clone} hello && cd hello && echo '# hi' >> src/hello.py && "
         "git commit -am hi && git push   (then watch #algo-dev)"
     )
+    print(f"  the page's history is kept in {Path(args.data) / HISTORY_FILE}; delete it to start afresh.")
     print("  Ctrl-C stops everything.", flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

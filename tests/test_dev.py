@@ -90,3 +90,110 @@ def test_playground_configures_the_channel_through_the_encrypted_store(tmp_path)
         assert health["database"] == "ok" and health["poller"] in ("ok", "starting")
     finally:
         playground.close()
+
+
+@pytest.mark.slow
+def test_algobot_dev_on_a_busy_port_says_which_and_how_to_choose_another(tmp_path):
+    holder = subprocess.Popen(  # another program holding the port, as a second `algobot dev` would
+        [
+            sys.executable,
+            "-c",
+            "import socket,sys; s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(); "
+            "print(s.getsockname()[1], flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = int(holder.stdout.readline())
+        done = subprocess.run(
+            [sys.executable, "-m", "algobot", "dev", "--port", str(port), "--data", str(tmp_path / "dev")],
+            env=clean_environ(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        holder.kill()
+        holder.wait()
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"algobot dev: Port {port} is in use (another algobot dev?); choose another with --port {port + 1}, "
+        "or --port 0 for any free port."
+    ]
+    assert done.stdout == ""
+    assert not (tmp_path / "dev" / "sandbox").exists()  # nothing else was started
+
+
+def post_as_bot(playground: dev.Playground, **fields) -> str:
+    answer = requests.post(
+        playground.slack.api_url + "chat.postMessage",
+        json={"channel": dev.CHANNEL_ID, **fields},
+        headers={"Authorization": f"Bearer {dev.BOT_TOKEN}"},
+        timeout=10,
+    ).json()
+    assert answer["ok"], answer
+    return answer["ts"]
+
+
+def test_the_page_keeps_its_history_across_a_restart(tmp_path):
+    first = dev.start(tmp_path / "dev", port=0, build_delay=0)
+    try:
+        base = first.slack.url
+        said = requests.post(
+            base + "/_ui/message",
+            json={"user": dev.MEMBER_ID, "channel": dev.CHANNEL_ID, "text": "hi <all>"},
+            timeout=10,
+        )
+        assert said.status_code == 200, said.text
+        notice = post_as_bot(
+            first, text="build started", blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "*started*"}}]
+        )
+        post_as_bot(first, text="the log", thread_ts=notice)
+        sent = requests.post(
+            base + "/_ui/command", json={"user": dev.ADMIN_ID, "channel": dev.CHANNEL_ID, "text": "help"}, timeout=30
+        )
+        assert sent.status_code == 200, sent.text
+        before = wait_for_ui(base, lambda ms: any(m["ephemeral"] for m in ms))
+    finally:
+        first.close()
+
+    second = dev.start(tmp_path / "dev", port=0, build_delay=0)
+    try:
+        after = ui_messages(second.slack.url)
+        kept = [m for m in before if not m["ephemeral"]]  # Slack drops ephemeral messages on reload too
+        assert [(m["ts"], m["text"], m["blocks"], len(m["replies"])) for m in after] == [
+            (m["ts"], m["text"], m["blocks"], len(m["replies"])) for m in kept
+        ]
+        assert [m["text"] for m in after] == ["hi &lt;all&gt;", "build started"]
+        # The bot can still update the notice it posted before the restart, and new messages come after.
+        updated = requests.post(
+            second.slack.api_url + "chat.update",
+            json={"channel": dev.CHANNEL_ID, "ts": notice, "text": "build succeeded"},
+            headers={"Authorization": f"Bearer {dev.BOT_TOKEN}"},
+            timeout=10,
+        ).json()
+        assert updated["ok"], updated
+        newer = post_as_bot(second, text="after the restart")
+        assert float(newer) > float(notice)
+        assert [m["text"] for m in ui_messages(second.slack.url)] == [
+            "hi &lt;all&gt;",
+            "build succeeded",
+            "after the restart",
+        ]
+    finally:
+        second.close()
+    assert (tmp_path / "dev" / dev.HISTORY_FILE).stat().st_mode & 0o077 == 0  # private, like the database
+
+
+def test_a_damaged_history_is_set_aside_and_the_page_starts_empty(tmp_path, caplog):
+    (tmp_path / "dev").mkdir()
+    (tmp_path / "dev" / dev.HISTORY_FILE).write_text("{not json")
+    playground = dev.start(tmp_path / "dev", port=0, build_delay=0)
+    try:
+        assert ui_messages(playground.slack.url) == []
+        assert (tmp_path / "dev" / (dev.HISTORY_FILE + ".damaged")).read_text() == "{not json"
+        assert "could not be read" in caplog.text and "starting empty" in caplog.text
+    finally:
+        playground.close()

@@ -56,6 +56,9 @@ Public API::
         # values: {block_id: {action_id: value}} or {block_id: value}; selects take the option value
     slack.issue_trigger_id(user, channel=None) / slack.issue_response_url(channel, user, message_ts=None)
 
+    # keeping the history in a file across restarts (the playground; see algobot.localslack.history)
+    history = HistoryFile(slack, path); history.load(); history.start(); ...; history.close()
+
     ThreadedWSGIServer(wsgi_app, host="127.0.0.1", port=0, threads=8).start() -> .url, .close()
         # serves the bot under test the same way (tests: the ``serve_wsgi`` fixture)
 
