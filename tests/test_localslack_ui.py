@@ -213,6 +213,32 @@ def test_help_command_reaches_the_bot_and_shows_only_to_that_user(ui_bot):
     assert not [m for m in ui_messages(slack, MEMBER) if "/algo publish" in everything(m)]
 
 
+def test_a_typed_mention_reaches_the_bot_as_slack_escapes_it_and_allow_succeeds(ui_bot):
+    """Typing `@bob` in the composer: the command carries <@U0MEMBER|bob>, so `/algo allow` works."""
+    slack = ui_bot.slack
+    text = "allow @bob"
+    response = post(slack, "/_ui/command", {"user": ADMIN, "channel": DEV_CHANNEL, "text": text})
+    assert response.status_code == 200, response.text
+    [interaction] = slack.interactions("slash_command")
+    assert interaction.payload["text"] == f"allow <@{MEMBER}|bob>"
+    ui_bot.reply(lambda m: f"<@{MEMBER}>" in message_text(m) and not m.is_ephemeral)  # announced in the channel
+
+
+@pytest.mark.parametrize(
+    ("typed", "delivered"),
+    [
+        ("@Bob, #algo-dev and @alice.", f"<@{MEMBER}|bob>, <#{DEV_CHANNEL}|algo-dev> and <@{ADMIN}|alice>."),
+        ("@nobody #nowhere bob@example.com issue#12", "@nobody #nowhere bob@example.com issue#12"),
+        ('notes="a < b & c" @bob', f'notes="a &lt; b &amp; c" <@{MEMBER}|bob>'),
+    ],
+    ids=["known", "unknown-stays-plain", "entities"],
+)
+def test_typed_text_is_escaped_like_slack_does(slack, typed, delivered):
+    assert slack.wsgi_app.ui.escape_typed(typed, ADMIN) == delivered
+    assert post(slack, "/_ui/message", {"user": ADMIN, "channel": DEV_CHANNEL, "text": typed}).status_code == 200
+    assert ui_messages(slack)[-1]["text"] == delivered
+
+
 def test_unreachable_bot_answers_502_and_slackbot_says_so(slack):
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -55,13 +56,14 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def new_page(browser: Browser) -> Iterator[Callable[[str], Page]]:
-    """``new_page(origin)``: a fresh tab; it may request nothing outside origin and raise no JS error."""
+def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
+    """``new_page(origin, **context_options)``: a fresh tab (1280×900 unless ``viewport=`` says
+    otherwise; ``timezone_id=``, ``locale=``...); it may request nothing outside origin and raise no JS error."""
     contexts: list[BrowserContext] = []
     problems: list[str] = []
 
-    def make(origin: str) -> Page:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+    def make(origin: str, **options) -> Page:
+        context = browser.new_context(**{"viewport": {"width": 1280, "height": 900}, **options})
         context.set_default_timeout(15_000)
         contexts.append(context)
         tab = context.new_page()
@@ -106,10 +108,11 @@ def message(page: Page, text: str) -> Locator:
     return page.get_by_test_id("message").filter(has_text=text).last
 
 
-def save_screenshot(page: Page, tmp_path: Path) -> Path:
-    path = tmp_path / "playground.png"
+def save_screenshot(page: Page, tmp_path: Path, name: str = "playground.png") -> Path:
+    """Save in the test's tmp_path, and a copy in /tmp for a person to look at."""
+    path = tmp_path / name
     page.screenshot(path=str(path))
-    shutil.copyfile(path, LEAD_SCREENSHOT)
+    shutil.copyfile(path, LEAD_SCREENSHOT.with_name(name))
     return path
 
 
@@ -290,6 +293,115 @@ def test_block_kit_and_mrkdwn_render_as_text_never_as_html(new_page: Callable[[s
     expect(shown.get_by_test_id("edited")).to_be_visible()  # updated in place, same ts
     expect(shown.locator("[data-block-type=section]")).to_have_count(0)
     expect(page.get_by_test_id("message")).to_have_count(2)
+
+
+def test_slack_date_tokens_show_in_the_readers_own_time_zone(new_page: Callable[..., Page], slack) -> None:
+    client = WebClient(token=BOT_TOKEN, base_url=slack.api_url)
+    stamp = 1700000000  # 2023-11-14 22:13:20 UTC, which is 2023-11-15 07:13:20 in Tokyo (UTC+9)
+    client.chat_postMessage(
+        channel=DEV_CHANNEL,
+        text=f"Built <!date^{stamp}^{{date_num}} {{time_secs}}|2023-11-14 22:13 UTC> and "
+        f"<!date^{stamp}^{{date_long}} at {{time}}^https://example.invalid/build|Nov 14>",
+    )
+    now = int(time.time())
+    client.chat_postMessage(
+        channel=DEV_CHANNEL,
+        text="fallback",
+        blocks=[
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"<!date^{now}^{{date_short_pretty}} at {{time}}|x>"},
+            },
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": "<!date^soon^{date}|whenever it is ready>"}]},
+        ],
+    )
+    page = new_page(slack.url, timezone_id="Asia/Tokyo", locale="en-US")
+    open_as(page, slack)
+
+    built = message(page, "Built")
+    dates = built.get_by_test_id("slack-date")
+    expect(dates.first).to_have_text("2023-11-15 7:13:20 AM")  # the reader's time, not the fallback's UTC
+    expect(dates.last).to_have_text("Wednesday, November 15th, 2023 at 7:13 AM")
+    expect(built.locator("a:has([data-testid=slack-date])")).to_have_attribute("href", "https://example.invalid/build")
+    expect(dates.first).to_have_attribute("title", "2023-11-14 22:13 UTC")
+    assert "<!date" not in built.inner_text() and "{" not in built.inner_text()
+
+    today = page.get_by_test_id("message").last
+    expect(today.get_by_test_id("slack-date")).to_have_text(re.compile(r"^Today at \d{1,2}:\d\d [AP]M$"))
+    expect(today.locator("[data-block-type=context]")).to_have_text("whenever it is ready")  # a bad stamp: fallback
+
+
+def test_typing_a_mention_offers_people_and_the_allow_succeeds(page: Page, bot, tmp_path: Path) -> None:
+    open_as(page, bot)
+    composer = page.get_by_test_id("composer")
+    composer.press_sequentially("/algo allow @b")
+    menu = page.get_by_test_id("mention-menu")
+    expect(menu).to_be_visible()
+    expect(menu.get_by_test_id("mention-option")).to_have_count(1)  # bob; alice does not match "b"
+    save_screenshot(page, tmp_path, "mentions.png")
+    menu.locator(f"[data-user-id={MEMBER}]").click()
+    expect(menu).to_be_hidden()
+    expect(composer).to_have_value("/algo allow @bob ")
+    composer.press("Enter")
+
+    done = page.locator("[data-testid=message][data-ephemeral=false]").filter(has_text="may now run").last
+    expect(done.locator(f".mention[data-user-id={MEMBER}]")).to_have_text("@bob")
+    assert bot.slack.interactions("slash_command")[-1].payload["text"] == f"allow <@{MEMBER}|bob>"
+
+    composer.press_sequentially("/algo deny @")  # the keyboard works too: arrows move, Enter picks
+    expect(menu.get_by_test_id("mention-option")).to_have_count(2)
+    composer.press("ArrowDown")
+    expect(menu.locator("[aria-selected=true]")).to_have_attribute("data-user-id", MEMBER)
+    composer.press("Enter")
+    expect(composer).to_have_value("/algo deny @bob ")
+    composer.press("Escape")
+    composer.fill("")
+
+
+def test_at_420_pixels_the_sidebar_folds_away_and_messages_keep_the_width(
+    new_page: Callable[..., Page], slack, tmp_path: Path
+) -> None:
+    client = WebClient(token=BOT_TOKEN, base_url=slack.api_url)
+    client.chat_postMessage(
+        channel=DEV_CHANNEL,
+        text="A build of demo/hello finished: the log's last lines follow, and buttons to act on it.",
+        blocks=[
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": "*demo/hello* build succeeded in 12 s; ready to publish."},
+            },
+            {
+                "type": "section",
+                "fields": [
+                    {"type": "mrkdwn", "text": "*Version*\n0.1.0"},
+                    {"type": "mrkdwn", "text": "*By*\n<@U0ADMIN>"},
+                ],
+            },
+            {
+                "type": "actions",
+                "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Publish…"}, "action_id": "p"}],
+            },
+        ],
+    )
+    page = new_page(slack.url, viewport={"width": 420, "height": 800})
+    page.goto(f"{slack.url}/?user={ADMIN}&channel={DEV_CHANNEL}")
+    expect(page.locator("body[data-ready=true]")).to_have_count(1)
+
+    sidebar = page.get_by_test_id("sidebar")
+    expect(sidebar).not_to_be_in_viewport()
+    content = page.get_by_test_id("message").last.get_by_test_id("message-content")
+    expect(content).to_contain_text("build succeeded")
+    assert content.bounding_box()["width"] > 300  # not one character per line
+    assert page.get_by_test_id("messages").bounding_box()["width"] >= 400
+    save_screenshot(page, tmp_path, "narrow.png")
+
+    page.get_by_test_id("sidebar-toggle").click()  # ☰ opens the channels and the user switcher
+    expect(sidebar).to_be_in_viewport()
+    save_screenshot(page, tmp_path, "narrow-sidebar.png")
+    page.get_by_test_id("user-switcher").select_option(MEMBER)
+    page.locator("[data-testid=channel][data-channel-name=algo-other]").click()
+    expect(sidebar).not_to_be_in_viewport()  # picking a channel closes the drawer
+    expect(page.get_by_test_id("channel-title")).to_have_text("# algo-other")
 
 
 def test_modal_inputs_and_selects_reach_the_app(new_page: Callable[[str], Page], slack, serve_wsgi) -> None:

@@ -12,7 +12,8 @@ Served by the local Slack's own WSGI app (`algobot.localslack.wsgi`) next to the
   state version differs from ``N`` (at once if it already does), else after ``timeout`` seconds.
 - ``GET /_ui/files/<id>``: an uploaded file's content as ``text/plain``.
 - ``POST /_ui/command`` ``{user, channel, text, command="/algo"}``: a signed slash command to the
-  bot (`LocalSlack.send_command`); its ack is applied like Slack does.
+  bot (`LocalSlack.send_command`); its ack is applied like Slack does. The text is escaped as Slack
+  does for a command with *Escape channels, users, and links* on (see `escape_typed`).
 - ``POST /_ui/click`` ``{user, channel, message_ts, action_id, value, block_id}``: signed
   ``block_actions`` for a button or select in a message.
 - ``POST /_ui/submit_view`` ``{user, view_id, values}``: signed ``view_submission``; answers the
@@ -31,6 +32,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -62,6 +64,9 @@ _CSP = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 _NO_CACHE = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+# A typed @name or #name: not inside a word or an e-mail address; a name ends with a letter or digit
+# (so "@sam." or "@sam," at the end of a sentence still finds sam).
+_TYPED_REFERENCE = re.compile(r"(?<![\w@#.])([@#])([A-Za-z0-9](?:[\w.-]*[A-Za-z0-9_])?)")
 
 
 def _error(status: int, error: str, message: str) -> Answer:
@@ -301,6 +306,33 @@ class LocalSlackUI:
             )
         return url
 
+    def escape_typed(self, text: str, user: str) -> str:
+        """Typed text as Slack delivers it: ``&``, ``<``, ``>`` escaped, and a typed ``@name`` or ``#name``
+        of a known person or channel (of ``user``'s team) turned into ``<@U…|name>`` / ``<#C…|name>``.
+
+        That is what Slack does to a slash command's text when the command has *Escape channels, users,
+        and links* on (algobot's manifest sets ``should_escape: true``), and to a message typed in the
+        client; unknown names stay plain text. Links are left as typed.
+        """
+        slack = self.slack
+        with slack._cond:
+            team = slack._users[user].team_id
+            people = {u.name.lower(): u for u in slack._users.values() if u.team_id == team and not u.deleted}
+            rooms = {c.name.lower(): c for c in slack._channels.values() if c.team_id == team and not c.is_im}
+
+        def reference(match: re.Match[str]) -> str:
+            sigil, name = match.group(1), match.group(2)
+            if sigil == "@" and name.lower() in people:
+                person = people[name.lower()]
+                return f"<@{person.id}|{person.name}>"
+            if sigil == "#" and name.lower() in rooms:
+                room = rooms[name.lower()]
+                return f"<#{room.id}|{room.name}>"
+            return match.group(0)
+
+        escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return _TYPED_REFERENCE.sub(reference, escaped)
+
     def command(self, data: dict[str, Any]) -> Answer:
         bot_url = self._bot_url()
         user, channel = self._actor(data)
@@ -312,7 +344,7 @@ class LocalSlackUI:
                 bot_url,
                 user=user,
                 channel=channel,
-                text=str(data.get("text") or ""),
+                text=self.escape_typed(str(data.get("text") or ""), user),
                 command=command,
                 timeout=BOT_TIMEOUT,
             )
@@ -387,9 +419,7 @@ class LocalSlackUI:
             target = slack._channels[channel]
             if target.is_archived:
                 return _error(400, "is_archived", f"#{target.name} is archived")
-            # What Slack's client does with typed text: the three entities are escaped.
-            escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            message = slack._post(target, {"text": escaped}, user=user, source="ui")
+            message = slack._post(target, {"text": self.escape_typed(text, user)}, user=user, source="ui")
         return 200, {"ok": True, "ts": message.ts}, {}
 
     def _unreachable(

@@ -148,6 +148,7 @@
       const channel = findChannel(id);
       return el("span", { class: "mention", "data-channel-id": id }, "#" + (channel ? channelLabel(channel) : label || id));
     }
+    if (target.startsWith("!date^")) return slackDate(target, label);
     if (target.startsWith("!")) {
       const word = target.slice(1);
       if (["here", "channel", "everyone"].includes(word)) return el("span", { class: "mention broadcast" }, "@" + word);
@@ -159,6 +160,68 @@
       return el("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, label || url);
     }
     return document.createTextNode(label || url);
+  }
+
+  // ------------------------------------------------------------------ <!date^UNIX^FORMAT[^LINK]|fallback>
+
+  const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December"];
+  const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+  const pad = (n, width) => String(n).padStart(width || 2, "0");
+  const ordinal = (n) => {
+    const tens = n % 100;
+    const suffix = tens >= 11 && tens <= 13 ? "th" : { 1: "st", 2: "nd", 3: "rd" }[n % 10] || "th";
+    return `${n}${suffix}`;
+  };
+
+  /** "today", "yesterday" or "tomorrow" in the reader's time zone, else "". */
+  function relativeDay(when) {
+    const day = (d) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+    const diff = Math.round((day(when) - day(new Date())) / 86400000);
+    return { "-1": "yesterday", 0: "today", 1: "tomorrow" }[diff] || "";
+  }
+
+  /** Slack's date tokens, in the reader's own time zone and locale (the browser's), like Slack's client. */
+  const DATE_TOKENS = {
+    date_num: (d) => `${pad(d.getFullYear(), 4)}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`,
+    date_slash: (d) => `${pad(d.getDate())}/${pad(d.getMonth() + 1)}/${pad(d.getFullYear(), 4)}`,
+    date: (d) => `${MONTHS[d.getMonth()]} ${ordinal(d.getDate())}, ${d.getFullYear()}`,
+    date_short: (d) => `${MONTHS[d.getMonth()].slice(0, 3)} ${d.getDate()}, ${d.getFullYear()}`,
+    date_long: (d) => `${WEEKDAYS[d.getDay()]}, ${MONTHS[d.getMonth()]} ${ordinal(d.getDate())}, ${d.getFullYear()}`,
+    date_long_full: (d) => `${MONTHS[d.getMonth()]} ${d.getDate()}, ${d.getFullYear()}`,
+    date_pretty: (d) => relativeDay(d) || DATE_TOKENS.date(d),
+    date_short_pretty: (d) => relativeDay(d) || DATE_TOKENS.date_short(d),
+    date_long_pretty: (d) => relativeDay(d) || DATE_TOKENS.date_long(d),
+    day_divider_pretty: (d) =>
+      relativeDay(d) ||
+      (d.getFullYear() === new Date().getFullYear()
+        ? `${WEEKDAYS[d.getDay()]}, ${MONTHS[d.getMonth()]} ${ordinal(d.getDate())}`
+        : DATE_TOKENS.date_long(d)),
+    time: (d) => d.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" }),
+    time_secs: (d) => d.toLocaleTimeString([], { hour: "numeric", minute: "2-digit", second: "2-digit" }),
+    ago: (d) => {
+      const seconds = (d.getTime() - Date.now()) / 1000;
+      const units = [["year", 31536000], ["month", 2592000], ["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+      const [unit, size] = units.find(([, length]) => Math.abs(seconds) >= length) || units[units.length - 1];
+      return new Intl.RelativeTimeFormat([], { numeric: "auto" }).format(Math.round(seconds / size), unit);
+    },
+  };
+
+  /** ``<!date^1392734382^Posted {date_short_pretty} at {time}^https://…|fallback>`` as text (and a link). */
+  function slackDate(target, fallback) {
+    const [, stamp, format, ...link] = target.split("^");
+    const seconds = /^-?\d+$/.test(stamp || "") ? Number(stamp) : NaN;
+    if (!Number.isFinite(seconds) || format === undefined) return document.createTextNode(fallback || decode(target));
+    const when = new Date(seconds * 1000);
+    const text = decode(format).replace(/\{([a-z_]+)\}/g, (token, name, offset) => {
+      if (!DATE_TOKENS[name]) return token;
+      const value = DATE_TOKENS[name](when);
+      return offset === 0 ? value.charAt(0).toUpperCase() + value.slice(1) : value; // "Today at 9:41 AM"
+    });
+    const node = el("time", { class: "slack-date", "data-testid": "slack-date", datetime: when.toISOString(), title: fallback || null }, text);
+    const url = decode(link.join("^"));
+    if (/^https?:\/\//i.test(url)) return el("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, node);
+    return node;
   }
 
   /** Lines starting with ">" (or its escaped form) become quotes; the rest keeps its newlines. */
@@ -752,6 +815,7 @@
   }
 
   function selectChannel(id) {
+    toggleSidebar(false);
     if (id === state.channel) return;
     state.channel = id;
     state.workspaceSig = "";
@@ -797,6 +861,114 @@
         autosize();
       }
     }
+  }
+
+  // ------------------------------------------------------------------ @mention / #channel autocomplete
+
+  // What Slack's composer does: typing @ or # offers people or channels; picking one writes @name or
+  // #name, which the local Slack turns into <@U…|name> / <#C…|name> when it sends the message or the
+  // slash command ("Escape channels, users, and links"; see ui.py).
+  const mention = { items: [], index: 0, start: 0, end: 0 };
+
+  function mentionCandidates() {
+    const composer = $("composer");
+    const caret = composer.selectionStart;
+    const before = composer.value.slice(0, caret);
+    const typed = /(?:^|[\s(])([@#])([\w.-]*)$/u.exec(before);
+    if (!typed) return null;
+    const query = typed[2].toLowerCase();
+    const starts = (text) => String(text || "").toLowerCase().split(/[\s()]+/).some((word) => word.startsWith(query));
+    const items = typed[1] === "@"
+      ? users()
+        .filter((u) => !u.is_bot && !u.deleted && (u.name.toLowerCase().startsWith(query) || starts(u.real_name)))
+        .map((u) => ({ kind: "user", id: u.id, insert: `@${u.name}`, label: `@${u.name}`, detail: u.real_name }))
+      : channels()
+        .filter((c) => !c.is_im && c.name.toLowerCase().startsWith(query))
+        .map((c) => ({ kind: "channel", id: c.id, insert: `#${c.name}`, label: `#${c.name}`, detail: c.is_private ? "private" : "" }));
+    return { items: items.slice(0, 8), start: caret - typed[2].length - 1, end: caret };
+  }
+
+  function updateMentionMenu() {
+    const found = mentionCandidates();
+    const list = $("mention-menu");
+    if (!found || !found.items.length) {
+      closeMentionMenu();
+      return;
+    }
+    const same = mention.items.map((i) => i.id).join() === found.items.map((i) => i.id).join();
+    Object.assign(mention, found, { index: same ? Math.min(mention.index, found.items.length - 1) : 0 });
+    list.replaceChildren(
+      ...found.items.map((item, i) =>
+        el(
+          "li",
+          {
+            role: "option",
+            class: "mention-option",
+            "data-testid": "mention-option",
+            "data-user-id": item.kind === "user" ? item.id : null,
+            "data-channel-id": item.kind === "channel" ? item.id : null,
+            "aria-selected": i === mention.index ? "true" : "false",
+            onmousedown: (event) => {
+              event.preventDefault(); // keep the composer's focus and caret
+              pickMention(i);
+            },
+          },
+          el("b", {}, item.label),
+          item.detail ? el("span", { class: "mention-detail" }, item.detail) : null,
+        ),
+      ),
+    );
+    list.hidden = false;
+    $("composer").setAttribute("aria-expanded", "true");
+  }
+
+  function closeMentionMenu() {
+    mention.items = [];
+    $("mention-menu").hidden = true;
+    $("mention-menu").replaceChildren();
+    $("composer").setAttribute("aria-expanded", "false");
+  }
+
+  function pickMention(i) {
+    const item = mention.items[i];
+    if (!item) return;
+    const composer = $("composer");
+    const value = composer.value;
+    const after = value.slice(mention.end);
+    const insert = item.insert + (after.startsWith(" ") ? "" : " ");
+    composer.value = value.slice(0, mention.start) + insert + after;
+    const caret = mention.start + insert.length;
+    composer.setSelectionRange(caret, caret);
+    closeMentionMenu();
+    autosize();
+    composer.focus();
+  }
+
+  /** Keys for the open menu: arrows move, Enter or Tab picks, Escape closes. True when handled. */
+  function mentionKey(event) {
+    if ($("mention-menu").hidden || !mention.items.length) return false;
+    const count = mention.items.length;
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      mention.index = (mention.index + (event.key === "ArrowDown" ? 1 : count - 1)) % count;
+      updateMentionMenu();
+    } else if ((event.key === "Enter" && !event.shiftKey) || event.key === "Tab") {
+      pickMention(mention.index);
+    } else if (event.key === "Escape") {
+      closeMentionMenu();
+    } else {
+      return false;
+    }
+    event.preventDefault();
+    return true;
+  }
+
+  // ------------------------------------------------------------------ narrow screens: the sidebar as a drawer
+
+  function toggleSidebar(open) {
+    const app = $("app");
+    const show = open === undefined ? !app.classList.contains("sidebar-open") : open;
+    app.classList.toggle("sidebar-open", show);
+    $("sidebar-toggle").setAttribute("aria-expanded", show ? "true" : "false");
   }
 
   function autosize() {
@@ -879,8 +1051,16 @@
       send();
     });
     const composer = $("composer");
-    composer.addEventListener("input", autosize);
+    composer.addEventListener("input", () => {
+      autosize();
+      updateMentionMenu();
+    });
+    composer.addEventListener("click", updateMentionMenu);
+    composer.addEventListener("blur", closeMentionMenu);
+    $("sidebar-toggle").addEventListener("click", () => toggleSidebar());
+    $("sidebar-scrim").addEventListener("click", () => toggleSidebar(false));
     composer.addEventListener("keydown", (event) => {
+      if (mentionKey(event)) return;
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         send();
