@@ -17,6 +17,7 @@ import errno
 import logging
 import secrets
 import signal
+import socket
 import sys
 import threading
 from dataclasses import dataclass
@@ -80,7 +81,12 @@ def start(data_dir: Path, *, port: int = 3000, build_delay: float = 3.0, poll_se
 
     Raises `PortUnavailable` (before anything else is started) when the page's port is taken.
     """
+    _check_port(port)
     data_dir.mkdir(parents=True, exist_ok=True)
+    box = Sandbox(data_dir / "sandbox", build_delay=build_delay)
+    sandbox_server = SandboxServer(box, host="127.0.0.1", port=0).start()
+    demo = seed_demo(box)
+
     signing_secret = secrets.token_hex(16)
     slack = LocalSlack(signing_secret, BOT_TOKEN, TEAM_ID, team_name="algobot playground", team_domain="playground")
     slack.add_channel(CHANNEL_ID, CHANNEL_NAME, bot_member=True)
@@ -88,12 +94,8 @@ def start(data_dir: Path, *, port: int = 3000, build_delay: float = 3.0, poll_se
     slack.add_user(MEMBER_ID, "sam", real_name="Sam (member)")
     history = HistoryFile(slack, data_dir / HISTORY_FILE)
     history.load()
-    slack_server = _listen(LocalSlackServer(slack, host="127.0.0.1", port=port))
+    slack_server = LocalSlackServer(slack, host="127.0.0.1", port=port).start()
     history.start()
-
-    box = Sandbox(data_dir / "sandbox", build_delay=build_delay)
-    sandbox_server = SandboxServer(box, host="127.0.0.1", port=0).start()
-    demo = seed_demo(box)
 
     settings = Settings(
         slack_bot_token=BOT_TOKEN,
@@ -119,22 +121,26 @@ def start(data_dir: Path, *, port: int = 3000, build_delay: float = 3.0, poll_se
     return Playground(box, sandbox_server, slack, slack_server, bot_server, scheduler, demo["key"], history)
 
 
-def _listen(server: LocalSlackServer) -> LocalSlackServer:
-    """Start the page's server, turning "address in use" into a sentence that says what to do."""
-    port = server.port
-    try:
-        return server.start()
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            raise PortUnavailable(
-                f"Port {port} is in use (another algobot dev?); choose another with --port {port + 1}, "
-                "or --port 0 for any free port."
-            ) from None
-        if exc.errno == errno.EACCES:
-            raise PortUnavailable(
-                f"Port {port} needs privileges this user does not have; choose another with --port 3000."
-            ) from None
-        raise
+def _check_port(port: int) -> None:
+    """Bind the page's port once, as waitress will (SO_REUSEADDR), before anything starts, so a taken
+    port is one sentence that says what to do rather than a traceback after the sandbox started."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortUnavailable(
+                    f"Port {port} is in use (another algobot dev?); choose another with --port {port + 1}, "
+                    "or --port 0 for any free port."
+                ) from None
+            if exc.errno == errno.EACCES:
+                raise PortUnavailable(
+                    f"Port {port} needs privileges this user does not have; choose another with --port 3000."
+                ) from None
+            raise
 
 
 def run(args: argparse.Namespace) -> int:
