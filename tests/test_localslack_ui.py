@@ -230,8 +230,9 @@ def test_a_typed_mention_reaches_the_bot_as_slack_escapes_it_and_allow_succeeds(
         ("@Bob, #algo-dev and @alice.", f"<@{MEMBER}|bob>, <#{DEV_CHANNEL}|algo-dev> and <@{ADMIN}|alice>."),
         ("@nobody #nowhere bob@example.com issue#12", "@nobody #nowhere bob@example.com issue#12"),
         ('notes="a < b & c" @bob', f'notes="a &lt; b &amp; c" <@{MEMBER}|bob>'),
+        ("see https://example.invalid/@bob?a=1&b=2.", "see <https://example.invalid/@bob?a=1&amp;b=2>."),
     ],
-    ids=["known", "unknown-stays-plain", "entities"],
+    ids=["known", "unknown-stays-plain", "entities", "links"],
 )
 def test_typed_text_is_escaped_like_slack_does(slack, typed, delivered):
     assert slack.wsgi_app.ui.escape_typed(typed, ADMIN) == delivered

@@ -64,9 +64,12 @@ _CSP = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 _NO_CACHE = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
-# A typed @name or #name: not inside a word or an e-mail address; a name ends with a letter or digit
-# (so "@sam." or "@sam," at the end of a sentence still finds sam).
-_TYPED_REFERENCE = re.compile(r"(?<![\w@#.])([@#])([A-Za-z0-9](?:[\w.-]*[A-Za-z0-9_])?)")
+# A typed http(s) link (without trailing punctuation), or a typed @name or #name: not inside a word or
+# an e-mail address; a name ends with a letter or digit (so "@sam." at the end of a sentence finds sam).
+_TYPED_REFERENCE = re.compile(
+    r"(?P<link>https?://[^\s<>&]+(?:&amp;[^\s<>&]+)*(?<![.,;:!?)\]'\"]))"
+    r"|(?<![\w@#.])(?P<sigil>[@#])(?P<name>[A-Za-z0-9](?:[\w.-]*[A-Za-z0-9_])?)"
+)
 
 
 def _error(status: int, error: str, message: str) -> Answer:
@@ -307,12 +310,13 @@ class LocalSlackUI:
         return url
 
     def escape_typed(self, text: str, user: str) -> str:
-        """Typed text as Slack delivers it: ``&``, ``<``, ``>`` escaped, and a typed ``@name`` or ``#name``
-        of a known person or channel (of ``user``'s team) turned into ``<@U…|name>`` / ``<#C…|name>``.
+        """Typed text as Slack delivers it: ``&``, ``<``, ``>`` escaped, a typed ``@name`` or ``#name`` of
+        a known person or channel (of ``user``'s team) turned into ``<@U…|name>`` / ``<#C…|name>``, and
+        an http(s) link into ``<https://…>``.
 
         That is what Slack does to a slash command's text when the command has *Escape channels, users,
         and links* on (algobot's manifest sets ``should_escape: true``), and to a message typed in the
-        client; unknown names stay plain text. Links are left as typed.
+        client; unknown names stay plain text.
         """
         slack = self.slack
         with slack._cond:
@@ -321,7 +325,9 @@ class LocalSlackUI:
             rooms = {c.name.lower(): c for c in slack._channels.values() if c.team_id == team and not c.is_im}
 
         def reference(match: re.Match[str]) -> str:
-            sigil, name = match.group(1), match.group(2)
+            if match.group("link"):
+                return f"<{match.group('link')}>"
+            sigil, name = match.group("sigil"), match.group("name")
             if sigil == "@" and name.lower() in people:
                 person = people[name.lower()]
                 return f"<@{person.id}|{person.name}>"
