@@ -46,9 +46,10 @@ CODE_RESOURCE_NOT_FOUND = 1000  # a build or version of an existing algorithm (c
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 SOURCE = {"scm": {"id": "internal", "provider": "internal", "default": True, "enabled": True}}
-_HEX_RE = re.compile(r"^[0-9a-f]{7,40}$")
-_SEMVER_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
-_PARTIAL_RE = re.compile(r"^(\d+)\.(?:(\d+)\.)?\*$")
+# Used with fullmatch: ``$`` would accept a trailing newline.
+_HEX_RE = re.compile(r"[0-9a-f]{7,40}")
+_SEMVER_RE = re.compile(r"(\d+)\.(\d+)\.(\d+)")
+_PARTIAL_RE = re.compile(r"(\d+)\.(?:(\d+)\.)?\*")
 
 
 @dataclass(frozen=True)
@@ -466,6 +467,8 @@ def publish_version(sb: Sandbox, req: Request, caller: Caller, u: str, a: str) -
         raise invalid(f"version_info.version_type: {exc.message}") from None
     texts = _text_fields(info, ("release_notes", "sample_input", "sample_output"))
     wanted_hash = info.get("git_hash")
+    if wanted_hash is not None and not (isinstance(wanted_hash, str) and _HEX_RE.fullmatch(wanted_hash.lower())):
+        raise invalid("version_info.git_hash must be a commit hash of 7 to 40 hexadecimal digits")
     with sb.write_lock, sb.db() as db:
         algo = _load(sb, db, u, a)
         build = store.latest_build(db, algo["id"], "status = 'succeeded'")
@@ -473,10 +476,8 @@ def publish_version(sb: Sandbox, req: Request, caller: Caller, u: str, a: str) -
             raise invalid(
                 f"{u}/{a} has no successful build to publish: push code or compile, and wait for the build to succeed"
             )
-        if wanted_hash and not (isinstance(wanted_hash, str) and build["commit_sha"].startswith(wanted_hash)):
-            raise invalid(
-                f"version_info.git_hash: only the newest successful build ({build['commit_sha']}) can be published"
-            )
+        if wanted_hash is not None:
+            _check_wanted_hash(db, algo, build, wanted_hash)
         if build["semantic_version"]:
             raise ApiFailure(400, CODE_ALREADY_PUBLISHED, "Version already published. Please compile your algorithm.")
         current = _settings(algo)
@@ -507,6 +508,35 @@ def publish_version(sb: Sandbox, req: Request, caller: Caller, u: str, a: str) -
         build = store.get_build(db, build["build_id"])
         assert build is not None
     return Response(200, version_out(sb, req, algo, build))
+
+
+def _check_wanted_hash(db: Database, algo: dict[str, Any], newest: dict[str, Any], wanted: str) -> None:
+    """Publishing a given commit is allowed only when it is the newest succeeded build's (§16).
+
+    Anything else is refused with a message naming the newer build, so a person who reviewed one
+    build never publishes another by accident.
+    """
+    wanted = wanted.lower()
+    if newest["commit_sha"].startswith(wanted):
+        return
+    name = f"{algo['owner']}/{algo['name']}"
+    own = store.latest_build(db, algo["id"], "commit_sha like ?", [wanted + "%"])
+    if own is None:
+        raise invalid(
+            f"version_info.git_hash: {name} has no build of commit {wanted}; the newest successful build "
+            f"is {newest['build_id']} at {newest['commit_sha'][:12]}"
+        )
+    if own["status"] != "succeeded":
+        state = "failed" if own["status"] == "failed" else "is still in progress"
+        raise invalid(
+            f"version_info.git_hash: build {own['build_id']} of {name} at {wanted} {state}, so it cannot be "
+            f"published; the newest successful build is {newest['build_id']} at {newest['commit_sha'][:12]}"
+        )
+    raise invalid(
+        f"version_info.git_hash: commit {wanted} of {name} is not the newest successful build: build "
+        f"{newest['build_id']} at {newest['commit_sha'][:12]} is newer. Only the newest successful build "
+        "can be published; publish that one, or push or compile this commit again"
+    )
 
 
 def _flag(req: Request, name: str) -> bool | None:
@@ -553,7 +583,7 @@ def get_version(sb: Sandbox, req: Request, caller: Caller, u: str, a: str, git_h
     with sb.db() as db:
         algo = _load(sb, db, u, a)
         rows = []
-        if _HEX_RE.match(git_hash.lower()):
+        if _HEX_RE.fullmatch(git_hash.lower()):
             rows = list(
                 db.query(
                     "select * from builds where algorithm_id = ? and status = 'succeeded' "
@@ -578,13 +608,13 @@ def _resolve_call(db: Database, algo: dict[str, Any], version: str | None, owner
         return store.latest_build(db, algo["id"], published)
     if version == "latestPrivate":
         return store.latest_build(db, algo["id"], "semantic_version is not null") if owner else None
-    if _SEMVER_RE.match(version):
+    if _SEMVER_RE.fullmatch(version):
         return store.latest_build(db, algo["id"], f"{published} and semantic_version = ?", [version])
-    partial = _PARTIAL_RE.match(version)
+    partial = _PARTIAL_RE.fullmatch(version)
     if partial:
         prefix = ".".join(part for part in partial.groups() if part is not None) + "."
         return store.latest_build(db, algo["id"], f"{published} and semantic_version like ?", [prefix + "%"])
-    if owner and _HEX_RE.match(version.lower()):
+    if owner and _HEX_RE.fullmatch(version.lower()):
         return store.latest_build(db, algo["id"], "status = 'succeeded' and commit_sha like ?", [version.lower() + "%"])
     return None
 
