@@ -24,6 +24,7 @@ from algobot.localslack import LocalSlack, LocalSlackServer
 from algobot.notify.scheduler import build_job, start_scheduler
 from algobot.sandbox import Sandbox, SandboxServer
 from algobot.sandbox.demo import seed_demo
+from algobot.sandbox.git import authenticated_url
 from algobot.server import BotServer, build_wsgi
 from algobot.settings import Settings
 
@@ -64,8 +65,8 @@ class Playground:
 def start(data_dir: Path, *, port: int = 3000, build_delay: float = 3.0, poll_seconds: int = 2) -> Playground:
     """Start sandbox, local Slack and bot; configure #algo-dev with the demo key."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    box = Sandbox(data_dir / "sandbox", build_delay=build_delay)
-    sandbox_server = SandboxServer(box, host="127.0.0.1", port=0).start()
+    box = Sandbox(data_dir / "sandbox", build_delay=build_delay, private_paths=[data_dir])  # builds see no bot data
+    sandbox_server = SandboxServer(box, host="127.0.0.1", port=0, remember_port=True).start()
     demo = seed_demo(box)
 
     signing_secret = secrets.token_hex(16)
@@ -101,7 +102,8 @@ def start(data_dir: Path, *, port: int = 3000, build_delay: float = 3.0, poll_se
 
 def run(args: argparse.Namespace) -> int:
     playground = start(Path(args.data), port=args.port, build_delay=args.build_delay)
-    clone = f"{playground.sandbox_server.url}/git/demo/hello.git"
+    # The demo's key rides in the URL (git needs credentials); fine for this local demo only.
+    clone = authenticated_url(f"{playground.sandbox_server.url}/git/demo/hello.git", "demo", playground.demo_key)
     print(f"algobot playground: open {playground.page_url}", flush=True)
     print(f"  channel #{CHANNEL_NAME} uses the sandbox user demo; switch users at the top of the page.")
     print(f"  demo/hello's repository: {clone}")
