@@ -6,8 +6,8 @@ person gets an actionable message instead of an opaque 400; responses are parsed
 hierarchy rooted at `AlgorithmiaError`. The key is sent only in the Authorization header and never
 appears in a repr, an exception or a log line.
 
-The contract is ``shared/reference/algorithmia-api.md``; the constants below are shared with the
-bundled sandbox so client and server agree on what is valid.
+The constants below come from the API's spec and docs and are shared with the bundled sandbox so
+client and server agree on what is valid.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 DEFAULT_API = "https://api.algorithmia.com"
 
 # ---------------------------------------------------------------------------
-# The contract's vocabulary (seed document + algorithmia-api.md)
+# The API's vocabulary (its spec and docs)
 # ---------------------------------------------------------------------------
 
 LANGUAGES = ("java", "javascript", "python2-langpack", "python3-1", "r", "ruby", "rust", "scala")
@@ -63,7 +63,7 @@ _BUILD_ID_RE = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-F
 _GIT_HASH_RE = re.compile(r"[0-9a-fA-F]{7,40}")
 MAX_ERROR_MESSAGE_CHARS = 500
 
-# Error codes of the management API (algorithmia-api.md §10.2).
+# Error codes of the management API.
 CODE_NOT_FOUND = 1001
 CODE_NAME_TAKEN = 1002
 CODE_ALREADY_PUBLISHED = 1007
@@ -229,7 +229,7 @@ def validate_details(details: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def normalize_version_type(value: str | None, default: str = "minor") -> str:
-    """major, minor or revision; 'patch' is read as revision (contract §16)."""
+    """major, minor or revision; 'patch' is read as revision (algobot's choice)."""
     if value is None or value == "":
         return default
     text = str(value).strip().lower()

@@ -1,9 +1,10 @@
 """The management API's routes and handlers, with the response shapes of the contract.
 
-``shared/reference/algorithmia-api.md`` is the contract: §6 for shapes, §7 for pagination, §8 for
-version bumps, §9 for the official client's quirks and §16 for algobot's decisions. Handlers
-validate everything before they write, and write in one transaction, so a request answered
-non-2xx leaves the state as it was (the official client retries compile and publish once).
+The shapes follow Algorithmia's Algorithm Management API (its OpenAPI spec, its docs and what the
+official Python client sends, quirks included); where those are silent, algobot's own choices are
+stated in the handler's docstring. Handlers validate everything before they write, and write in one
+transaction, so a request answered non-2xx leaves the state as it was (the official client retries
+compile and publish once).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
     from algobot.sandbox.app import Sandbox
 
-CODE_RESOURCE_NOT_FOUND = 1000  # a build or version of an existing algorithm (contract §10.2)
+CODE_RESOURCE_NOT_FOUND = 1000  # a build or version of an existing algorithm
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 SOURCE = {"scm": {"id": "internal", "provider": "internal", "default": True, "enabled": True}}
@@ -61,7 +62,7 @@ class Caller:
 
 
 def no_such_algorithm() -> ApiFailure:
-    """404 / 1001; the message keeps the official client's ``exists()`` working (§9 #10)."""
+    """404 / 1001; the message keeps the official client's ``exists()`` working (it looks for that text)."""
     return ApiFailure(404, CODE_NOT_FOUND, "No such algorithm")
 
 
@@ -77,7 +78,7 @@ def _settings(algo: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_out(row: dict[str, Any]) -> dict[str, Any]:
-    """A `Build` (§6.6); ``version_info`` only once the build was published."""
+    """A `Build`; ``version_info`` only once the build was published."""
     body: dict[str, Any] = {
         "build_id": row["build_id"],
         "commit_sha": row["commit_sha"],
@@ -104,7 +105,7 @@ def _links(sb: Sandbox, req: Request, algo: dict[str, Any]) -> tuple[str, str]:
 
 
 def algorithm_out(sb: Sandbox, req: Request, db: Database, algo: dict[str, Any]) -> dict[str, Any]:
-    """The algorithm object (§6.2): newest build and compilation, last published version."""
+    """The algorithm object: newest build and compilation, last published version."""
     link, clone_url = _links(sb, req, algo)
     body: dict[str, Any] = {
         "id": algo["id"],
@@ -200,7 +201,7 @@ def _load(sb: Sandbox, db: Database, user: str, algo: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------
-# Pagination (§7): keyset on the build sequence, opaque base64url JSON markers
+# Pagination: keyset on the build sequence, opaque base64url JSON markers
 # ---------------------------------------------------------------------------
 
 
@@ -317,7 +318,7 @@ def get_algorithm(sb: Sandbox, req: Request, caller: Caller, u: str, a: str) -> 
 
 
 def update_algorithm(sb: Sandbox, req: Request, caller: Caller, u: str, a: str) -> Response:
-    """PUT: merge details and settings. The official client's form-encoded PUT (§9 #3) changes nothing."""
+    """PUT: merge details and settings. The official client's form-encoded PUT changes nothing."""
     with sb.db() as db:
         _load(sb, db, u, a)
     if req.is_form():
@@ -380,7 +381,7 @@ def list_scms(sb: Sandbox, req: Request, caller: Caller) -> Response:
 
 def compile_algorithm(sb: Sandbox, req: Request, caller: Caller, u: str, a: str) -> Response:
     """POST …/compile: build the default branch's head; the answer carries the new build."""
-    req.json()  # the official client posts {} (§9 #2); anything else that parses is ignored
+    req.json()  # the official client posts {}; anything else that parses is ignored
     with sb.db() as db:
         algo = _load(sb, db, u, a)
     sha = head_commit(sb.repo_path(u, a))
@@ -421,7 +422,7 @@ def get_build(sb: Sandbox, req: Request, caller: Caller, u: str, a: str, build_i
 
 
 def get_build_logs(sb: Sandbox, req: Request, caller: Caller, u: str, a: str, build_id: str) -> Response:
-    """GET …/builds/{build_id}/logs: 404 until the build finished (§6.7)."""
+    """GET …/builds/{build_id}/logs: 404 until the build finished, as documented."""
     row = _build_row(sb, u, a, build_id)
     if row["status"] == "in-progress":
         raise ApiFailure(
@@ -456,7 +457,11 @@ def _highest_version(db: Database, algorithm_id: str) -> str | None:
 
 
 def publish_version(sb: Sandbox, req: Request, caller: Caller, u: str, a: str) -> Response:
-    """POST …/versions: give the newest succeeded build a semantic version (§8, §16)."""
+    """POST …/versions: give the newest succeeded build a semantic version (a major, minor or revision bump).
+
+    With ``version_info.git_hash`` only that commit may be published, and only if it is the newest
+    succeeded build's (`_check_wanted_hash`).
+    """
     body = req.json()
     details = _checked(validate_details, _object(body, "details"), "details")
     settings = _checked(validate_settings, _object(body, "settings"), "settings")
@@ -511,7 +516,7 @@ def publish_version(sb: Sandbox, req: Request, caller: Caller, u: str, a: str) -
 
 
 def _check_wanted_hash(db: Database, algo: dict[str, Any], newest: dict[str, Any], wanted: str) -> None:
-    """Publishing a given commit is allowed only when it is the newest succeeded build's (§16).
+    """Publishing a given commit is allowed only when it is the newest succeeded build's.
 
     Anything else is refused with a message naming the newer build, so a person who reviewed one
     build never publishes another by accident.
@@ -597,7 +602,7 @@ def get_version(sb: Sandbox, req: Request, caller: Caller, u: str, a: str, git_h
 
 
 # ---------------------------------------------------------------------------
-# Calling an algorithm (§11): a minimal echo, enough for the official client's flow
+# Calling an algorithm: a minimal echo, enough for the official client's flow
 # ---------------------------------------------------------------------------
 
 

@@ -392,7 +392,7 @@ class Sandbox:
         return Response(fault.status, error_body(CODE_INTERNAL, message), headers)
 
     def _authenticate(self, req: Request) -> Caller:
-        """``Simple <key>``, ``Bearer <key>`` or a bare key (§3); the key is never logged."""
+        """``Simple <key>``, ``Bearer <key>`` or a bare key, as the API accepts; the key is never logged."""
         parts = str(req.environ.get("HTTP_AUTHORIZATION") or "").split()
         key = None
         if len(parts) == 1:

@@ -1,6 +1,6 @@
 """Minimal WSGI plumbing for the sandbox API: requests, JSON responses, wrapped errors, routes.
 
-Every error leaves as ``{"error": {"id", "code", "message"}}`` (contract §10.1, §14.3), because
+Every error leaves as ``{"error": {"id", "code", "message"}}``, because
 the official client parses every error body as JSON.
 """
 
