@@ -130,3 +130,21 @@ def test_an_isolated_build_writes_only_its_folder_and_sees_no_sandbox_data(tmp_p
     assert "SEES-SANDBOX-PROCESS" not in logs and "REMOUNTED" not in logs
     assert not escape.exists() and not (data / "evil").exists()
     assert not list(Path("/tmp").glob("outside-relative"))
+
+
+@pytest.mark.skipif(not isolation_available(), reason="isolation needs root on Linux with util-linux")
+def test_a_data_directory_holding_the_build_folder_does_not_hide_the_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    scratch = tmp_path / "data" / "scratch"
+    scratch.mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    box = Sandbox(tmp_path / "data", isolate_builds=True)
+    seed_demo(box)
+    try:
+        row = build(box, 'echo fine > here.txt && cat here.txt && echo tmp > "$TMPDIR/t" && cat "$HOME/t"\n')
+    finally:
+        box.close()
+    assert row["status"] == "succeeded" and "fine" in row["logs"]

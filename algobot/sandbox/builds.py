@@ -334,6 +334,8 @@ def _run(
     env[MARKER_VARIABLE] = marker.split("=", 1)[1]
     if isolate:
         env["FSIZE"] = str(MAX_FILE_BYTES)
+        # A hidden folder that holds the private one (say --data /tmp) would hide the build itself.
+        hidden = [path for path in hidden if not tmp.resolve().is_relative_to(path)]
         command = [*_unshare(), "sh", "-c", _JAIL, "algobot-build", str(tmp), *map(str, hidden), "--", *command]
     proc = subprocess.Popen(
         command,
