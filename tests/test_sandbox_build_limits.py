@@ -4,6 +4,7 @@ write nowhere but their private folder and see neither the sandbox's data nor it
 from __future__ import annotations
 
 import os
+import pwd
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,8 +89,11 @@ def test_the_environment_is_minimal_and_the_folder_private(box: Sandbox, monkeyp
     logs = row["logs"]
     assert "do-not-leak-this" not in logs and "ALGOBOT_SECRET_KEY" not in logs
     cwd = next(line for line in logs.splitlines() if line.startswith("cwd="))
-    assert "algobot-sandbox-build-" in cwd and cwd.endswith("/src")
-    assert not Path(cwd.removeprefix("cwd=")).exists()  # removed after the build
+    if "[sandbox] isolated" in logs:
+        assert cwd == "cwd=/tmp/src" and "home=/tmp" in logs  # the private folder, mounted on /tmp
+    else:
+        assert "algobot-sandbox-build-" in cwd and cwd.endswith("/src")
+        assert not Path(cwd.removeprefix("cwd=")).exists()  # removed after the build
 
 
 @pytest.mark.skipif(not isolation_available(), reason="isolation needs root on Linux with util-linux")
@@ -109,7 +113,9 @@ def test_an_isolated_build_writes_only_its_folder_and_sees_no_sandbox_data(tmp_p
             f"cat {data}/sandbox.db > /dev/null || echo cannot-read-db\n"
             f"ls {data}/repos > /dev/null 2>&1 || echo cannot-list-repos\n"
             f"test -e /proc/{os.getpid()} && echo SEES-SANDBOX-PROCESS || echo proc-private\n"
-            "mount -o remount,rw / 2>/dev/null && echo REMOUNTED || echo cannot-remount\n",
+            "mount -o remount,rw / 2>/dev/null && echo REMOUNTED || echo cannot-remount\n"
+            'echo "uid=$(id -u)"\n'
+            "cat /etc/shadow > /dev/null 2>&1 && echo READ-SHADOW || echo cannot-read-shadow\n",
         )
     finally:
         box.close()
@@ -124,10 +130,12 @@ def test_an_isolated_build_writes_only_its_folder_and_sees_no_sandbox_data(tmp_p
         "cannot-list-repos",
         "proc-private",
         "cannot-remount",
+        "cannot-read-shadow",
+        f"uid={pwd.getpwnam('nobody').pw_uid}",
         "[sandbox] isolated",
     ):
         assert expected in logs, f"{expected} missing from:\n{logs}"
-    assert "SEES-SANDBOX-PROCESS" not in logs and "REMOUNTED" not in logs
+    assert "SEES-SANDBOX-PROCESS" not in logs and "REMOUNTED" not in logs and "READ-SHADOW" not in logs
     assert not escape.exists() and not (data / "evil").exists()
     assert not list(Path("/tmp").glob("outside-relative"))
 
@@ -144,7 +152,29 @@ def test_a_data_directory_holding_the_build_folder_does_not_hide_the_build(
     box = Sandbox(tmp_path / "data", isolate_builds=True)
     seed_demo(box)
     try:
-        row = build(box, 'echo fine > here.txt && cat here.txt && echo tmp > "$TMPDIR/t" && cat "$HOME/t"\n')
+        row = build(
+            box,
+            'echo fine > here.txt && cat here.txt && echo tmp > "$TMPDIR/t" && cat "$HOME/t"\n'
+            f"ls {tmp_path / 'data'}/sandbox.db 2>/dev/null && echo SEES-DATA || echo data-hidden\n",
+        )
     finally:
         box.close()
     assert row["status"] == "succeeded" and "fine" in row["logs"]
+    assert "data-hidden" in row["logs"] and "SEES-DATA" not in row["logs"]
+
+
+def test_a_pushed_compileall_py_is_not_run_by_the_python_check(box: Sandbox) -> None:
+    """``python -m compileall`` in the checkout would import a pushed compileall.py instead."""
+    files = {
+        "compileall.py": "import sys\nprint('PUSHED-CODE-RAN')\nsys.exit(0)\n",
+        "src/hello.py": "def apply(input)\n    return input\n",
+    }
+    sha = commit_files(box.repo_path("demo", "hello"), files, "shadow the standard library")
+    with box.db() as db:
+        algo = next(db.query("select * from algorithms where name = 'hello'"))
+    started = box.start_build(algo, sha, "compile")
+    box.wait_for_builds(timeout=30)
+    with box.db() as db:
+        row = next(db.query("select * from builds where build_id = ?", [started["build_id"]]))
+    assert "PUSHED-CODE-RAN" not in row["logs"]
+    assert row["status"] == "failed" and "SyntaxError" in row["logs"]

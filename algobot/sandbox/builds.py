@@ -16,9 +16,11 @@ languages have no checker here and succeed with a line saying so.
 - on Linux as root, with util-linux's ``unshare`` and ``setpriv``, also (`isolation_available`):
   its own PID namespace (nothing it starts, ``setsid`` included, outlives it, and it cannot see our
   processes in ``/proc``), its own mount namespace in which every file system is read-only except
-  the private folder and the sandbox's data directory (and any other ``private_paths``) is hidden
-  under an empty read-only tmpfs, no capabilities (so it cannot undo the mounts), and files of at
-  most `MAX_FILE_BYTES`.
+  the private folder, mounted as its ``/tmp`` (so it sees no other ``/tmp`` content, and its path
+  is reachable by any user), and the sandbox's data directory (and any other ``private_paths``) is hidden
+  under an empty read-only tmpfs, no capabilities (so it cannot undo the mounts), files of at most
+  `MAX_FILE_BYTES`, and a ``build.sh`` runs as user ``nobody`` (the byte-compiler, which runs no
+  pushed code, stays root without capabilities, since the interpreter may be readable by root only).
 
 Elsewhere (not root, not Linux) the build runs with this user's rights; the log says so.
 
@@ -32,6 +34,7 @@ import contextlib
 import functools
 import logging
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -54,19 +57,25 @@ MAX_OUTPUT_BYTES = 128 * 1024  # the tail of a build's output that is kept
 MAX_LOG_CHARS = 200_000
 MAX_FILE_BYTES = 256 * 1024 * 1024
 KILL_GRACE_SECONDS = 5.0
+BUILD_USER = "nobody"  # build.sh runs as this user in an isolated build
+_PYTHON2_COMPILE = (
+    "import sys; sys.path = [p for p in sys.path if p not in ('', '.')]; import compileall; "
+    "sys.exit(0 if compileall.compile_dir('.', quiet=1) else 1)"
+)
 MARKER_VARIABLE = "ALGOBOT_SANDBOX_BUILD"  # in every build's environment, to find what it left behind
 
 # Run inside fresh PID and mount namespaces (as root): make the private folder the only writable
-# place, hide the given paths, drop every capability, then exec the build.
+# place (mounted on /tmp, the checkout in /tmp/src), hide the given paths, drop every capability
+# (and become RUN_AS=UID:GID if set), then exec the build.
 # Arguments: PRIVATE_DIR HIDDEN... -- COMMAND...
 _JAIL = r"""
 set -e
 work="$1"; shift
-mount --bind "$work" "$work"
-cd "$PWD"  # through the new mount: the old working directory would stay read-only
+mount --bind "$work" /tmp  # the private folder is the build's /tmp: the real one is out of sight
+cd /tmp/src
 while read -r _id _parent _dev _root point _rest; do
   case "$point" in
-    *\\*|/proc|/proc/*|"$work") ;;
+    *\\*|/proc|/proc/*|/tmp) ;;
     *) mount -o remount,bind,ro "$point" 2>/dev/null || true ;;
   esac
 done < /proc/self/mountinfo
@@ -75,7 +84,10 @@ while [ "$1" != "--" ]; do
   shift
 done
 shift
-exec setpriv --bounding-set=-all --inh-caps=-all --no-new-privs -- prlimit --fsize=$FSIZE --core=0 -- "$@"
+fsize="$FSIZE"; as_user=""
+if [ -n "$RUN_AS" ]; then as_user="--reuid=${RUN_AS%:*} --regid=${RUN_AS#*:} --clear-groups"; fi
+unset FSIZE RUN_AS
+exec setpriv $as_user --bounding-set=-all --inh-caps=-all --no-new-privs -- prlimit --fsize="$fsize" --core=0 -- "$@"
 """
 
 
@@ -208,7 +220,7 @@ def run_build(
             out.append("[sandbox] isolated: own PID and mount namespaces, read-only system, no capabilities")
         else:
             out.append(
-                f"[sandbox] not isolated: runs with the rights of user {os.getuid()} (only root on Linux isolates)"
+                f"[sandbox] not isolated: runs with the rights of uid {os.getuid()} (only root on Linux isolates)"
             )
         out.append(f"$ {shown}")
         result = _run(command, work, Path(tmp), timeout, hidden=[Path(p).resolve() for p in hidden], isolate=isolate)
@@ -248,15 +260,16 @@ def _command_for(work: Path, language: str | None, out: list[str]) -> list[str] 
     if not count:
         out.append("[sandbox] no .py files to compile")
         return None
-    interpreter = sys.executable
+    # Never ``python -m compileall`` in the checkout: the current folder comes first on sys.path, so a
+    # pushed compileall.py would run instead of the standard library's.
     if language == "python2-langpack":
         python2 = shutil.which("python2")
         if python2:
-            interpreter = python2
-        else:
-            out.append("[sandbox] no python2 on this machine; checking with Python 3 instead")
+            out.append(f"[sandbox] byte-compiling {count} .py file(s)")
+            return [python2, "-E", "-s", "-c", _PYTHON2_COMPILE]
+        out.append("[sandbox] no python2 on this machine; checking with Python 3 instead")
     out.append(f"[sandbox] byte-compiling {count} .py file(s)")
-    return [interpreter, "-m", "compileall", "-q", "."]
+    return [sys.executable, "-I", "-m", "compileall", "-q", "."]  # -I: no current folder on sys.path
 
 
 @functools.lru_cache(maxsize=1)
@@ -333,9 +346,11 @@ def _run(
     marker = f"{MARKER_VARIABLE}={uuid.uuid4().hex}"
     env[MARKER_VARIABLE] = marker.split("=", 1)[1]
     if isolate:
-        env["FSIZE"] = str(MAX_FILE_BYTES)
-        # A hidden folder that holds the private one (say --data /tmp) would hide the build itself.
-        hidden = [path for path in hidden if not tmp.resolve().is_relative_to(path)]
+        env.update(FSIZE=str(MAX_FILE_BYTES), HOME="/tmp", TMPDIR="/tmp")
+        if command[0] == "bash":  # pushed code: not even root without capabilities, but nobody
+            uid, gid = _build_user()
+            _chown_tree(tmp, uid, gid)
+            env["RUN_AS"] = f"{uid}:{gid}"
         command = [*_unshare(), "sh", "-c", _JAIL, "algobot-build", str(tmp), *map(str, hidden), "--", *command]
     proc = subprocess.Popen(
         command,
@@ -366,6 +381,23 @@ def _run(
         proc.stdout.close()
     output, dropped = tail.text()
     return _Result(None if timed_out else proc.returncode, output, timed_out, dropped, note)
+
+
+def _build_user() -> tuple[int, int]:
+    """uid and gid of `BUILD_USER` (65534, the usual nobody, if the system has no such user)."""
+    try:
+        entry = pwd.getpwnam(BUILD_USER)
+    except KeyError:
+        return 65534, 65534
+    return entry.pw_uid, entry.pw_gid
+
+
+def _chown_tree(root: Path, uid: int, gid: int) -> None:
+    """The build user owns its private folder, so it can write there (and only there)."""
+    os.chown(root, uid, gid)
+    for folder, dirs, files in os.walk(root):
+        for name in [*dirs, *files]:
+            os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
 
 
 def _kill_marked(marker: bytes) -> int:

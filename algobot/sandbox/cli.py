@@ -51,11 +51,12 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "sandbox",
         help="run a local Algorithmia-compatible sandbox",
         description="Serve a local Algorithmia-compatible API (/v1) and git repositories (/git), for local "
-        "development only. The sandbox RUNS PUSHED CODE on this machine (a pushed build.sh, and Python's "
-        "byte-compiler over pushed files) as the user running it; on Linux as root each build gets its own "
-        "PID and mount namespaces, a read-only view of the system and no view of the sandbox's data, and "
-        "elsewhere only a private folder, a minimal environment and a timeout. Git needs an API key as the "
-        "HTTP password. Keep it on localhost and never expose it.",
+        "development only. The sandbox RUNS PUSHED CODE on this machine (a pushed build.sh; Python's "
+        "byte-compiler reads pushed files). On Linux as root each build gets its own PID and mount "
+        "namespaces, a read-only view of the system and no view of the sandbox's data, and build.sh runs "
+        "as nobody; elsewhere builds run as the user running the sandbox, with only a private folder, a "
+        "minimal environment and a timeout. Git needs an API key as the HTTP password. Keep it on "
+        "localhost and never expose it.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=_non_negative(int), default=8080, help="port (default 8080; 0 = any)")
