@@ -6,8 +6,8 @@ person gets an actionable message instead of an opaque 400; responses are parsed
 hierarchy rooted at `AlgorithmiaError`. The key is sent only in the Authorization header and never
 appears in a repr, an exception or a log line.
 
-The contract is ``shared/reference/algorithmia-api.md``; the constants below are shared with the
-bundled sandbox so client and server agree on what is valid.
+The constants below come from the API's spec and docs and are shared with the bundled sandbox so
+client and server agree on what is valid.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 DEFAULT_API = "https://api.algorithmia.com"
 
 # ---------------------------------------------------------------------------
-# The contract's vocabulary (seed document + algorithmia-api.md)
+# The API's vocabulary (its spec and docs)
 # ---------------------------------------------------------------------------
 
 LANGUAGES = ("java", "javascript", "python2-langpack", "python3-1", "r", "ruby", "rust", "scala")
@@ -55,10 +55,15 @@ VERSION_TYPE_ALIASES = {"patch": "revision"}
 BUILD_STATUSES = ("in-progress", "succeeded", "failed")
 FINAL_BUILD_STATUSES = ("succeeded", "failed")
 
-_USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-_ALGO_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+# Full-match patterns (used with ``fullmatch``): ``$`` would also accept a trailing newline.
+_USER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_ALGO_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+# Build ids are UUIDs (the API's and the sandbox's); nothing else is put in a URL.
+_BUILD_ID_RE = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
+_GIT_HASH_RE = re.compile(r"[0-9a-fA-F]{7,40}")
+MAX_ERROR_MESSAGE_CHARS = 500
 
-# Error codes of the management API (algorithmia-api.md §10.2).
+# Error codes of the management API.
 CODE_NOT_FOUND = 1001
 CODE_NAME_TAKEN = 1002
 CODE_ALREADY_PUBLISHED = 1007
@@ -131,7 +136,7 @@ def split_algo_name(name: str) -> tuple[str, str]:
     if not isinstance(name, str) or name.count("/") != 1:
         raise InvalidInput(f"'{name}' is not an algorithm name: write it as USER/ALGO, e.g. demo/hello.")
     user, algo = name.split("/")
-    if not _USER_RE.match(user):
+    if not _USER_RE.fullmatch(user):
         raise InvalidInput(
             f"'{user}' is not a valid user name: use letters, digits, '-' or '_' (at most 64 characters)."
         )
@@ -141,12 +146,32 @@ def split_algo_name(name: str) -> tuple[str, str]:
 
 def validate_algo_short_name(algo: str) -> str:
     """Algorithm names start with a letter and hold only letters, digits and underscores."""
-    if not _ALGO_RE.match(algo or ""):
+    if not isinstance(algo, str) or not _ALGO_RE.fullmatch(algo):
         raise InvalidInput(
             f"'{algo}' is not a valid algorithm name: start with a letter and use only letters, "
             "digits and underscores (at most 64 characters)."
         )
     return algo
+
+
+def validate_build_id(build_id: str) -> str:
+    """A build id is checked before it becomes part of a URL (``..`` or ``/`` would change the path)."""
+    if not build_id:
+        raise InvalidInput("A build id is required.")
+    if not isinstance(build_id, str) or not _BUILD_ID_RE.fullmatch(build_id):
+        shown = build_id if isinstance(build_id, str) and len(build_id) <= 80 else f"{str(build_id)[:80]}…"
+        raise InvalidInput(
+            f"'{shown}' is not a build id: a build id looks like 0b9a5d6e-47a1-4f3c-9b44-1f0e2d3c4b5a "
+            "(`/algo builds` lists them)."
+        )
+    return build_id
+
+
+def validate_git_hash(git_hash: str) -> str:
+    """A commit to publish: 7 to 40 hexadecimal digits, sent lower-case."""
+    if not isinstance(git_hash, str) or not _GIT_HASH_RE.fullmatch(git_hash):
+        raise InvalidInput(f"'{git_hash}' is not a git commit hash: use 7 to 40 hexadecimal digits.")
+    return git_hash.lower()
 
 
 def parse_bool(value: Any, key: str) -> bool:
@@ -204,7 +229,7 @@ def validate_details(details: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def normalize_version_type(value: str | None, default: str = "minor") -> str:
-    """major, minor or revision; 'patch' is read as revision (contract §16)."""
+    """major, minor or revision; 'patch' is read as revision (algobot's choice)."""
     if value is None or value == "":
         return default
     text = str(value).strip().lower()
@@ -261,15 +286,18 @@ def _validate_limit(limit: int | None) -> None:
 
 
 def _error_fields(response: requests.Response) -> tuple[int | None, str]:
-    """Read code and message from the wrapped, bare or loose error bodies of the contract."""
+    """Read code and message from the wrapped, bare or loose error bodies of the contract.
+
+    A body that is not JSON is never quoted: the endpoint is whatever URL a channel's configurer
+    typed, possibly an internal service, and echoing its text would let them read it through Slack.
+    """
     try:
         body = response.json()
     except ValueError:
-        text = (response.text or "").strip()
-        return None, text[:200] or f"HTTP {response.status_code}"
+        return None, f"HTTP {response.status_code}; the answer was not JSON, so it is not shown"
     error: Any = body.get("error", body) if isinstance(body, dict) else body
     if isinstance(error, str):
-        return None, error
+        return None, _shorten(error) or f"HTTP {response.status_code}"
     if isinstance(error, dict):
         code = error.get("code")
         message = error.get("message") or error.get("detail") or ""
@@ -277,8 +305,16 @@ def _error_fields(response: requests.Response) -> tuple[int | None, str]:
             code = int(code) if code is not None else None
         except (TypeError, ValueError):
             code = None
-        return code, str(message) or f"HTTP {response.status_code}"
+        return code, _shorten(str(message)) or f"HTTP {response.status_code}"
     return None, f"HTTP {response.status_code}"
+
+
+def _shorten(message: str) -> str:
+    """An error message fits in a Slack sentence."""
+    message = message.strip()
+    if len(message) > MAX_ERROR_MESSAGE_CHARS:
+        return message[: MAX_ERROR_MESSAGE_CHARS - 1] + "…"
+    return message
 
 
 def error_from_response(response: requests.Response) -> AlgorithmiaError:
@@ -524,15 +560,13 @@ class AlgorithmiaClient:
     def build(self, algo: str, build_id: str) -> dict[str, Any]:
         """GET …/builds/{build_id}."""
         user, name = split_algo_name(algo)
-        if not build_id:
-            raise InvalidInput("A build id is required.")
+        validate_build_id(build_id)
         return self._request("GET", self._url(user, name, "builds", build_id))
 
     def build_logs(self, algo: str, build_id: str) -> str:
         """GET …/builds/{build_id}/logs: the log text (404 while the build is running)."""
         user, name = split_algo_name(algo)
-        if not build_id:
-            raise InvalidInput("A build id is required.")
+        validate_build_id(build_id)
         body = self._request("GET", self._url(user, name, "builds", build_id, "logs"))
         return str(body.get("logs") or "")
 
@@ -542,13 +576,23 @@ class AlgorithmiaClient:
         details: Mapping[str, Any] | None = None,
         settings: Mapping[str, Any] | None = None,
         version_info: Mapping[str, Any] | None = None,
+        *,
+        git_hash: str | None = None,
     ) -> dict[str, Any]:
-        """POST …/versions: publish the newest build; version_type defaults to minor."""
+        """POST …/versions: publish the newest build; version_type defaults to minor.
+
+        With ``git_hash`` the API publishes exactly that commit, and refuses (400) when it is not
+        the newest successful build's, so a person never publishes a build other than the one
+        they were shown.
+        """
         user, name = split_algo_name(algo)
+        clean_version = validate_version_info(version_info, publish=True)
+        if git_hash is not None:
+            clean_version["git_hash"] = validate_git_hash(git_hash)
         body = {
             "details": validate_details(details),
             "settings": validate_settings(settings),
-            "version_info": validate_version_info(version_info, publish=True),
+            "version_info": clean_version,
         }
         return self._request("POST", self._url(user, name, "versions"), body=body)
 

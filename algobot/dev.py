@@ -32,6 +32,7 @@ from algobot.localslack.history import HistoryFile
 from algobot.notify.scheduler import build_job, start_scheduler
 from algobot.sandbox import Sandbox, SandboxServer
 from algobot.sandbox.demo import seed_demo
+from algobot.sandbox.git import authenticated_url
 from algobot.server import BotServer, build_wsgi
 from algobot.settings import Settings
 
@@ -83,8 +84,8 @@ def start(data_dir: Path, *, port: int = 3000, build_delay: float = 3.0, poll_se
     """
     _check_port(port)
     data_dir.mkdir(parents=True, exist_ok=True)
-    box = Sandbox(data_dir / "sandbox", build_delay=build_delay)
-    sandbox_server = SandboxServer(box, host="127.0.0.1", port=0).start()
+    box = Sandbox(data_dir / "sandbox", build_delay=build_delay, private_paths=[data_dir])  # builds see no bot data
+    sandbox_server = SandboxServer(box, host="127.0.0.1", port=0, remember_port=True).start()
     demo = seed_demo(box)
 
     signing_secret = secrets.token_hex(16)
@@ -151,7 +152,8 @@ def run(args: argparse.Namespace) -> int:
         # default port can be taken without any option given).
         print(f"algobot dev: {exc}", file=sys.stderr)
         return 1
-    clone = f"{playground.sandbox_server.url}/git/demo/hello.git"
+    # The demo's key rides in the URL (git needs credentials); fine for this local demo only.
+    clone = authenticated_url(f"{playground.sandbox_server.url}/git/demo/hello.git", "demo", playground.demo_key)
     print(f"algobot playground: open {playground.page_url}", flush=True)
     print(f"  channel #{CHANNEL_NAME} uses the sandbox user demo; switch users at the top of the page.")
     print(f"  demo/hello's repository: {clone}")

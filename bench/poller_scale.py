@@ -37,6 +37,7 @@ from algobot.notify import store
 from algobot.notify.poller import Poller
 from algobot.notify.sender import OutboxSender
 from algobot.sandbox import Sandbox, SandboxServer
+from algobot.sandbox.git import authenticated_url
 from algobot.settings import Settings
 
 SETTINGS = {
@@ -115,7 +116,8 @@ def main() -> None:
     slack_server = LocalSlackServer(slack).start()
     for name in names:
         created = api.create(name, {"label": name}, SETTINGS)
-        push_initial_commit(created.get("clone_url") or f"{sandbox.url}/git/{name}.git", work, name.split("/")[1])
+        clone = authenticated_url(created.get("clone_url") or f"{sandbox.url}/git/{name}.git", "bench", key)
+        push_initial_commit(clone, work, name.split("/")[1])
     per_algorithm = args.builds // args.algorithms
     for name in names:
         for _ in range(per_algorithm - 1):

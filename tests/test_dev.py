@@ -61,6 +61,18 @@ def test_algobot_dev_serves_the_page_and_answers_commands(tmp_path):
         base = match.group(1)
         rest = [proc.stdout.readline() for _ in range(3)]
         assert any("/git/demo/hello.git" in line for line in rest)
+        [repo_line] = [line for line in rest if "demo/hello's repository:" in line]
+        clone_url = repo_line.split("repository:", 1)[1].strip()
+        assert re.fullmatch(r"http://demo:sim\w+@127\.0\.0\.1:\d+/git/demo/hello\.git", clone_url)
+        cloned = subprocess.run(
+            ["git", "clone", "--quiet", clone_url, str(tmp_path / "hello")],
+            env={**env, "GIT_TERMINAL_PROMPT": "0", "HOME": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert cloned.returncode == 0, cloned.stderr
+        assert (tmp_path / "hello" / "src" / "hello.py").is_file()
         page = requests.get(base + "/", timeout=10)
         assert page.status_code == 200 and "app.js" in page.text
         sent = requests.post(
@@ -197,3 +209,15 @@ def test_a_damaged_history_is_set_aside_and_the_page_starts_empty(tmp_path, capl
         assert "could not be read" in caplog.text and "starting empty" in caplog.text
     finally:
         playground.close()
+
+
+def test_the_playgrounds_git_url_survives_a_restart(tmp_path):
+    """A clone made during one `algobot dev` run can still push in the next: same sandbox port."""
+    first = dev.start(tmp_path / "dev", port=0, build_delay=0)
+    port = first.sandbox_server.port
+    first.close()
+    second = dev.start(tmp_path / "dev", port=0, build_delay=0)
+    try:
+        assert second.sandbox_server.port == port
+    finally:
+        second.close()

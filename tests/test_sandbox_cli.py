@@ -70,6 +70,21 @@ def test_algobot_cli_wires_the_sandbox_command(tmp_path: Path, capsys: pytest.Ca
     assert capsys.readouterr().out.startswith("sim")
     with pytest.raises(SystemExit):
         build_parser().parse_args(["sandbox", "--fail-rate", "2"])
+    limits = build_parser().parse_args(["sandbox", "--build-timeout", "5", "--max-push-mb", "2"])
+    assert (limits.build_timeout, limits.max_push_mb) == (5.0, 2.0)
+    assert (args.build_timeout, args.max_push_mb) == (300.0, 50.0)
+    for bad in (["--build-timeout", "0"], ["--max-push-mb", "-1"]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["sandbox", *bad])
+
+
+def test_help_says_the_sandbox_runs_pushed_code(capsys: pytest.CaptureFixture[str]) -> None:
+    from algobot.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["sandbox", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "RUNS PUSHED CODE" in text and "local development only" in text and "--build-timeout" in text
 
 
 @pytest.mark.slow

@@ -88,7 +88,7 @@ def test_every_error_class(sandbox: RunningSandbox, client: AlgorithmiaClient) -
     with pytest.raises(InvalidInput, match="no successful build"):
         client.publish(ALGO)
     with pytest.raises(NotFound):
-        client.build(ALGO, "no-such-build")
+        client.build(ALGO, "00000000-0000-4000-8000-000000000000")
 
 
 def test_already_published(sandbox: RunningSandbox, client: AlgorithmiaClient, tmp_path: Path) -> None:

@@ -13,8 +13,17 @@ import requests
 
 from algobot.algorithmia import AlgorithmiaClient, AlreadyPublished
 from algobot.sandbox import Sandbox, SandboxServer, seed_demo
-from algobot.sandbox.git import head_commit
-from tests.fixtures.sandbox import ALGO_SETTINGS, BROKEN_PY, GIT_ENV, HELLO_PY, RunningSandbox, git, push_files
+from algobot.sandbox.git import authenticated_url, head_commit
+from tests.fixtures.sandbox import (
+    ALGO_SETTINGS,
+    BROKEN_PY,
+    GIT_ENV,
+    HELLO_PY,
+    RunningSandbox,
+    git,
+    push_files,
+    with_credentials,
+)
 
 
 def builds(client: AlgorithmiaClient, algo: str = "demo/hello") -> list[dict[str, Any]]:
@@ -60,7 +69,7 @@ def test_push_output_names_the_build_and_clone_round_trips(sandbox: RunningSandb
     work = tmp_path / "work"
     home = tmp_path / "home"
     home.mkdir()
-    git("clone", "--quiet", clone, str(work), cwd=tmp_path, home=home)
+    git("clone", "--quiet", with_credentials(clone), str(work), cwd=tmp_path, home=home)
     (work / "src").mkdir()
     (work / "src" / "hello.py").write_text(HELLO_PY)
     git("add", "--all", cwd=work, home=home)
@@ -78,7 +87,7 @@ def test_push_output_names_the_build_and_clone_round_trips(sandbox: RunningSandb
     assert "remote: sandbox: build " in done.stderr
     sandbox.sandbox.wait_for_builds()
     again = tmp_path / "again"
-    git("clone", "--quiet", clone, str(again), cwd=tmp_path, home=home)
+    git("clone", "--quiet", with_credentials(clone), str(again), cwd=tmp_path, home=home)
     assert (again / "src" / "hello.py").read_text() == HELLO_PY
 
 
@@ -163,8 +172,9 @@ def test_a_build_that_runs_too_long_is_killed(tmp_path: Path) -> None:
 
 
 def test_git_urls_for_unknown_or_invalid_names_are_404(sandbox: RunningSandbox) -> None:
+    auth = ("demo", sandbox.key("demo"))
     for path in ("/git/demo/nothing.git/info/refs", "/git/../x.git/info/refs", "/git/demo/info/refs"):
-        response = requests.get(f"{sandbox.url}{path}?service=git-upload-pack", timeout=10)
+        response = requests.get(f"{sandbox.url}{path}?service=git-upload-pack", auth=auth, timeout=10)
         assert response.status_code == 404
 
 
@@ -195,7 +205,8 @@ def test_seed_demo_creates_user_key_and_unbuilt_algorithms(sandbox: RunningSandb
     assert client.build("demo/broken", broken_build)["status"] == "failed"
     assert "SyntaxError" in client.build_logs("demo/broken", broken_build)
     work = tmp_path / "hello"
-    git("clone", "--quiet", f"{sandbox.url}/git/demo/hello.git", str(work), cwd=tmp_path, home=tmp_path)
+    url = authenticated_url(f"{sandbox.url}/git/demo/hello.git", "demo", demo["key"])
+    git("clone", "--quiet", url, str(work), cwd=tmp_path, home=tmp_path)
     assert "def apply" in (work / "src" / "hello.py").read_text()
 
 

@@ -10,8 +10,10 @@ So a person can try algobot with no Algorithmia account, and tests exercise real
     ...
     server.close(); sandbox.close()
 
-Git on the sandbox needs no authentication (see `algobot.sandbox.git`), so it listens on
-127.0.0.1 unless told otherwise.
+The sandbox runs pushed code (a ``build.sh``, Python's byte-compiler) on this machine: it is for
+local development only and listens on 127.0.0.1 unless told otherwise. Git needs an API key as the
+HTTP Basic password (see `algobot.sandbox.git`); builds are confined as `algobot.sandbox.builds`
+describes.
 """
 
 from algobot.sandbox.app import Sandbox, create_key

@@ -1,9 +1,10 @@
 """The management API's routes and handlers, with the response shapes of the contract.
 
-``shared/reference/algorithmia-api.md`` is the contract: §6 for shapes, §7 for pagination, §8 for
-version bumps, §9 for the official client's quirks and §16 for algobot's decisions. Handlers
-validate everything before they write, and write in one transaction, so a request answered
-non-2xx leaves the state as it was (the official client retries compile and publish once).
+The shapes follow Algorithmia's Algorithm Management API (its OpenAPI spec, its docs and what the
+official Python client sends, quirks included); where those are silent, algobot's own choices are
+stated in the handler's docstring. Handlers validate everything before they write, and write in one
+transaction, so a request answered non-2xx leaves the state as it was (the official client retries
+compile and publish once).
 """
 
 from __future__ import annotations
@@ -42,13 +43,14 @@ if TYPE_CHECKING:
 
     from algobot.sandbox.app import Sandbox
 
-CODE_RESOURCE_NOT_FOUND = 1000  # a build or version of an existing algorithm (contract §10.2)
+CODE_RESOURCE_NOT_FOUND = 1000  # a build or version of an existing algorithm
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 SOURCE = {"scm": {"id": "internal", "provider": "internal", "default": True, "enabled": True}}
-_HEX_RE = re.compile(r"^[0-9a-f]{7,40}$")
-_SEMVER_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
-_PARTIAL_RE = re.compile(r"^(\d+)\.(?:(\d+)\.)?\*$")
+# Used with fullmatch: ``$`` would accept a trailing newline.
+_HEX_RE = re.compile(r"[0-9a-f]{7,40}")
+_SEMVER_RE = re.compile(r"(\d+)\.(\d+)\.(\d+)")
+_PARTIAL_RE = re.compile(r"(\d+)\.(?:(\d+)\.)?\*")
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class Caller:
 
 
 def no_such_algorithm() -> ApiFailure:
-    """404 / 1001; the message keeps the official client's ``exists()`` working (§9 #10)."""
+    """404 / 1001; the message keeps the official client's ``exists()`` working (it looks for that text)."""
     return ApiFailure(404, CODE_NOT_FOUND, "No such algorithm")
 
 
@@ -76,7 +78,7 @@ def _settings(algo: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_out(row: dict[str, Any]) -> dict[str, Any]:
-    """A `Build` (§6.6); ``version_info`` only once the build was published."""
+    """A `Build`; ``version_info`` only once the build was published."""
     body: dict[str, Any] = {
         "build_id": row["build_id"],
         "commit_sha": row["commit_sha"],
@@ -103,7 +105,7 @@ def _links(sb: Sandbox, req: Request, algo: dict[str, Any]) -> tuple[str, str]:
 
 
 def algorithm_out(sb: Sandbox, req: Request, db: Database, algo: dict[str, Any]) -> dict[str, Any]:
-    """The algorithm object (§6.2): newest build and compilation, last published version."""
+    """The algorithm object: newest build and compilation, last published version."""
     link, clone_url = _links(sb, req, algo)
     body: dict[str, Any] = {
         "id": algo["id"],
@@ -199,7 +201,7 @@ def _load(sb: Sandbox, db: Database, user: str, algo: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------
-# Pagination (§7): keyset on the build sequence, opaque base64url JSON markers
+# Pagination: keyset on the build sequence, opaque base64url JSON markers
 # ---------------------------------------------------------------------------
 
 
@@ -316,7 +318,7 @@ def get_algorithm(sb: Sandbox, req: Request, caller: Caller, u: str, a: str) -> 
 
 
 def update_algorithm(sb: Sandbox, req: Request, caller: Caller, u: str, a: str) -> Response:
-    """PUT: merge details and settings. The official client's form-encoded PUT (§9 #3) changes nothing."""
+    """PUT: merge details and settings. The official client's form-encoded PUT changes nothing."""
     with sb.db() as db:
         _load(sb, db, u, a)
     if req.is_form():
@@ -379,7 +381,7 @@ def list_scms(sb: Sandbox, req: Request, caller: Caller) -> Response:
 
 def compile_algorithm(sb: Sandbox, req: Request, caller: Caller, u: str, a: str) -> Response:
     """POST …/compile: build the default branch's head; the answer carries the new build."""
-    req.json()  # the official client posts {} (§9 #2); anything else that parses is ignored
+    req.json()  # the official client posts {}; anything else that parses is ignored
     with sb.db() as db:
         algo = _load(sb, db, u, a)
     sha = head_commit(sb.repo_path(u, a))
@@ -420,7 +422,7 @@ def get_build(sb: Sandbox, req: Request, caller: Caller, u: str, a: str, build_i
 
 
 def get_build_logs(sb: Sandbox, req: Request, caller: Caller, u: str, a: str, build_id: str) -> Response:
-    """GET …/builds/{build_id}/logs: 404 until the build finished (§6.7)."""
+    """GET …/builds/{build_id}/logs: 404 until the build finished, as documented."""
     row = _build_row(sb, u, a, build_id)
     if row["status"] == "in-progress":
         raise ApiFailure(
@@ -455,7 +457,11 @@ def _highest_version(db: Database, algorithm_id: str) -> str | None:
 
 
 def publish_version(sb: Sandbox, req: Request, caller: Caller, u: str, a: str) -> Response:
-    """POST …/versions: give the newest succeeded build a semantic version (§8, §16)."""
+    """POST …/versions: give the newest succeeded build a semantic version (a major, minor or revision bump).
+
+    With ``version_info.git_hash`` only that commit may be published, and only if it is the newest
+    succeeded build's (`_check_wanted_hash`).
+    """
     body = req.json()
     details = _checked(validate_details, _object(body, "details"), "details")
     settings = _checked(validate_settings, _object(body, "settings"), "settings")
@@ -466,6 +472,8 @@ def publish_version(sb: Sandbox, req: Request, caller: Caller, u: str, a: str) -
         raise invalid(f"version_info.version_type: {exc.message}") from None
     texts = _text_fields(info, ("release_notes", "sample_input", "sample_output"))
     wanted_hash = info.get("git_hash")
+    if wanted_hash is not None and not (isinstance(wanted_hash, str) and _HEX_RE.fullmatch(wanted_hash.lower())):
+        raise invalid("version_info.git_hash must be a commit hash of 7 to 40 hexadecimal digits")
     with sb.write_lock, sb.db() as db:
         algo = _load(sb, db, u, a)
         build = store.latest_build(db, algo["id"], "status = 'succeeded'")
@@ -473,10 +481,8 @@ def publish_version(sb: Sandbox, req: Request, caller: Caller, u: str, a: str) -
             raise invalid(
                 f"{u}/{a} has no successful build to publish: push code or compile, and wait for the build to succeed"
             )
-        if wanted_hash and not (isinstance(wanted_hash, str) and build["commit_sha"].startswith(wanted_hash)):
-            raise invalid(
-                f"version_info.git_hash: only the newest successful build ({build['commit_sha']}) can be published"
-            )
+        if wanted_hash is not None:
+            _check_wanted_hash(db, algo, build, wanted_hash)
         if build["semantic_version"]:
             raise ApiFailure(400, CODE_ALREADY_PUBLISHED, "Version already published. Please compile your algorithm.")
         current = _settings(algo)
@@ -507,6 +513,35 @@ def publish_version(sb: Sandbox, req: Request, caller: Caller, u: str, a: str) -
         build = store.get_build(db, build["build_id"])
         assert build is not None
     return Response(200, version_out(sb, req, algo, build))
+
+
+def _check_wanted_hash(db: Database, algo: dict[str, Any], newest: dict[str, Any], wanted: str) -> None:
+    """Publishing a given commit is allowed only when it is the newest succeeded build's.
+
+    Anything else is refused with a message naming the newer build, so a person who reviewed one
+    build never publishes another by accident.
+    """
+    wanted = wanted.lower()
+    if newest["commit_sha"].startswith(wanted):
+        return
+    name = f"{algo['owner']}/{algo['name']}"
+    own = store.latest_build(db, algo["id"], "commit_sha like ?", [wanted + "%"])
+    if own is None:
+        raise invalid(
+            f"version_info.git_hash: {name} has no build of commit {wanted}; the newest successful build "
+            f"is {newest['build_id']} at {newest['commit_sha'][:12]}"
+        )
+    if own["status"] != "succeeded":
+        state = "failed" if own["status"] == "failed" else "is still in progress"
+        raise invalid(
+            f"version_info.git_hash: build {own['build_id']} of {name} at {wanted} {state}, so it cannot be "
+            f"published; the newest successful build is {newest['build_id']} at {newest['commit_sha'][:12]}"
+        )
+    raise invalid(
+        f"version_info.git_hash: commit {wanted} of {name} is not the newest successful build: build "
+        f"{newest['build_id']} at {newest['commit_sha'][:12]} is newer. Only the newest successful build "
+        "can be published; publish that one, or push or compile this commit again"
+    )
 
 
 def _flag(req: Request, name: str) -> bool | None:
@@ -553,7 +588,7 @@ def get_version(sb: Sandbox, req: Request, caller: Caller, u: str, a: str, git_h
     with sb.db() as db:
         algo = _load(sb, db, u, a)
         rows = []
-        if _HEX_RE.match(git_hash.lower()):
+        if _HEX_RE.fullmatch(git_hash.lower()):
             rows = list(
                 db.query(
                     "select * from builds where algorithm_id = ? and status = 'succeeded' "
@@ -567,7 +602,7 @@ def get_version(sb: Sandbox, req: Request, caller: Caller, u: str, a: str, git_h
 
 
 # ---------------------------------------------------------------------------
-# Calling an algorithm (§11): a minimal echo, enough for the official client's flow
+# Calling an algorithm: a minimal echo, enough for the official client's flow
 # ---------------------------------------------------------------------------
 
 
@@ -578,13 +613,13 @@ def _resolve_call(db: Database, algo: dict[str, Any], version: str | None, owner
         return store.latest_build(db, algo["id"], published)
     if version == "latestPrivate":
         return store.latest_build(db, algo["id"], "semantic_version is not null") if owner else None
-    if _SEMVER_RE.match(version):
+    if _SEMVER_RE.fullmatch(version):
         return store.latest_build(db, algo["id"], f"{published} and semantic_version = ?", [version])
-    partial = _PARTIAL_RE.match(version)
+    partial = _PARTIAL_RE.fullmatch(version)
     if partial:
         prefix = ".".join(part for part in partial.groups() if part is not None) + "."
         return store.latest_build(db, algo["id"], f"{published} and semantic_version like ?", [prefix + "%"])
-    if owner and _HEX_RE.match(version.lower()):
+    if owner and _HEX_RE.fullmatch(version.lower()):
         return store.latest_build(db, algo["id"], "status = 'succeeded' and commit_sha like ?", [version.lower() + "%"])
     return None
 

@@ -17,7 +17,7 @@ import secrets
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from algobot.algorithmia import (
 from algobot.sandbox import store
 from algobot.sandbox.api import ROUTES, Caller
 from algobot.sandbox.builds import BuildJob, BuildRunner
-from algobot.sandbox.git import make_git_app, repo_path
+from algobot.sandbox.git import DEFAULT_MAX_PUSH_BYTES, make_git_app, repo_path
 from algobot.sandbox.web import ApiFailure, Request, Response, error_body, match, send
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,10 @@ class Sandbox:
         fail_rate: this share of API requests is answered 503.
         hold_builds: builds stay in progress until `release_builds` (for tests).
         public_url: the URL clients use, for clone URLs and links; default: from the Host header.
-        build_timeout: a build's check is killed after this many seconds.
+        build_timeout: a build's check is killed (with every process it started) after this many seconds.
+        max_push_bytes: a git push larger than this is refused (None: no limit).
+        private_paths: more folders builds must not see (``data_dir`` is always hidden from them).
+        isolate_builds: confine builds in namespaces (`algobot.sandbox.builds`); None: when possible.
         rng: random source for ``fail_rate`` (seed it for reproducible runs).
 
     ``latency_ms``, ``fail_rate``, ``hold_builds`` and ``build_delay`` can be changed at run time.
@@ -97,6 +100,9 @@ class Sandbox:
         hold_builds: bool = False,
         public_url: str | None = None,
         build_timeout: float = 300.0,
+        max_push_bytes: int | None = DEFAULT_MAX_PUSH_BYTES,
+        private_paths: Sequence[str | Path] = (),
+        isolate_builds: bool | None = None,
         rng: random.Random | None = None,
     ):
         self.data_dir = Path(data_dir)
@@ -111,9 +117,17 @@ class Sandbox:
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._builds = BuildRunner(
-            self._finish_build, build_delay=build_delay, build_timeout=build_timeout, hold_builds=hold_builds
+            self._finish_build,
+            build_delay=build_delay,
+            build_timeout=build_timeout,
+            hold_builds=hold_builds,
+            private_paths=[self.data_dir, *(Path(p) for p in private_paths)],
+            isolate=isolate_builds,
         )
-        self._git_app = make_git_app(self.data_dir, self._on_push)
+        self.max_push_bytes = max_push_bytes
+        self._git_app = make_git_app(
+            self.data_dir, self._on_push, authorize=self._authorize_git, max_push_bytes=max_push_bytes
+        )
         self._fail_interrupted_builds()
 
     # -- configuration that may change at run time ----------------------------
@@ -268,6 +282,30 @@ class Sandbox:
         build = self.start_build(row, commit_sha, f"push to {branch}")
         return f"sandbox: build {build['build_id']} started for {commit_sha[:12]}"
 
+    def _authorize_git(self, owner: str, algo: str, key: str | None, write: bool) -> tuple[int, str] | None:
+        """Git over HTTP takes the API key as the Basic auth password; None when the request may go on.
+
+        The owner may clone and (with a managing key) push; anyone else with a key may only clone an
+        algorithm whose source is open. The key is never logged.
+        """
+        how = f"use your sandbox user name and an API key as the password, e.g. http://{owner}:KEY@HOST/git/..."
+        if not key:
+            return 401, f"sandbox: git needs credentials: {how}"
+        with self.db() as db:
+            rows = list(db.query("select user, manage from api_keys where key_hash = ?", [store.hash_key(key)]))
+            row = store.get_algorithm(db, owner, algo)
+        if not rows:
+            return 401, f"sandbox: unknown API key: {how}"
+        user, manage = rows[0]["user"], bool(rows[0]["manage"])
+        if user == owner:
+            if write and not manage:
+                return 403, f"sandbox: this key of {user} may not manage algorithms, so it cannot push to {algo}"
+            return None
+        if not write and row is not None and store.loads(row["settings"]).get("source_visibility") == "open":
+            return None
+        action = "push to" if write else "clone"
+        return 403, f"sandbox: {user} may not {action} {owner}/{algo}: only its owner can, with the owner's key"
+
     def _fail_interrupted_builds(self) -> None:
         """Builds left in progress by a previous run can never finish: mark them failed."""
         with self.write_lock, self.db() as db:
@@ -354,7 +392,7 @@ class Sandbox:
         return Response(fault.status, error_body(CODE_INTERNAL, message), headers)
 
     def _authenticate(self, req: Request) -> Caller:
-        """``Simple <key>``, ``Bearer <key>`` or a bare key (§3); the key is never logged."""
+        """``Simple <key>``, ``Bearer <key>`` or a bare key, as the API accepts; the key is never logged."""
         parts = str(req.environ.get("HTTP_AUTHORIZATION") or "").split()
         key = None
         if len(parts) == 1:

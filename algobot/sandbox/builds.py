@@ -1,12 +1,28 @@
 """Builds as real work in background threads, with hooks that let tests hold and await them.
 
-A build checks out its commit into a scratch folder and runs a check: an executable ``build.sh``
-at the root if there is one (``bash build.sh``), else the language's check. Python algorithms
-(``python3-1``, ``python2-langpack``) are byte-compiled with ``python -m compileall`` in a
-subprocess, so a syntax error fails the build with the compiler's own message in the log; other
-languages have no checker here and succeed with a line saying so. The sandbox never runs
-algorithm code otherwise. Subprocesses get a minimal environment (no secrets from ours) and a
-timeout, and are killed with their whole process group on expiry (POSIX).
+A build checks out its commit into a private scratch folder and runs a check there: an executable
+``build.sh`` at the root if there is one (``bash build.sh``), else the language's check. Python
+algorithms (``python3-1``, ``python2-langpack``) are byte-compiled with ``python -m compileall`` in
+a subprocess, so a syntax error fails the build with the compiler's own message in the log; other
+languages have no checker here and succeed with a line saying so.
+
+**This runs pushed code.** What confines it:
+
+- always: a minimal environment (``PATH``, ``HOME`` and ``TMPDIR`` in the private folder, ``LANG``;
+  no secret of ours), the private folder as working directory, its own session and process group,
+  a timeout after which the whole group is killed (and, on Linux, any process that left the group
+  but still carries the build's marker variable), and output read as it comes with only its last
+  `MAX_OUTPUT_BYTES` kept (in memory and in the stored log);
+- on Linux as root, with util-linux's ``unshare`` and ``setpriv``, also (`isolation_available`):
+  its own PID namespace (nothing it starts, ``setsid`` included, outlives it, and it cannot see our
+  processes in ``/proc``), its own mount namespace in which every file system is read-only except
+  the private folder, mounted as its ``/tmp`` (so it sees no other ``/tmp`` content, and its path
+  is reachable by any user), and the sandbox's data directory (and any other ``private_paths``) is hidden
+  under an empty read-only tmpfs, no capabilities (so it cannot undo the mounts), files of at most
+  `MAX_FILE_BYTES`, and a ``build.sh`` runs as user ``nobody`` (the byte-compiler, which runs no
+  pushed code, stays root without capabilities, since the interpreter may be readable by root only).
+
+Elsewhere (not root, not Linux) the build runs with this user's rights; the log says so.
 
 Tests never sleep: ``hold_builds`` keeps each finished build "in progress" until `release`, and
 `wait_idle` blocks on a condition variable until no build is running.
@@ -15,8 +31,10 @@ Tests never sleep: ``hold_builds`` keeps each finished build "in progress" until
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -24,16 +42,53 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from algobot.sandbox.git import checkout
 
 log = logging.getLogger(__name__)
 
 PYTHON_LANGUAGES = ("python3-1", "python2-langpack")
+MAX_OUTPUT_BYTES = 128 * 1024  # the tail of a build's output that is kept
 MAX_LOG_CHARS = 200_000
+MAX_FILE_BYTES = 256 * 1024 * 1024
+KILL_GRACE_SECONDS = 5.0
+BUILD_USER = "nobody"  # build.sh runs as this user in an isolated build
+_PYTHON2_COMPILE = (
+    "import sys; sys.path = [p for p in sys.path if p not in ('', '.')]; import compileall; "
+    "sys.exit(0 if compileall.compile_dir('.', quiet=1) else 1)"
+)
+MARKER_VARIABLE = "ALGOBOT_SANDBOX_BUILD"  # in every build's environment, to find what it left behind
+
+# Run inside fresh PID and mount namespaces (as root): make the private folder the only writable
+# place (mounted on /tmp, the checkout in /tmp/src), hide the given paths, drop every capability
+# (and become RUN_AS=UID:GID if set), then exec the build.
+# Arguments: PRIVATE_DIR HIDDEN... -- COMMAND...
+_JAIL = r"""
+set -e
+work="$1"; shift
+mount --bind "$work" /tmp  # the private folder is the build's /tmp: the real one is out of sight
+cd /tmp/src
+while read -r _id _parent _dev _root point _rest; do
+  case "$point" in
+    *\\*|/proc|/proc/*|/tmp) ;;
+    *) mount -o remount,bind,ro "$point" 2>/dev/null || true ;;
+  esac
+done < /proc/self/mountinfo
+while [ "$1" != "--" ]; do
+  if [ -d "$1" ]; then mount -t tmpfs -o ro,size=4k,mode=0555 algobot-hidden "$1"; fi
+  shift
+done
+shift
+fsize="$FSIZE"; as_user=""
+if [ -n "$RUN_AS" ]; then as_user="--reuid=${RUN_AS%:*} --regid=${RUN_AS#*:} --clear-groups"; fi
+unset FSIZE RUN_AS
+exec setpriv $as_user --bounding-set=-all --inh-caps=-all --no-new-privs -- prlimit --fsize="$fsize" --core=0 -- "$@"
+"""
 
 
 @dataclass
@@ -63,11 +118,15 @@ class BuildRunner:
         build_delay: float = 0.0,
         build_timeout: float = 300.0,
         hold_builds: bool = False,
+        private_paths: Sequence[Path] = (),
+        isolate: bool | None = None,
     ):
         self._finish = finish
         self.build_delay = build_delay
         self.build_timeout = build_timeout
         self.hold_builds = hold_builds
+        self.private_paths = [Path(p) for p in private_paths]
+        self.isolate = isolate  # None: whenever isolation_available()
         self._cond = threading.Condition()
         self._running: dict[str, BuildJob] = {}
         self._threads: list[threading.Thread] = []
@@ -124,7 +183,8 @@ class BuildRunner:
     def _run(self, job: BuildJob) -> None:
         started = time.monotonic()
         try:
-            status, logs = run_build(job, timeout=self.build_timeout)
+            isolate = isolation_available() if self.isolate is None else self.isolate
+            status, logs = run_build(job, timeout=self.build_timeout, hidden=self.private_paths, isolate=isolate)
         except Exception as exc:
             log.exception("sandbox build %s crashed", job.build_id)
             status, logs = "failed", f"[sandbox] internal error while building: {type(exc).__name__}: {exc}\n"
@@ -142,7 +202,9 @@ class BuildRunner:
                 self._cond.notify_all()
 
 
-def run_build(job: BuildJob, *, timeout: float = 300.0) -> tuple[str, str]:
+def run_build(
+    job: BuildJob, *, timeout: float = 300.0, hidden: Sequence[Path] = (), isolate: bool = False
+) -> tuple[str, str]:
     """Check out the commit and run its check; return (status, log text)."""
     out: list[str] = [f"[sandbox] build {job.build_id} of {job.algorithm} at {job.commit_sha} ({job.trigger})"]
     with tempfile.TemporaryDirectory(prefix="algobot-sandbox-build-") as tmp:
@@ -154,17 +216,29 @@ def run_build(job: BuildJob, *, timeout: float = 300.0) -> tuple[str, str]:
             out.append("[sandbox] build succeeded")
             return "succeeded", _join(out)
         shown = " ".join("python" if part == sys.executable else part for part in command)
+        if isolate:
+            out.append("[sandbox] isolated: own PID and mount namespaces, read-only system, no capabilities")
+        else:
+            out.append(
+                f"[sandbox] not isolated: runs with the rights of uid {os.getuid()} (only root on Linux isolates)"
+            )
         out.append(f"$ {shown}")
-        code, output, timed_out = _run(command, work, Path(tmp), timeout)
-        if output:
-            out.append(output.rstrip("\n"))
-        if timed_out:
+        result = _run(command, work, Path(tmp), timeout, hidden=[Path(p).resolve() for p in hidden], isolate=isolate)
+        if result.dropped:
+            out.append(
+                f"[sandbox] … {result.dropped} bytes of earlier output dropped; the last {MAX_OUTPUT_BYTES} follow …"
+            )
+        if result.output:
+            out.append(result.output.rstrip("\n"))
+        if result.note:
+            out.append(f"[sandbox] {result.note}")
+        if result.timed_out:
             out.append(f"[sandbox] build failed: timed out after {timeout:g} s")
             return "failed", _join(out)
-        if code == 0:
+        if result.code == 0:
             out.append("[sandbox] build succeeded")
             return "succeeded", _join(out)
-        out.append(f"[sandbox] build failed (exit code {code})")
+        out.append(f"[sandbox] build failed (exit code {result.code})")
         return "failed", _join(out)
 
 
@@ -186,19 +260,82 @@ def _command_for(work: Path, language: str | None, out: list[str]) -> list[str] 
     if not count:
         out.append("[sandbox] no .py files to compile")
         return None
-    interpreter = sys.executable
+    # Never ``python -m compileall`` in the checkout: the current folder comes first on sys.path, so a
+    # pushed compileall.py would run instead of the standard library's.
     if language == "python2-langpack":
         python2 = shutil.which("python2")
         if python2:
-            interpreter = python2
-        else:
-            out.append("[sandbox] no python2 on this machine; checking with Python 3 instead")
+            out.append(f"[sandbox] byte-compiling {count} .py file(s)")
+            return [python2, "-E", "-s", "-c", _PYTHON2_COMPILE]
+        out.append("[sandbox] no python2 on this machine; checking with Python 3 instead")
     out.append(f"[sandbox] byte-compiling {count} .py file(s)")
-    return [interpreter, "-m", "compileall", "-q", "."]
+    return [sys.executable, "-I", "-m", "compileall", "-q", "."]  # -I: no current folder on sys.path
 
 
-def _run(command: list[str], cwd: Path, tmp: Path, timeout: float) -> tuple[int | None, str, bool]:
-    """Run with a minimal environment; kill the whole process group on timeout."""
+@functools.lru_cache(maxsize=1)
+def isolation_available() -> bool:
+    """True when builds can get their own PID and mount namespaces (Linux, root, util-linux)."""
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        return False
+    if not all(shutil.which(tool) for tool in ("unshare", "setpriv", "prlimit", "mount")):
+        return False
+    try:
+        done = subprocess.run(
+            [*_unshare(), "true"], stdin=subprocess.DEVNULL, capture_output=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
+
+
+def _unshare() -> list[str]:
+    # --kill-child: if unshare dies (our SIGKILL on timeout) its child, the namespace's init, dies,
+    # and with it every process in the namespace.
+    return ["unshare", "--pid", "--fork", "--kill-child", "--mount", "--mount-proc", "--propagation", "private"]
+
+
+@dataclass
+class _Result:
+    code: int | None
+    output: str
+    timed_out: bool
+    dropped: int = 0
+    note: str = ""
+
+
+class _Tail:
+    """Reads a pipe to its end in a thread, keeping only the last ``limit`` bytes."""
+
+    def __init__(self, stream: IO[bytes], limit: int = MAX_OUTPUT_BYTES):
+        self.limit = limit
+        self.total = 0
+        self._buffer = bytearray()
+        self._stream = stream
+        self._thread = threading.Thread(target=self._read, name="sandbox-build-output", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            while chunk := self._stream.read1(65536):  # type: ignore[attr-defined]
+                self.total += len(chunk)
+                self._buffer += chunk
+                if len(self._buffer) > self.limit:
+                    del self._buffer[: len(self._buffer) - self.limit]
+
+    def join(self, timeout: float) -> bool:
+        """Wait for the end of the output; False if something still holds the pipe open."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def text(self) -> tuple[str, int]:
+        data = bytes(self._buffer)
+        return data.decode("utf-8", "replace"), max(0, self.total - len(data))
+
+
+def _run(
+    command: list[str], cwd: Path, tmp: Path, timeout: float, *, hidden: Sequence[Path] = (), isolate: bool = False
+) -> _Result:
+    """Run with a minimal environment; kill the whole process group (or namespace) on timeout."""
     env = {
         "PATH": os.environ.get("PATH", os.defpath),
         "HOME": str(tmp),
@@ -206,6 +343,15 @@ def _run(command: list[str], cwd: Path, tmp: Path, timeout: float) -> tuple[int 
         "LANG": "C.UTF-8",
         "PYTHONIOENCODING": "utf-8",
     }
+    marker = f"{MARKER_VARIABLE}={uuid.uuid4().hex}"
+    env[MARKER_VARIABLE] = marker.split("=", 1)[1]
+    if isolate:
+        env.update(FSIZE=str(MAX_FILE_BYTES), HOME="/tmp", TMPDIR="/tmp")
+        if command[0] == "bash":  # pushed code: not even root without capabilities, but nobody
+            uid, gid = _build_user()
+            _chown_tree(tmp, uid, gid)
+            env["RUN_AS"] = f"{uid}:{gid}"
+        command = [*_unshare(), "sh", "-c", _JAIL, "algobot-build", str(tmp), *map(str, hidden), "--", *command]
     proc = subprocess.Popen(
         command,
         cwd=cwd,
@@ -215,22 +361,68 @@ def _run(command: list[str], cwd: Path, tmp: Path, timeout: float) -> tuple[int 
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    assert proc.stdout is not None
+    tail = _Tail(proc.stdout)
+    timed_out = False
     try:
-        output, _ = proc.communicate(timeout=timeout)
-        return proc.returncode, output.decode("utf-8", "replace"), False
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        timed_out = True
+    # Whatever the build left behind in its group goes too (in a namespace, it is already gone),
+    # and so does any process that left the group (setsid) but still carries the build's marker.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    _kill_marked(marker.encode())
+    note = ""
+    if not tail.join(KILL_GRACE_SECONDS):
+        note = "stopped reading output: a process that left the build's process group still holds it open"
+    with contextlib.suppress(OSError):
+        proc.stdout.close()
+    output, dropped = tail.text()
+    return _Result(None if timed_out else proc.returncode, output, timed_out, dropped, note)
+
+
+def _build_user() -> tuple[int, int]:
+    """uid and gid of `BUILD_USER` (65534, the usual nobody, if the system has no such user)."""
+    try:
+        entry = pwd.getpwnam(BUILD_USER)
+    except KeyError:
+        return 65534, 65534
+    return entry.pw_uid, entry.pw_gid
+
+
+def _chown_tree(root: Path, uid: int, gid: int) -> None:
+    """The build user owns its private folder, so it can write there (and only there)."""
+    os.chown(root, uid, gid)
+    for folder, dirs, files in os.walk(root):
+        for name in [*dirs, *files]:
+            os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
+
+
+def _kill_marked(marker: bytes) -> int:
+    """SIGKILL every process whose environment holds ``marker`` (Linux ``/proc``; else nothing)."""
+    killed = 0
+    proc_dir = Path("/proc")
+    if not proc_dir.is_dir():
+        return 0
+    for entry in proc_dir.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
         try:
-            output, _ = proc.communicate(timeout=5)
-        except subprocess.TimeoutExpired:
-            output = b""
-        return None, (output or b"").decode("utf-8", "replace"), True
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker in environ.split(b"\0"):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed += 1
+    return killed
 
 
 def _join(lines: list[str]) -> str:
+    """The stored log; past MAX_LOG_CHARS only its first line and its tail are kept."""
     text = "\n".join(lines) + "\n"
     if len(text) > MAX_LOG_CHARS:
-        half = MAX_LOG_CHARS // 2
-        text = text[:half] + "\n[sandbox] … log truncated …\n" + text[-half:]
+        text = lines[0] + "\n[sandbox] … log truncated …\n" + text[-(MAX_LOG_CHARS - len(lines[0]) - 40) :]
     return text

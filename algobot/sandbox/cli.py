@@ -31,6 +31,13 @@ def _non_negative(kind: type) -> Any:
     return parse
 
 
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
+
+
 def _rate(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
@@ -43,8 +50,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "sandbox",
         help="run a local Algorithmia-compatible sandbox",
-        description="Serve a local Algorithmia-compatible API (/v1) and git repositories (/git). "
-        "Git needs no authentication and pushed build.sh files run on this machine: keep it on localhost.",
+        description="Serve a local Algorithmia-compatible API (/v1) and git repositories (/git), for local "
+        "development only. The sandbox RUNS PUSHED CODE on this machine (a pushed build.sh; Python's "
+        "byte-compiler reads pushed files). On Linux as root each build gets its own PID and mount "
+        "namespaces, a read-only view of the system and no view of the sandbox's data, and build.sh runs "
+        "as nobody; elsewhere builds run as the user running the sandbox, with only a private folder, a "
+        "minimal environment and a timeout. Git needs an API key as the HTTP password. Keep it on "
+        "localhost and never expose it.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=_non_negative(int), default=8080, help="port (default 8080; 0 = any)")
@@ -65,6 +77,20 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--fail-rate", type=_rate, default=0.0, metavar="P", help="answer this share of API requests 503"
+    )
+    parser.add_argument(
+        "--build-timeout",
+        type=_positive,
+        default=300.0,
+        metavar="S",
+        help="kill a build and every process it started after S s (default 300)",
+    )
+    parser.add_argument(
+        "--max-push-mb",
+        type=_positive,
+        default=50.0,
+        metavar="N",
+        help="refuse git pushes larger than N MiB (default 50)",
     )
     parser.add_argument("--public-url", default=None, help="URL clients use (default: from the Host header)")
     parser.add_argument("--demo", action="store_true", help="seed user demo, demo/hello and demo/broken")
@@ -105,11 +131,12 @@ def _is_loopback(host: str) -> bool:
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until Ctrl-C or SIGTERM."""
     from algobot.sandbox import Sandbox, SandboxServer, seed_demo
+    from algobot.sandbox.git import authenticated_url
 
     logging.getLogger("dulwich").setLevel(logging.WARNING)  # one INFO line per git request is noise
     if not _is_loopback(args.host):
         log.warning(
-            "sandbox listening on %s: anyone who can reach it can push code that runs here (git has no auth)",
+            "sandbox listening on %s: anyone who can reach it with a key can push code that runs here",
             args.host,
         )
     sandbox = Sandbox(
@@ -118,6 +145,8 @@ def run_serve(args: argparse.Namespace) -> int:
         latency_ms=args.latency_ms,
         fail_rate=args.fail_rate,
         public_url=args.public_url,
+        build_timeout=args.build_timeout,
+        max_push_bytes=int(args.max_push_mb * 1024 * 1024),
     )
     try:
         server = SandboxServer(sandbox, host=args.host, port=args.port)
@@ -134,13 +163,18 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         server.start()
         url = args.public_url or server.url
-        print(f"algobot sandbox serving {url} (data in {args.data}); Ctrl-C to stop", flush=True)
+        print(
+            f"algobot sandbox serving {url} (data in {args.data}); Ctrl-C to stop. "
+            "It runs pushed code on this machine: for local development only.",
+            flush=True,
+        )
         if args.demo:
             demo = seed_demo(sandbox)
             print(f"demo API key (user demo): {demo['key']}", flush=True)
+            clone = authenticated_url(f"{url}/git/demo/hello.git", "demo", "KEY")
             print(
                 f"  hint: export ALGORITHMIA_API={url} ALGORITHMIA_API_KEY=<the key above>, "
-                f"then try {' and '.join(demo['algorithms'])} (git clone {url}/git/demo/hello.git)",
+                f"then try {' and '.join(demo['algorithms'])} (git clone {clone}, with the key above as KEY)",
                 flush=True,
             )
         while not stop.wait(0.5):

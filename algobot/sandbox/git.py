@@ -4,9 +4,13 @@ Every algorithm owns a bare repository at ``DATA/repos/{user}/{algo}.git``, serv
 ``{public}/git/{user}/{algo}.git`` by dulwich's WSGI smart-HTTP server (`dulwich.web`), so the
 real ``git`` binary can clone from and push to it.
 
-**Git needs no authentication on the sandbox**: anyone who can reach the port can clone, push
-and, through a pushed ``build.sh``, run code on this machine. That is why the sandbox listens on
-127.0.0.1 by default; do not expose it.
+**Git needs credentials**: HTTP Basic auth whose password is one of the user's API keys (the user
+name is not checked; git wants one, so use the sandbox user). Without them every git request is
+answered 401 with a ``WWW-Authenticate`` challenge, so git asks for them (or uses those in the URL,
+``http://USER:KEY@HOST/git/USER/ALGO.git``). Only the owner may push, with a managing key; others
+may clone an algorithm only when its source is open. A push larger than the sandbox's limit is
+refused with a git error naming the limit, before dulwich reads it. Even so, a pushed ``build.sh``
+runs on this machine: the sandbox is for local development only.
 
 How a push starts a build: dulwich's ``ReceivePackHandler`` writes the pushed refs and then calls
 ``repo.hooks["post-receive"].execute(updated_refs)`` (``dulwich/server.py``,
@@ -18,6 +22,8 @@ is sent to the pusher on the side band, so ``git push`` prints ``remote: sandbox
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import logging
 import os
@@ -26,6 +32,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
 from dulwich.errors import NotGitRepository
 from dulwich.hooks import Hook
@@ -33,7 +40,7 @@ from dulwich.index import commit_tree
 from dulwich.objects import S_ISGITLINK, Blob, Commit
 from dulwich.repo import Repo
 from dulwich.server import Backend
-from dulwich.web import make_wsgi_chain
+from dulwich.web import HTTPGitApplication, make_wsgi_chain, url_prefix
 
 from algobot.algorithmia import AlgorithmiaError, split_algo_name
 
@@ -45,6 +52,9 @@ SANDBOX_AUTHOR = b"algobot sandbox <sandbox@localhost>"
 
 # (user, algo, commit_sha, ref) -> a line for the pusher
 PushCallback = Callable[[str, str, str, bytes], str]
+# (owner, algo, key or None, write) -> None when allowed, else (HTTP status, sentence for git)
+GitAuthorizer = Callable[[str, str, str | None, bool], tuple[int, str] | None]
+DEFAULT_MAX_PUSH_BYTES = 50 * 1024 * 1024
 
 
 def repo_path(data_dir: Path, user: str, algo: str) -> Path:
@@ -226,14 +236,151 @@ class _ClosingResponse:
             self._backend.opened.clear()
 
 
-def make_git_app(data_dir: Path, on_push: PushCallback) -> Callable[[dict[str, Any], Any], Iterable[bytes]]:
+def make_git_app(
+    data_dir: Path,
+    on_push: PushCallback,
+    *,
+    authorize: GitAuthorizer | None = None,
+    max_push_bytes: int | None = DEFAULT_MAX_PUSH_BYTES,
+) -> Callable[[dict[str, Any], Any], Iterable[bytes]]:
     """dulwich's smart-HTTP WSGI app over the sandbox's repositories (mount it at ``/git``).
 
-    A backend per request, so the repositories a request opened are closed with its response.
+    ``authorize`` sees every request for a repository before dulwich does (no callback: no
+    checks, for embedding in tests of dulwich itself). A backend per request, so the
+    repositories a request opened are closed with its response.
     """
 
     def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        target = _target(environ)
+        if target is not None:
+            user, algo, write = target
+            if authorize is not None:
+                refusal = authorize(user, algo, basic_auth_key(environ), write)
+                if refusal is not None:
+                    return _refuse(start_response, *refusal)
+            size = _content_length(environ)
+            too_large = max_push_bytes is not None and size > max_push_bytes
+            if write and too_large and environ.get("REQUEST_METHOD") == "POST":
+                log.info("sandbox refused a push of %d bytes to %s/%s (limit %d)", size, user, algo, max_push_bytes)
+                return _refuse_push(environ, start_response, size, int(max_push_bytes or 0))
         backend = SandboxGitBackend(data_dir, on_push)
         return _ClosingResponse(make_wsgi_chain(backend)(environ, start_response), backend)
 
     return app
+
+
+def authenticated_url(url: str, user: str, key: str) -> str:
+    """``url`` with ``user:key@`` in it, for the local demo only: git shows it in ``git remote -v``."""
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{quote(user, safe='')}:{quote(key, safe='')}@{host}"))
+
+
+def basic_auth_key(environ: Mapping[str, Any]) -> str | None:
+    """The API key of a ``Basic`` Authorization header: the password, or the user name if alone."""
+    parts = str(environ.get("HTTP_AUTHORIZATION") or "").split()
+    if len(parts) != 2 or parts[0].lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(parts[1], validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, _, password = decoded.partition(":")
+    return password or user or None
+
+
+def _target(environ: Mapping[str, Any]) -> tuple[str, str, bool] | None:
+    """(owner, algo, is a push) of a git request, found exactly as dulwich finds the repository.
+
+    None when dulwich would not open a repository for it (it answers those 404 itself).
+    """
+    method = environ.get("REQUEST_METHOD")
+    path = str(environ.get("PATH_INFO") or "")
+    for (smethod, spath), _handler in HTTPGitApplication.services.items():
+        if smethod != method:
+            continue
+        found = spath.search(path)
+        if found is None or found.string[: found.start()].endswith("/"):
+            continue
+        text = url_prefix(found).strip("/")
+        if text.endswith(".git"):
+            text = text[: -len(".git")]
+        try:
+            user, algo = split_algo_name(text)
+        except AlgorithmiaError:
+            return None
+        service = parse_qs(str(environ.get("QUERY_STRING") or "")).get("service", [""])[0]
+        write = found.group().endswith("/git-receive-pack") or service == "git-receive-pack"
+        return user, algo, write
+    return None
+
+
+def _content_length(environ: Mapping[str, Any]) -> int:
+    try:
+        return int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def _refuse(start_response: Any, status: int, message: str) -> list[bytes]:
+    """A plain-text refusal; git shows its text after ``remote:``, and a 401 makes it ask for credentials."""
+    body = f"{message}\n".encode()
+    phrase = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}.get(status, "Error")
+    headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
+    if status == 401:
+        headers.append(("WWW-Authenticate", 'Basic realm="algobot sandbox", charset="UTF-8"'))
+    start_response(f"{status} {phrase}", headers)
+    return [body]
+
+
+def _pkt(data: bytes) -> bytes:
+    return f"{len(data) + 4:04x}".encode("ascii") + data
+
+
+def _read_commands(stream: Any) -> tuple[list[bytes], set[bytes]]:
+    """The refs and capabilities at the start of a receive-pack request (its pack is not read)."""
+    refs: list[bytes] = []
+    capabilities: set[bytes] = set()
+    for _ in range(10_000):
+        size_text = stream.read(4)
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            break
+        if size < 4:  # flush: the commands end here
+            break
+        line = stream.read(size - 4)
+        line, _, caps = line.rstrip(b"\n").partition(b"\0")
+        if caps:
+            capabilities.update(caps.split())
+        fields = line.split(b" ")
+        if len(fields) == 3:
+            refs.append(fields[2])
+    return refs, capabilities
+
+
+def _refuse_push(environ: Mapping[str, Any], start_response: Any, size: int, limit: int) -> list[bytes]:
+    """Answer a too-large push as git expects, so ``git push`` prints why each ref was rejected."""
+    refs, capabilities = _read_commands(environ["wsgi.input"])
+    mib = 1024 * 1024
+    reason = f"push of {size / mib:.1f} MiB is larger than the sandbox's limit of {limit / mib:.1f} MiB".encode()
+    report = _pkt(b"unpack " + reason + b"\n") + b"".join(_pkt(b"ng " + ref + b" " + reason + b"\n") for ref in refs)
+    report += b"0000"
+    if b"side-band-64k" in capabilities or b"side-band" in capabilities:
+        chunk = 65000 if b"side-band-64k" in capabilities else 990
+        body = _pkt(b"\x02sandbox: " + reason + b" (push less at a time, or raise --max-push-mb)\n")
+        body += b"".join(_pkt(b"\x01" + report[i : i + chunk]) for i in range(0, len(report), chunk))
+        body += b"0000"
+    elif b"report-status" in capabilities:
+        body = report
+    else:
+        body = b""
+    start_response(
+        "200 OK",
+        [
+            ("Content-Type", "application/x-git-receive-pack-result"),
+            ("Cache-Control", "no-cache"),
+            ("Content-Length", str(len(body))),
+        ],
+    )
+    return [body]

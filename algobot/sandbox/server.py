@@ -1,4 +1,8 @@
-"""Serve a `Sandbox` over HTTP with waitress, in a background thread (port 0 picks a free port)."""
+"""Serve a `Sandbox` over HTTP with waitress, in a background thread (port 0 picks a free port).
+
+With ``remember_port`` a port-0 server first tries the port it had last time (kept in
+``DATA/port``), so git remotes cloned from a previous run keep working after a restart.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,19 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from waitress import create_server, wasyncore
 from waitress.channel import HTTPChannel
 
 from algobot.sandbox.app import Sandbox
+from algobot.sandbox.web import MAX_BODY_BYTES
 
 log = logging.getLogger(__name__)
+
+PORT_FILE = "port"
+BODY_SLACK_BYTES = 16 * 1024 * 1024  # over the push limit, so a push just over it still gets git's clear refusal
 
 
 class SandboxServer:
@@ -23,23 +32,49 @@ class SandboxServer:
     closed from another thread. The `Sandbox` itself is not closed here: whoever made it closes it.
     """
 
-    def __init__(self, sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0, *, threads: int = 8):
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        threads: int = 8,
+        remember_port: bool = False,
+    ):
         self.sandbox = sandbox
         self.host = host
-        self._server = create_server(
-            sandbox.wsgi_app,
-            host=host,
+        port_file = Path(sandbox.data_dir) / PORT_FILE
+        remembered = _read_port(port_file) if remember_port and port == 0 else None
+        self._server = None
+        if remembered is not None:
+            try:
+                self._server = self._create(remembered, threads)
+            except OSError as exc:
+                log.warning("sandbox: last run's port %d is taken (%s); git URLs change this time", remembered, exc)
+        if self._server is None:
+            self._server = self._create(port, threads)
+        effective = getattr(self._server, "effective_port", None)
+        if effective is None:  # several sockets (e.g. "localhost" on IPv4 and IPv6)
+            effective = self._server.effective_listen[0][1]
+        self.port = int(effective)
+        if remember_port:
+            port_file.write_text(f"{self.port}\n")
+        self._thread: threading.Thread | None = None
+
+    def _create(self, port: int, threads: int) -> Any:
+        limit = max(MAX_BODY_BYTES, self.sandbox.max_push_bytes or 0) + BODY_SLACK_BYTES
+        if self.sandbox.max_push_bytes is None:
+            limit = 1024 * 1024 * 1024  # waitress's default
+        return create_server(
+            self.sandbox.wsgi_app,
+            host=self.host,
             port=port,
             threads=threads,
             asyncore_use_poll=True,
             ident="algobot-sandbox",
             clear_untrusted_proxy_headers=True,
+            max_request_body_size=limit,
         )
-        effective = getattr(self._server, "effective_port", None)
-        if effective is None:  # several sockets (e.g. "localhost" on IPv4 and IPv6)
-            effective = self._server.effective_listen[0][1]
-        self.port = int(effective)
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -101,6 +136,14 @@ class SandboxServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _read_port(path: Path) -> int | None:
+    try:
+        port = int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return port if 0 < port < 65536 else None
 
 
 def _drop_connections(server_map: dict[int, Any], trigger: Any) -> None:

@@ -1,6 +1,6 @@
 """Minimal WSGI plumbing for the sandbox API: requests, JSON responses, wrapped errors, routes.
 
-Every error leaves as ``{"error": {"id", "code", "message"}}`` (contract §10.1, §14.3), because
+Every error leaves as ``{"error": {"id", "code", "message"}}``, because
 the official client parses every error body as JSON.
 """
 
@@ -140,13 +140,13 @@ class Route:
     regex: re.Pattern[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.regex = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.pattern) + "/?$")
+        self.regex = re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.pattern) + "/?")
 
 
 def match(routes: list[Route], path: str) -> tuple[Route | None, dict[str, str]]:
     """The route whose pattern matches ``path`` and its parameters."""
     for route in routes:
-        found = route.regex.match(path)
+        found = route.regex.fullmatch(path)
         if found:
             return route, found.groupdict()
     return None, {}
