@@ -224,6 +224,7 @@ def _audit(ctx: CommandContext, spec: CommandSpec, parsed: ParsedCommand, reply:
             result=reply.result,
         ),
         now=ctx.now,
+        key=ctx.services.cipher.audit_key,
     )
 
 

@@ -167,6 +167,7 @@ def _register_uninstall_listeners(
             team_id=context.team_id,
             enterprise_id=context.enterprise_id,
             reason=reason,
+            audit_key=services.cipher.audit_key,
             now=services.clock(),
         )
 

@@ -63,7 +63,10 @@ def build_job(settings: Settings, cipher: KeyCipher, *, slack_client: WebClient 
         client = slack_client or WebClient(base_url=settings.slack_api_url)
     else:
         client = slack_client or WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
-    return NotificationJob(Poller(settings, cipher), OutboxSender(settings.db_path, client, token_for=token_for))
+    return NotificationJob(
+        Poller(settings, cipher),
+        OutboxSender(settings.db_path, client, token_for=token_for, audit_key=cipher.audit_key),
+    )
 
 
 def _on_job_error(event: JobExecutionEvent) -> None:
