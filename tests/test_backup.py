@@ -220,3 +220,19 @@ def test_a_file_that_is_not_a_database_is_refused_without_leaving_a_partial_copy
 
     assert "cannot back up" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.db"]
+
+
+def test_the_database_and_its_wal_are_created_private_under_umask_022(tmp_path):
+    path = tmp_path / "fresh.db"
+    previous = os.umask(0o022)
+    try:
+        migrate(path)  # creates the file, switches it to WAL
+        with database(path) as db:  # a write while the connection is open keeps -wal and -shm around
+            db.table("channel_allowed_users").insert(
+                {"team_id": "T1", "channel_id": "C1", "user_id": "U1", "added_by": "U1", "added_at": "x"}
+            )
+            files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+            assert all(f.exists() for f in files)
+            assert {f.name: mode(f) for f in files} == {f.name: 0o600 for f in files}
+    finally:
+        os.umask(previous)
