@@ -38,6 +38,7 @@ import sqlite_utils
 
 from algobot.channels import ChannelRef
 from algobot.db import immediate, utc_iso
+from algobot.parsing import KEY_SHAPED
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +74,8 @@ _SECRET_WORDS = frozenset(
     {"key", "keys", "apikey", "token", "tokens", "secret", "secrets", "password", "passwd", "passphrase"}
     | {"authorization", "credential", "credentials"}
 )
-# Values that look like secrets wherever they appear: Algorithmia keys ("sim" + 20 or more letters and
-# digits) and Slack tokens (xoxb-, xoxp-, xoxe.xoxp-, xapp-, ...).
-_SECRET_VALUE = re.compile(r"\bsim[A-Za-z0-9]{20,}\b|\bxox[a-z]{1,2}(?:\.xox[a-z])?-[A-Za-z0-9-]+|\bxapp-[A-Za-z0-9-]+")
+# Values that look like secrets wherever they appear: Algorithmia keys and Slack tokens.
+_SECRET_VALUE = KEY_SHAPED
 
 
 def is_secret_name(name: str) -> bool:

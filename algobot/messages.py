@@ -67,6 +67,25 @@ LOGIN_LOOKS_LIKE_KEY = (
     "and paste the key into the dialog. What you typed was not stored or echoed, but Slack may keep "
     "the command text — consider creating a new key."
 )
+DIALOG_NOT_FOR_YOU = (
+    "This dialog was not opened for you in this workspace, so nothing was saved. Close it and run the "
+    "command again in the channel you mean."
+)
+DIALOG_NOTES_HOLD_A_KEY = (
+    "These notes hold something shaped like an API key or a Slack token, and they would be posted to "
+    "the channel. Take it out (and if it was a real key, consider creating a new one)."
+)
+
+
+def option_holds_a_key(option: str) -> str:
+    """A free-text option (notes=, label=, summary=, ...) holds something shaped like a key or token."""
+    return (
+        f":no_entry: `{esc(option)}=` holds something shaped like an API key or a Slack token, and it would "
+        "be posted to the channel and sent to Algorithmia as typed, so nothing was sent. Take the key out "
+        "and run the command again; if it was a real key, consider creating a new one."
+    )
+
+
 LOGIN_MODAL_TITLE = "Algorithmia API key"
 LOGIN_MODAL_INTRO = (
     "The key is stored encrypted for *this channel only* and is never shown again. "
