@@ -7,6 +7,8 @@ Values that come from users or from the API are escaped for mrkdwn by the caller
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from algobot.algorithmia import (
     AlgorithmiaError,
     AlreadyPublished,
@@ -253,6 +255,17 @@ BUTTON_VALUE_TOO_LONG = "these options are too long to carry on a confirmation b
 NO_BUILDS = "{algorithm} has no builds yet: push code or run `/algo compile {algorithm}`."
 NO_VERSIONS = "{algorithm} has no published versions yet."
 NO_AUDIT = "Nothing has been recorded for this channel yet."
+
+
+def audit_checkpoint(rows: int, head: str, moment: datetime) -> str:
+    """The daily checkpoint posted to ALGOBOT_AUDIT_CHANNEL: a record of the trail kept outside it."""
+    return (
+        f":lock: Audit checkpoint, {moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC: the trail has *{rows}* rows, "
+        f"head hash `{head}`. To check later that nothing up to here was removed or rewritten: "
+        f"`algobot audit verify --head {head} --rows {rows}`"
+    )
+
+
 NO_RELEASES = "No releases of {algorithm} were made from this workspace yet."
 FULL_LOG_COMMENT = "Full build log of *{algorithm}* build `{build_id}`, requested by <@{user_id}>."
 LOG_EMPTY = "(the build printed nothing)"
