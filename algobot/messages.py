@@ -255,6 +255,59 @@ BUTTON_VALUE_TOO_LONG = "these options are too long to carry on a confirmation b
 NO_BUILDS = "{algorithm} has no builds yet: push code or run `/algo compile {algorithm}`."
 NO_VERSIONS = "{algorithm} has no published versions yet."
 NO_AUDIT = "Nothing has been recorded for this channel yet."
+# How `/algo audit` words a row: the command as people type it, where it came from, on what, the
+# outcome. The stored row keeps the machine form (action "button:logs", raw ids) for `audit export`.
+AUDIT_VIA = {"button": " (with a button)", "modal": " (in a dialog)", "cli": " (from the command line)"}
+AUDIT_SYSTEM_ACTIONS = {
+    "notify": "stopped this channel's build notices",
+    "uninstall": "forgot the workspace after it removed the app",
+    "anchor": "sealed the audit trail",
+    "checkpoint": "posted an audit checkpoint",
+}
+AUDIT_REFUSED_CONFIGURE = "refused: only workspace admins, the bot's admins and the channel's configurers may do that"
+AUDIT_REFUSED_CHANGE = "refused: not on this channel's allow list"
+
+
+def audit_time(iso: str) -> str:
+    """A stored UTC timestamp as people read it: "2024-05-01 12:00 UTC"."""
+    try:
+        return f"{datetime.fromisoformat(iso).astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    except (TypeError, ValueError):
+        return esc(str(iso))
+
+
+def audit_entry(row: dict, *, configure_actions: frozenset[str]) -> str:
+    """One audit row in words: outcome, who, what (as the command is typed), on what, result, when.
+
+    Internal ids (build ids, created algorithm ids) are not shown; versions and masked keys are.
+    """
+    action, source = str(row.get("action") or ""), str(row.get("source") or "")
+    name = action.split(":", 1)[-1]
+    user = str(row.get("user_id") or "")
+    if source == "system":
+        who, what = "algobot", AUDIT_SYSTEM_ACTIONS.get(name, esc(name))
+    else:
+        who = "An operator" if source == "cli" else f"<@{esc(user)}>"
+        what = f"ran `/algo {esc(name)}`{AUDIT_VIA.get(source, '')}"
+    target = ""
+    if row.get("algorithm"):
+        target = f" on *{esc(row['algorithm'])}*"
+    elif name in ("allow", "deny") and row.get("result"):
+        target = f" for <@{esc(row['result'])}>"
+    outcome = str(row.get("outcome") or "")
+    if outcome == "refused":
+        tail = f" — {AUDIT_REFUSED_CONFIGURE if name in configure_actions else AUDIT_REFUSED_CHANGE}"
+    elif outcome == "error":
+        reason = " ".join(str(row.get("error") or "").split())
+        tail = f" — failed: {esc(reason[:300])}" if reason else " — failed"
+    elif name == "publish" and row.get("result"):
+        tail = f" → version *{esc(row['result'])}*"
+    elif name == "login" and row.get("result"):
+        tail = f" → key `{esc(row['result'])}`"
+    else:
+        tail = ""
+    emoji = {"ok": ":white_check_mark:", "error": ":x:", "refused": ":no_entry:"}.get(outcome, "")
+    return f"{emoji} {who} {what}{target}{tail} · {audit_time(str(row.get('time') or ''))}"
 
 
 def audit_checkpoint(rows: int, head: str, moment: datetime) -> str:

@@ -357,8 +357,8 @@ def test_audit_lists_this_channels_actions_and_verify_catches_an_edit(bot, tmp_p
     bot.command("audit")
     trail = bot.reply_containing("Audit trail of this channel")
     text = message_text(trail)
-    assert "*publish* demo/hello" in text and "0.1.0" in text
-    assert "*info* demo/nothing" in text
+    assert "ran `/algo publish` on *demo/hello* → version *0.1.0*" in text
+    assert "ran `/algo info` on *demo/nothing* — failed" in text
 
     from algobot.cli import main
 
