@@ -137,6 +137,12 @@ def _existing_db(path: str, table: str) -> Iterator[sqlite_utils.Database]:
         yield db
 
 
+def _require_db(path: str, table: str) -> None:
+    """Fail as `_existing_db` does, before anything (a key file, a salt) could be created beside it."""
+    with _existing_db(path, table):
+        pass
+
+
 def _migrate(path: str) -> list[str]:
     """Create or upgrade the database at `path`, saying so plainly if its directory is missing."""
     if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
@@ -349,9 +355,8 @@ def remove_command(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     path = _db_path(args, settings)
     now = datetime.now(UTC)
-    with _existing_db(path, "channel_keys"):
-        pass
-    cipher = load_cipher(settings.secret_key, path, log)
+    _require_db(path, "channel_keys")
+    cipher = load_cipher(settings.secret_key, path, log, create=False)  # seals the audit row; never a new key
     with _existing_db(path, "channel_keys") as db, immediate(db):
         if not ChannelStore(db).remove(channel):
             print(f"{channel} has no API key; nothing removed.", file=sys.stderr)
@@ -375,8 +380,7 @@ def verify_command(args: argparse.Namespace) -> int:
         raise CliError("--head must be the 64 hexadecimal characters of a checkpoint's hash")
     settings = Settings.from_env()
     path = _db_path(args, settings)
-    with _existing_db(path, "audit"):
-        pass
+    _require_db(path, "audit")
     cipher = load_cipher(settings.secret_key, path, log, create=False)  # a read-only check writes no key
     with _existing_db(path, "audit") as db:
         result = audit.verify(db, cipher.audit_key, head=args.head, rows=args.rows)

@@ -136,6 +136,20 @@ def test_remove_forgets_the_key_and_audits_it(env, monkeypatch, capsys):
         assert [r["action"] for r in audit.recent(db, REF)] == ["logout", "login"]
 
 
+def test_remove_never_generates_a_key_to_seal_its_audit_row(env, monkeypatch, capsys):
+    """Without ALGOBOT_SECRET_KEY and without the key file, a new random key would seal a row nobody
+    could verify with the real key: remove refuses instead, naming the setting."""
+    set_key(monkeypatch, TEST_API_KEY)
+    monkeypatch.delenv("ALGOBOT_SECRET_KEY")
+
+    assert main(["channel", "remove", "--team", "T1", "--channel", "C1"]) == 2
+
+    assert "ALGOBOT_SECRET_KEY" in capsys.readouterr().err
+    assert not key_file_path(env).exists()
+    with database(env) as db:
+        assert ChannelStore(db).config(REF) is not None
+
+
 def test_commands_on_a_missing_database_say_so(env, capsys):
     for argv in (["channel", "show"], ["audit", "verify"], ["audit", "export"]):
         assert main(argv) == 2
