@@ -257,3 +257,15 @@ def test_a_fresh_database_starts_with_a_sealed_row(tmp_path, monkeypatch, capsys
 
     assert anchor["arguments"] == {"plain_rows": 0, "plain_head": GENESIS_HASH}
     assert run_verify(capsys)[0] == 0
+
+
+def test_starting_with_another_secret_appends_nothing_and_warns(trail, caplog):
+    other = load_cipher("a different secret", trail + ".other", LOG).audit_key  # its own salt, its own key
+    caplog.set_level(logging.WARNING, logger="algobot.audit")
+    before = rows(trail)
+
+    with database(trail) as db:
+        assert audit.ensure_keyed(db, other, now=T0 + timedelta(days=1)) is None
+
+    assert rows(trail) == before
+    assert "not sealed with this deployment's secret key" in caplog.text
