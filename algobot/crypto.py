@@ -249,20 +249,28 @@ def _passphrase_cipher(
                 "p": SCRYPT_P,
             }
             cipher = _cipher_from_row(secret, row)
-            moved = _reencrypt(db, KeyCipher(legacy_fernet_key(secret)), cipher)
+            moved, stale = _reencrypt(db, KeyCipher(legacy_fernet_key(secret)), cipher)
             db.table(KDF_TABLE).insert(row)
     if moved:
         logger.info("Re-encrypted %d stored secret(s) under the scrypt-derived key (%s).", moved, KDF_VERSION)
+    for where in stale:
+        logger.warning(
+            "%s was stored with another secret and could not be read before either; it was left as it was "
+            "(set that channel's key again).",
+            where,
+        )
     return cipher
 
 
-def _reencrypt(db: sqlite_utils.Database, old: KeyCipher, new: KeyCipher) -> int:
-    """Re-encrypt every stored ciphertext from `old` to `new`; all or nothing (the caller's transaction).
+def _reencrypt(db: sqlite_utils.Database, old: KeyCipher, new: KeyCipher) -> tuple[int, list[str]]:
+    """Re-encrypt every stored ciphertext from `old` to `new` in the caller's transaction; returns how
+    many moved and where the ones `old` cannot open are.
 
-    A ciphertext the old key cannot open stops the start: it was stored under another secret, and
-    carrying on would lose it.
+    When `old` opens none of them, the secret is not the one they were stored with: raise, so nothing
+    is written and the right secret still migrates them later. Ciphertexts stored under some earlier
+    secret among readable ones were unreadable already; they stay as they are.
     """
-    existing, moved = set(db.table_names()), 0
+    existing, moved, stale = set(db.table_names()), 0, []
     for table, column, prefix in CIPHERTEXT_COLUMNS:
         if table not in existing or column not in db.table(table).columns_dict:
             continue
@@ -273,13 +281,16 @@ def _reencrypt(db: sqlite_utils.Database, old: KeyCipher, new: KeyCipher) -> int
             try:
                 plain = old._fernet.decrypt(value[len(prefix) :].encode("ascii")).decode()
             except InvalidToken:
-                raise SecretKeyError(
-                    f"A stored secret ({table}.{column}) cannot be decrypted with {SECRET_ENV}: it was stored "
-                    f"with another secret. Nothing was changed; restore the previous {SECRET_ENV}."
-                ) from None
+                stale.append(f"{table}.{column} (row {rowid})")
+                continue
             db.execute(f'UPDATE "{table}" SET "{column}" = ? WHERE rowid = ?', [prefix + new.encrypt(plain), rowid])
             moved += 1
-    return moved
+    if stale and not moved:
+        raise SecretKeyError(
+            f"The stored keys cannot be decrypted with {SECRET_ENV} ({stale[0]} and {len(stale) - 1} more): they "
+            f"were stored with another secret. Nothing was changed; restore the previous {SECRET_ENV}."
+        )
+    return moved, stale
 
 
 def _create_key_file(path: Path) -> bool:

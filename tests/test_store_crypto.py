@@ -164,7 +164,7 @@ def test_old_ciphertexts_are_re_encrypted_on_start_without_losing_one(tmp_path, 
     assert load_cipher("my passphrase", db_path, log).decrypt(stored_key) == api_key  # once only
 
 
-def test_a_ciphertext_under_another_secret_stops_the_start_and_changes_nothing(tmp_path):
+def test_a_wrong_passphrase_stops_the_start_and_changes_nothing(tmp_path):
     db_path = tmp_path / "old.db"
     seed_legacy(db_path, "the old passphrase")
     with database(db_path) as db:
@@ -173,7 +173,7 @@ def test_a_ciphertext_under_another_secret_stops_the_start_and_changes_nothing(t
     with pytest.raises(SecretKeyError, match="ALGOBOT_SECRET_KEY") as caught:
         load_cipher("a different passphrase", db_path, log)
 
-    assert "channel_keys" in str(caught.value)
+    assert "channel_keys" in str(caught.value) and "Nothing was changed" in str(caught.value)
     with database(db_path) as db:
         assert next(db.query("SELECT key_encrypted FROM channel_keys"))["key_encrypted"] == before
         assert db["secret_kdf"].count == 0  # the next start, with the right passphrase, still migrates
@@ -188,3 +188,18 @@ def test_a_fernet_key_needs_no_salt_and_writes_none(tmp_path):
     assert load_cipher(key, db_path, log).decrypt(Fernet(key.encode()).encrypt(b"x").decode()) == "x"
     with database(db_path) as db:
         assert db["secret_kdf"].count == 0
+
+
+def test_a_key_already_unreadable_is_left_alone_while_the_others_move(tmp_path, caplog):
+    db_path = tmp_path / "old.db"
+    api_key, _ = seed_legacy(db_path, "my passphrase")
+    stale = KeyCipher(legacy_fernet_key("an even older passphrase")).encrypt("simStaleKey")
+    with database(db_path) as db:
+        db.execute("UPDATE slack_bots SET bot_token = ?", ["enc:" + stale])
+
+    cipher = load_cipher("my passphrase", db_path, log)
+
+    with database(db_path) as db:
+        assert cipher.decrypt(next(db.query("SELECT key_encrypted FROM channel_keys"))["key_encrypted"]) == api_key
+        assert next(db.query("SELECT bot_token FROM slack_bots"))["bot_token"] == "enc:" + stale
+    assert "slack_bots.bot_token (row 1) was stored with another secret" in caplog.text
