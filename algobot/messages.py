@@ -73,9 +73,9 @@ DIALOG_NOT_FOR_YOU = (
     "This dialog was not opened for you in this workspace, so nothing was saved. Close it and run the "
     "command again in the channel you mean."
 )
-DIALOG_NOTES_HOLD_A_KEY = (
-    "These notes hold something shaped like an API key or a Slack token, and they would be posted to "
-    "the channel. Take it out (and if it was a real key, consider creating a new one)."
+DIALOG_FIELD_HOLDS_A_KEY = (
+    "This holds something shaped like an API key or a Slack token, and it would be sent to Algorithmia "
+    "and announced as typed. Take it out (and if it was a real key, consider creating a new one)."
 )
 
 

@@ -325,8 +325,16 @@ def create_app(
         if meta is None:
             ack(response_action="errors", errors={ids.BLOCK_PUBLISH_VERSION: messages.DIALOG_NOT_FOR_YOU})
             return
-        if contains_key_shape(field(ids.BLOCK_PUBLISH_NOTES, ids.ACTION_PUBLISH_NOTES)):
-            ack(response_action="errors", errors={ids.BLOCK_PUBLISH_NOTES: messages.DIALOG_NOTES_HOLD_A_KEY})
+        shaped = {
+            block_id: messages.DIALOG_FIELD_HOLDS_A_KEY
+            for block_id, action_id in (
+                (ids.BLOCK_PUBLISH_NOTES, ids.ACTION_PUBLISH_NOTES),
+                (ids.BLOCK_PUBLISH_SAMPLE, ids.ACTION_PUBLISH_SAMPLE),
+            )
+            if contains_key_shape(field(block_id, action_id))
+        }
+        if shaped:  # refused in the dialog, which stays open with what was typed
+            ack(response_action="errors", errors=shaped)
             return
         ack()
         ref = ChannelRef(

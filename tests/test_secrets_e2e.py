@@ -14,7 +14,9 @@ from algobot.db import database
 from algobot.ids import (
     ACTION_OPEN_PUBLISH,
     ACTION_PUBLISH_NOTES,
+    ACTION_PUBLISH_SAMPLE,
     BLOCK_PUBLISH_NOTES,
+    BLOCK_PUBLISH_SAMPLE,
     BLOCK_PUBLISH_VERSION,
     VIEW_PUBLISH,
 )
@@ -112,11 +114,15 @@ def test_key_shaped_notes_in_the_publish_dialog_keep_it_open_with_the_reason(bot
         bot.url,
         user=ADMIN,
         view_id=view.id,
-        values={BLOCK_PUBLISH_NOTES: {ACTION_PUBLISH_NOTES: f"new key {ALGORITHMIA_KEY}"}},
+        values={
+            BLOCK_PUBLISH_NOTES: {ACTION_PUBLISH_NOTES: f"new key {ALGORITHMIA_KEY}"},
+            BLOCK_PUBLISH_SAMPLE: {ACTION_PUBLISH_SAMPLE: SLACK_TOKEN},
+        },
     )
 
     assert response.json()["response_action"] == "errors"
-    error = response.json()["errors"][BLOCK_PUBLISH_NOTES]
-    assert "shaped like an API key" in error and ALGORITHMIA_KEY not in error
+    errors = response.json()["errors"]
+    assert set(errors) == {BLOCK_PUBLISH_NOTES, BLOCK_PUBLISH_SAMPLE}
+    assert "shaped like an API key" in errors[BLOCK_PUBLISH_NOTES] and ALGORITHMIA_KEY not in response.text
     assert api_calls(bot) == before
     assert trail_actions(bot) == ["anchor"]
