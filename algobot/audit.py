@@ -276,10 +276,12 @@ def _against_checkpoint(db: sqlite_utils.Database, result: VerifyResult, head: s
     """An intact chain must still hold the checkpoint's row `rows`, with the checkpoint's hash."""
     if rows > result.rows:
         first = result.rows + 1
-        span = f"row {rows}" if first == rows else f"rows {first}-{rows}"
-        return VerifyResult(
-            False, result.rows, result.head_hash, first, f"{span} (the newest at the checkpoint) were removed"
+        span = (
+            f"row {rows} (the newest at the checkpoint) was"
+            if first == rows
+            else f"rows {first}-{rows} (the newest at the checkpoint) were"
         )
+        return VerifyResult(False, result.rows, result.head_hash, first, f"{span} removed")
     if rows < 1:
         return VerifyResult(False, result.rows, result.head_hash, None, "the checkpoint's row count must be 1 or more")
     found = list(db.query('SELECT "hash" FROM audit WHERE id = ?', [rows]))
