@@ -9,6 +9,7 @@ token was used.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import logging
@@ -286,6 +287,16 @@ def test_build_notices_go_out_with_the_token_of_each_notices_workspace(two_teams
     for team, channel in ((TEAM_ID, DEV_CHANNEL), (TEAM2, TEAM2_CHANNEL)):
         [notice] = [m for m in slack.messages(channel) if "Build `b1`" in m.text]
         assert notice.text == f"Build `b1` in {team}" and notice.source == "api"
+
+
+def test_the_audit_checkpoint_goes_out_with_the_token_of_its_channels_workspace(two_teams, slack):
+    settings = dataclasses.replace(two_teams.settings, audit_channel=f"{TEAM2}/{TEAM2_CHANNEL}")
+    job = build_job(settings, two_teams.cipher)
+
+    assert job.checkpoint.run(time.time())
+
+    [posted] = [m for m in slack.messages(TEAM2_CHANNEL) if "Audit checkpoint" in (m.text or "")]
+    assert posted.team_id == TEAM2 and posted.source == "api"
 
 
 # -- uninstalling ------------------------------------------------------------------------------------
