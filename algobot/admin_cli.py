@@ -18,6 +18,7 @@ import functools
 import getpass
 import logging
 import os
+import re
 import sqlite3
 import sys
 import tempfile
@@ -118,7 +119,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     trail = subparsers.add_parser("audit", help="the tamper-evident audit trail")
     trail_commands = trail.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    parser = trail_commands.add_parser("verify", parents=[common], help="check the hash chain")
+    parser = trail_commands.add_parser(
+        "verify",
+        parents=[common],
+        help="check the keyed hash chain (needs ALGOBOT_SECRET_KEY or the key file)",
+        description="Check every row's HMAC and link. Rows cut off the end are only caught against a "
+        "checkpoint recorded elsewhere: pass --head and --rows from an 'audit head: N rows, hash H' log "
+        "line or a checkpoint posted to ALGOBOT_AUDIT_CHANNEL.",
+    )
+    parser.add_argument("--head", metavar="HASH", help="a checkpoint's head hash")
+    parser.add_argument("--rows", metavar="N", type=int, help="that checkpoint's row count")
     parser.set_defaults(handler=verify_command)
     parser = trail_commands.add_parser("export", parents=[common], help="write the trail as JSON lines or CSV")
     parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="default: jsonl")
@@ -143,6 +153,12 @@ def _existing_db(path: str, table: str) -> Iterator[sqlite_utils.Database]:
         if not db.table(table).exists():
             raise CliError(f"{path} has no {table} table yet; run `algobot migrate` first")
         yield db
+
+
+def _require_db(path: str, table: str) -> None:
+    """Fail as `_existing_db` does, before anything (a key file, a salt) could be created beside it."""
+    with _existing_db(path, table):
+        pass
 
 
 def _migrate(path: str) -> list[str]:
@@ -319,6 +335,7 @@ def set_key_command(args: argparse.Namespace) -> int:
                 channel, user_id=CLI_ACTOR, action="login", source="cli", arguments={"endpoint": endpoint}
             ),
             now=now,
+            key=cipher.audit_key,
         )
     print(f"Stored the API key {mask_key(api_key)} for {channel}; endpoint: {config.endpoint or 'default'}.")
     return 0
@@ -353,8 +370,11 @@ def show_command(args: argparse.Namespace) -> int:
 def remove_command(args: argparse.Namespace) -> int:
     """Forget a channel's key (its allow list and configurers stay), and audit it."""
     channel = _channel(args)
-    path = _db_path(args, Settings.from_env())
+    settings = Settings.from_env()
+    path = _db_path(args, settings)
     now = datetime.now(UTC)
+    _require_db(path, "channel_keys")
+    cipher = load_cipher(settings.secret_key, path, log, create=False)  # seals the audit row; never a new key
     with _existing_db(path, "channel_keys") as db, immediate(db):
         if not ChannelStore(db).remove(channel):
             print(f"{channel} has no API key; nothing removed.", file=sys.stderr)
@@ -363,6 +383,7 @@ def remove_command(args: argparse.Namespace) -> int:
             db,
             audit.AuditEntry.in_channel(channel, user_id=CLI_ACTOR, action="logout", source="cli"),
             now=now,
+            key=cipher.audit_key,
         )
     print(f"Removed the API key of {channel}.")
     return 0
@@ -370,15 +391,27 @@ def remove_command(args: argparse.Namespace) -> int:
 
 @_reports_errors
 def verify_command(args: argparse.Namespace) -> int:
-    """Exit 0 if the chain is intact, 1 naming the first bad row otherwise."""
-    path = _db_path(args, Settings.from_env())
+    """Exit 0 if the chain is intact (and matches the checkpoint given), 1 naming the first bad row."""
+    if (args.head is None) != (args.rows is None):
+        raise CliError("--head and --rows go together: both come from one checkpoint (the 'audit head' log line)")
+    if args.head is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", args.head.strip()):
+        raise CliError("--head must be the 64 hexadecimal characters of a checkpoint's hash")
+    settings = Settings.from_env()
+    path = _db_path(args, settings)
+    _require_db(path, "audit")
+    cipher = load_cipher(settings.secret_key, path, log, create=False)  # a read-only check writes no key
     with _existing_db(path, "audit") as db:
-        result = audit.verify(db)
+        result = audit.verify(db, cipher.audit_key, head=args.head, rows=args.rows)
     if not result.ok:
-        print(f"Audit trail check FAILED at row {result.bad_row_id}: {result.reason}", file=sys.stderr)
+        where = f" at row {result.bad_row_id}" if result.bad_row_id is not None else ""
+        print(f"Audit trail check FAILED{where}: {result.reason}", file=sys.stderr)
         print(f"{result.rows} row(s) before it verified.", file=sys.stderr)
         return 1
     print(f"{result.rows} rows verified; head hash {result.head_hash}")
+    if args.rows is not None:
+        print(
+            f"Row {args.rows} still carries the checkpoint's hash: nothing recorded up to it was removed or replaced."
+        )
     return 0
 
 

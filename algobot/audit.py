@@ -1,11 +1,21 @@
 """The tamper-evident audit trail: who did what, where, with which result.
 
 Every command, button and modal submission that reaches the API or changes configuration appends one
-row. Rows form a hash chain: `hash` is SHA-256 over the canonical JSON of the row's content and
-`prev_hash`, and `prev_hash` is the previous row's `hash` (the first row chains from GENESIS_HASH). So
-editing, removing, inserting or reordering rows breaks the chain at a row `verify` can name. A chain
-can be rewritten wholesale by someone with write access to the file; record `verify`'s head hash
-elsewhere (e.g. a daily log line) to detect that too.
+row. Rows form a keyed hash chain: `hash` is an HMAC-SHA256, under a key derived from the
+deployment's secret (ALGOBOT_SECRET_KEY or the key file; never stored in the database), over the
+canonical JSON of the row's content and `prev_hash`; `prev_hash` is the previous row's `hash` (the
+first row chains from GENESIS_HASH). So editing, removing, inserting or reordering rows breaks the
+chain at a row `verify` can name, and whoever has only the database file cannot re-hash the chain
+after a change, nor append a row that verifies.
+
+What the file alone cannot show is its newest rows being cut off (together with SQLite's record of
+the highest id): after every append the head (row count and hash) is logged at INFO, and with
+ALGOBOT_AUDIT_CHANNEL a daily checkpoint is posted to Slack; `verify(head=..., rows=...)` checks the
+trail against such a record.
+
+Trails written before the chain was keyed hold plain SHA-256 rows. `ensure_keyed` re-anchors such a
+trail once: it appends a keyed "anchor" row whose `prev_hash` is the old head, which pins every older
+row. `verify` accepts plain rows only before the first keyed row, and requires one.
 
 Arguments are stored with secrets removed (`redact`): nothing that looks like a key or token reaches
 the table.
@@ -15,7 +25,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import hmac
 import json
+import logging
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +38,9 @@ import sqlite_utils
 
 from algobot.channels import ChannelRef
 from algobot.db import immediate, utc_iso
+from algobot.parsing import KEY_SHAPED
+
+log = logging.getLogger(__name__)
 
 GENESIS_HASH = "0" * 64
 SOURCES = frozenset({"command", "button", "modal", "cli", "system"})
@@ -59,9 +74,8 @@ _SECRET_WORDS = frozenset(
     {"key", "keys", "apikey", "token", "tokens", "secret", "secrets", "password", "passwd", "passphrase"}
     | {"authorization", "credential", "credentials"}
 )
-# Values that look like secrets wherever they appear: Algorithmia keys ("sim" + 20 or more letters and
-# digits) and Slack tokens (xoxb-, xoxp-, xoxe.xoxp-, xapp-, ...).
-_SECRET_VALUE = re.compile(r"\bsim[A-Za-z0-9]{20,}\b|\bxox[a-z]{1,2}(?:\.xox[a-z])?-[A-Za-z0-9-]+|\bxapp-[A-Za-z0-9-]+")
+# Values that look like secrets wherever they appear: Algorithmia keys and Slack tokens.
+_SECRET_VALUE = KEY_SHAPED
 
 
 def is_secret_name(name: str) -> bool:
@@ -93,10 +107,15 @@ def _canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def row_hash(row: Mapping[str, Any]) -> str:
-    """The hash a row must carry: SHA-256 of the canonical JSON of its hashed columns."""
-    content = {column: row[column] for column in HASHED_COLUMNS}
-    return hashlib.sha256(_canonical_json(content).encode()).hexdigest()
+def row_hash(row: Mapping[str, Any], key: bytes | None) -> str:
+    """The hash a row must carry: HMAC-SHA256 under `key` of the canonical JSON of its hashed columns.
+
+    `key` None gives the plain SHA-256 of rows written before the chain was keyed.
+    """
+    content = _canonical_json({column: row[column] for column in HASHED_COLUMNS}).encode()
+    if key is None:
+        return hashlib.sha256(content).hexdigest()
+    return hmac.new(key, content, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,8 +147,11 @@ def _as_dict(raw: Mapping[str, Any]) -> dict[str, Any]:
     return {**{column: raw[column] for column in COLUMNS}, "arguments": json.loads(raw["arguments"])}
 
 
-def record(db: sqlite_utils.Database, entry: AuditEntry, *, now: datetime) -> dict[str, Any]:
-    """Append one entry to the chain and return the stored row.
+def record(db: sqlite_utils.Database, entry: AuditEntry, *, now: datetime, key: bytes) -> dict[str, Any]:
+    """Append one entry to the chain, sealed with `key` (`KeyCipher.audit_key`), and return the stored row.
+
+    The new head is logged at INFO ("audit head: N rows, hash H"), so the log collector keeps a record
+    of the trail outside the database.
 
     Takes the write lock before reading the last hash, so concurrent writers (threads with their own
     connections, other processes) serialise instead of forking the chain. Inside a caller's
@@ -159,8 +181,9 @@ def record(db: sqlite_utils.Database, entry: AuditEntry, *, now: datetime) -> di
     with immediate(db):
         last = list(db.query('SELECT "hash" FROM "audit" ORDER BY "id" DESC LIMIT 1'))
         row["prev_hash"] = last[0]["hash"] if last else GENESIS_HASH
-        row["hash"] = row_hash(row)
+        row["hash"] = row_hash(row, key)
         row["id"] = db.table("audit").insert(row).last_pk
+    log.info("audit head: %d rows, hash %s", row["id"], row["hash"])
     return _as_dict(row)
 
 
@@ -176,9 +199,19 @@ class VerifyResult:
         return self.ok
 
 
-def verify(db: sqlite_utils.Database) -> VerifyResult:
-    """Walk the chain in id order; name the first row that was edited, removed, inserted or moved."""
+def verify(
+    db: sqlite_utils.Database, key: bytes | None, *, head: str | None = None, rows: int | None = None
+) -> VerifyResult:
+    """Walk the chain in id order; name the first row that was edited, removed, inserted or moved.
+
+    Rows must be sealed with `key` from the first keyed row on; plain SHA-256 rows are accepted only
+    before it (a trail from before the chain was keyed), and a trail with no keyed row fails. `key`
+    None checks a plain trail only (what `ensure_keyed` inspects before re-anchoring it). With
+    `head` and `rows` (a checkpoint recorded earlier: the log's "audit head" line, or the Slack
+    post), row `rows` must still carry the hash `head`, which catches rows cut off the end.
+    """
     expected_prev, expected_id, count = GENESIS_HASH, 1, 0
+    keyed_since: int | None = None
 
     def bad(row_id: int, reason: str) -> VerifyResult:
         return VerifyResult(False, count, expected_prev, row_id, reason)
@@ -186,8 +219,12 @@ def verify(db: sqlite_utils.Database) -> VerifyResult:
     for raw in db.query(f"SELECT {', '.join(COLUMNS)} FROM audit ORDER BY id"):
         row_id = raw["id"]
         if row_id != expected_id:
-            missing = f"row {expected_id}" if row_id == expected_id + 1 else f"rows {expected_id}-{row_id - 1}"
-            return bad(row_id, f"{missing} before row {row_id} were removed")
+            missing = (
+                f"row {expected_id} (before row {row_id}) was removed"
+                if row_id == expected_id + 1
+                else f"rows {expected_id}-{row_id - 1} (before row {row_id}) were removed"
+            )
+            return bad(row_id, missing)
         if raw["prev_hash"] != expected_prev:
             return bad(
                 row_id,
@@ -196,7 +233,17 @@ def verify(db: sqlite_utils.Database) -> VerifyResult:
                 if row_id > 1
                 else "row 1 does not start from the genesis hash: the beginning of the trail was replaced",
             )
-        if raw["hash"] != row_hash(raw):
+        if key is not None and raw["hash"] == row_hash(raw, key):
+            keyed_since = keyed_since or row_id
+        elif keyed_since is None and raw["hash"] == row_hash(raw, None):
+            pass  # a row from before the chain was keyed, pinned by the first keyed row after it
+        elif keyed_since is None and key is not None:
+            return bad(
+                row_id,
+                f"row {row_id} does not match its hash: it was edited after it was written, or {_SECRET_HINT} "
+                "is not the secret the trail was written with",
+            )
+        else:
             return bad(
                 row_id,
                 f"row {row_id} was edited after it was written (its content no longer matches its hash)",
@@ -205,7 +252,89 @@ def verify(db: sqlite_utils.Database) -> VerifyResult:
     highest = _highest_id_ever(db)
     if highest >= expected_id:
         return bad(expected_id, f"rows {expected_id}-{highest} (the newest) were removed")
+    if key is not None and keyed_since is None:
+        if count == 0:
+            return bad(
+                1,
+                "the trail is empty: every row was removed, or algobot never started with this database "
+                "(it writes a first, sealed row when it starts)",
+            )
+        return bad(
+            count,
+            f"no row is sealed with the secret key: the trail was rewritten, or {_SECRET_HINT} is not the "
+            "secret it was written with, or algobot has not started since the upgrade that seals it",
+        )
+    if rows is not None and head is not None:
+        return _against_checkpoint(db, VerifyResult(True, count, expected_prev), head, rows)
     return VerifyResult(True, count, expected_prev)
+
+
+_SECRET_HINT = "ALGOBOT_SECRET_KEY (or the key file beside the database)"
+
+
+def _against_checkpoint(db: sqlite_utils.Database, result: VerifyResult, head: str, rows: int) -> VerifyResult:
+    """An intact chain must still hold the checkpoint's row `rows`, with the checkpoint's hash."""
+    if rows > result.rows:
+        first = result.rows + 1
+        span = (
+            f"row {rows} (the newest at the checkpoint) was"
+            if first == rows
+            else f"rows {first}-{rows} (the newest at the checkpoint) were"
+        )
+        return VerifyResult(False, result.rows, result.head_hash, first, f"{span} removed")
+    if rows < 1:
+        return VerifyResult(False, result.rows, result.head_hash, None, "the checkpoint's row count must be 1 or more")
+    found = list(db.query('SELECT "hash" FROM audit WHERE id = ?', [rows]))
+    if found[0]["hash"] != head.strip().lower():
+        return VerifyResult(
+            False,
+            result.rows,
+            result.head_hash,
+            rows,
+            f"row {rows} does not carry the checkpoint's hash: the trail was replaced or rewritten since the "
+            "checkpoint (or the checkpoint was copied wrongly)",
+        )
+    return result
+
+
+def head(db: sqlite_utils.Database) -> tuple[int, str]:
+    """The trail's newest row id (its row count when intact) and hash: what a checkpoint records."""
+    last = list(db.query('SELECT "id", "hash" FROM audit ORDER BY id DESC LIMIT 1'))
+    return (last[0]["id"], last[0]["hash"]) if last else (0, GENESIS_HASH)
+
+
+def ensure_keyed(db: sqlite_utils.Database, key: bytes, *, now: datetime) -> dict[str, Any] | None:
+    """Start the keyed chain if it has not started: on an empty trail, or once on a trail from before
+    the chain was keyed. Appends one row (source "system", action "anchor") and returns it; None when
+    the newest row is already sealed with `key`.
+
+    The anchor records what the old, plain chain looked like (rows, head, and whether it verified), so
+    a break found now stays on record. If the newest row is neither sealed with `key` nor a plain row,
+    the secret is not the one the trail was written with (or the row was edited): nothing is appended,
+    and a warning says to run `algobot audit verify`.
+    """
+    with immediate(db):
+        last = list(db.query(f"SELECT {', '.join(COLUMNS)} FROM audit ORDER BY id DESC LIMIT 1"))
+        if last and last[0]["hash"] == row_hash(last[0], key):
+            return None
+        if last and last[0]["hash"] != row_hash(last[0], None):
+            log.warning(
+                "the newest audit row is not sealed with this deployment's secret key; run `algobot audit verify`"
+            )
+            return None
+        legacy = verify(db, None)
+        arguments: dict[str, Any] = {"plain_rows": last[0]["id"] if last else 0, "plain_head": head(db)[1]}
+        if last:
+            arguments["plain_chain"] = "intact" if legacy.ok else f"broken at row {legacy.bad_row_id}"
+        entry = AuditEntry(
+            user_id="system",
+            action="anchor",
+            source="system",
+            arguments=arguments,
+            outcome="ok" if legacy.ok else "error",
+            error=None if legacy.ok else legacy.reason,
+        )
+        return record(db, entry, now=now, key=key)
 
 
 def _highest_id_ever(db: sqlite_utils.Database) -> int:

@@ -367,34 +367,31 @@ def versions_message(
     return message(blocks, fallback=f"{len(versions)} versions of {algorithm}")
 
 
-def audit_message(title: str, rows: list[dict[str, Any]], empty_text: str) -> dict[str, Any]:
-    """`/algo audit`: who did what, when, with what result."""
+def audit_message(
+    title: str, rows: list[dict[str, Any]], empty_text: str, *, configure_actions: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """`/algo audit`: who did what, on what, with what result, when, one readable line per row
+    (`configure_actions` are the commands whose refusal means "not an admin or configurer")."""
+    from algobot import messages
+
     blocks: list[Block] = [header(title)]
     if not rows:
         blocks.append(section(empty_text))
-    outcome_emoji = {"ok": ":white_check_mark:", "error": ":x:", "refused": ":no_entry:"}
     for row in rows:
-        line = (
-            f"{outcome_emoji.get(str(row.get('outcome')), '')} {esc(row.get('time'))} · <@{esc(row.get('user_id'))}> "
-            f"· *{esc(row.get('action'))}*"
-        )
-        if row.get("algorithm"):
-            line += f" {esc(row['algorithm'])}"
-        if row.get("result"):
-            line += f" → `{esc(row['result'])}`"
-        if row.get("error"):
-            line += f"\n_{esc(truncate(str(row['error']), 300))}_"
-        blocks.append(section(line))
+        blocks.append(section(messages.audit_entry(row, configure_actions=configure_actions)))
     return message(blocks, fallback=title)
 
 
 def releases_message(algorithm: str, rows: list[dict[str, Any]], empty_text: str) -> dict[str, Any]:
     """`/algo releases`: who published which version when, with notes."""
+    from algobot import messages
+
     blocks: list[Block] = [header(f"Releases of {algorithm}")]
     if not rows:
         blocks.append(section(empty_text))
     for row in rows:
-        line = f":rocket: *{esc(row.get('version'))}* · {esc(row.get('time'))} · <@{esc(row.get('user_id'))}>"
+        when = messages.audit_time(str(row.get("time") or ""))
+        line = f":rocket: *{esc(row.get('version'))}* · {when} · <@{esc(row.get('user_id'))}>"
         if row.get("notes"):
             line += f"\n>{esc(truncate(str(row['notes']), 500))}"
         blocks.append(section(line))

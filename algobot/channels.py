@@ -58,6 +58,13 @@ class ChannelRef:
         return f"{prefix}{self.team_id}/{self.channel_id}"
 
 
+def dialog_metadata(cipher: KeyCipher, ref: ChannelRef, user_id: str, **extra: Any) -> str:
+    """A dialog's private_metadata: the channel it was opened for and by whom, signed with the
+    deployment's secret, so a submission can name no other channel (checked in algobot.slack_app)."""
+    fields = {"team": ref.team_id, "channel": ref.channel_id, "enterprise": ref.enterprise_id, "user": user_id}
+    return cipher.sign_metadata({**extra, **fields})
+
+
 @dataclass(frozen=True)
 class ChannelConfig:
     """What may be shown about a channel's configuration: never the key, only its last 4 characters."""

@@ -24,9 +24,23 @@ BUSY_TIMEOUT_MS = 5000
 
 def open_db(path: str | os.PathLike[str]) -> sqlite_utils.Database:
     """Open one connection for one unit of work; the caller closes it (or use `database`)."""
+    create_private(path)
     db = sqlite_utils.Database(path)
     db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     return db
+
+
+def create_private(path: str | os.PathLike[str]) -> None:
+    """Create the database file with mode 0600 if it does not exist yet, whatever the umask.
+
+    It holds encrypted keys and the audit trail: nobody but the service user should read it. SQLite
+    gives the `-wal` and `-shm` files it creates beside it the database file's own mode.
+    """
+    name = os.fspath(path)
+    if name in ("", ":memory:") or name.startswith("file:"):
+        return
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 @contextlib.contextmanager

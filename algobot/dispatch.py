@@ -23,7 +23,7 @@ from algobot.blocks import text_message
 from algobot.channels import ChannelRef, ChannelStore
 from algobot.crypto import KeyCipher
 from algobot.db import immediate, open_db
-from algobot.parsing import ParsedCommand, ParseError
+from algobot.parsing import ParsedCommand, ParseError, contains_key_shape
 from algobot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,10 @@ class CommandSpec:
         unknown = [key for key in parsed.options if key not in self.options]
         if unknown:
             raise ParseError(messages.unknown_option(unknown[0], list(self.options)))
+        # Notes, labels and summaries are announced in the channel and sent to Algorithmia as typed.
+        shaped = [key for key, value in parsed.options.items() if contains_key_shape(value)]
+        if shaped:
+            raise ParseError(messages.option_holds_a_key(shaped[0]))
         if len(parsed.positional) > self.max_args:
             raise ParseError(messages.too_many_arguments(list(parsed.positional[self.max_args :])))
         if len(parsed.positional) < self.min_args:
@@ -224,6 +228,7 @@ def _audit(ctx: CommandContext, spec: CommandSpec, parsed: ParsedCommand, reply:
             result=reply.result,
         ),
         now=ctx.now,
+        key=ctx.services.cipher.audit_key,
     )
 
 

@@ -7,6 +7,8 @@ Values that come from users or from the API are escaped for mrkdwn by the caller
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from algobot.algorithmia import (
     AlgorithmiaError,
     AlreadyPublished,
@@ -67,6 +69,25 @@ LOGIN_LOOKS_LIKE_KEY = (
     "and paste the key into the dialog. What you typed was not stored or echoed, but Slack may keep "
     "the command text — consider creating a new key."
 )
+DIALOG_NOT_FOR_YOU = (
+    "This dialog was not opened for you in this workspace, so nothing was saved. Close it and run the "
+    "command again in the channel you mean."
+)
+DIALOG_FIELD_HOLDS_A_KEY = (
+    "This holds something shaped like an API key or a Slack token, and it would be sent to Algorithmia "
+    "and announced as typed. Take it out (and if it was a real key, consider creating a new one)."
+)
+
+
+def option_holds_a_key(option: str) -> str:
+    """A free-text option (notes=, label=, summary=, ...) holds something shaped like a key or token."""
+    return (
+        f":no_entry: `{esc(option)}=` holds something shaped like an API key or a Slack token, and it would "
+        "be posted to the channel and sent to Algorithmia as typed, so nothing was sent. Take the key out "
+        "and run the command again; if it was a real key, consider creating a new one."
+    )
+
+
 LOGIN_MODAL_TITLE = "Algorithmia API key"
 LOGIN_MODAL_INTRO = (
     "The key is stored encrypted for *this channel only* and is never shown again. "
@@ -234,6 +255,70 @@ BUTTON_VALUE_TOO_LONG = "these options are too long to carry on a confirmation b
 NO_BUILDS = "{algorithm} has no builds yet: push code or run `/algo compile {algorithm}`."
 NO_VERSIONS = "{algorithm} has no published versions yet."
 NO_AUDIT = "Nothing has been recorded for this channel yet."
+# How `/algo audit` words a row: the command as people type it, where it came from, on what, the
+# outcome. The stored row keeps the machine form (action "button:logs", raw ids) for `audit export`.
+AUDIT_VIA = {"button": " (with a button)", "modal": " (in a dialog)", "cli": " (from the command line)"}
+AUDIT_SYSTEM_ACTIONS = {
+    "notify": "stopped this channel's build notices",
+    "uninstall": "forgot the workspace after it removed the app",
+    "anchor": "sealed the audit trail",
+    "checkpoint": "posted an audit checkpoint",
+}
+AUDIT_REFUSED_CONFIGURE = "refused: only workspace admins, the bot's admins and the channel's configurers may do that"
+AUDIT_REFUSED_CHANGE = "refused: not on this channel's allow list"
+
+
+def audit_time(iso: str) -> str:
+    """A stored UTC timestamp as people read it: "2024-05-01 12:00 UTC"."""
+    try:
+        return f"{datetime.fromisoformat(iso).astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    except (TypeError, ValueError):
+        return esc(str(iso))
+
+
+def audit_entry(row: dict, *, configure_actions: frozenset[str]) -> str:
+    """One audit row in words: outcome, who, what (as the command is typed), on what, result, when.
+
+    Internal ids (build ids, created algorithm ids) are not shown; versions and masked keys are.
+    """
+    action, source = str(row.get("action") or ""), str(row.get("source") or "")
+    name = action.split(":", 1)[-1]
+    user = str(row.get("user_id") or "")
+    if source == "system":
+        who, what = "algobot", AUDIT_SYSTEM_ACTIONS.get(name, esc(name))
+    else:
+        who = "An operator" if source == "cli" else f"<@{esc(user)}>"
+        what = f"ran `/algo {esc(name)}`{AUDIT_VIA.get(source, '')}"
+    target = ""
+    if row.get("algorithm"):
+        target = f" on *{esc(row['algorithm'])}*"
+    elif name in ("allow", "deny") and row.get("result"):
+        target = f" for <@{esc(row['result'])}>"
+    outcome = str(row.get("outcome") or "")
+    if outcome == "refused":
+        tail = f" — {AUDIT_REFUSED_CONFIGURE if name in configure_actions else AUDIT_REFUSED_CHANGE}"
+    elif outcome == "error":
+        reason = " ".join(str(row.get("error") or "").split())
+        tail = f" — failed: {esc(reason[:300])}" if reason else " — failed"
+    elif name == "publish" and row.get("result"):
+        tail = f" → version *{esc(row['result'])}*"
+    elif name == "login" and row.get("result"):
+        tail = f" → key `{esc(row['result'])}`"
+    else:
+        tail = ""
+    emoji = {"ok": ":white_check_mark:", "error": ":x:", "refused": ":no_entry:"}.get(outcome, "")
+    return f"{emoji} {who} {what}{target}{tail} · {audit_time(str(row.get('time') or ''))}"
+
+
+def audit_checkpoint(rows: int, head: str, moment: datetime) -> str:
+    """The daily checkpoint posted to ALGOBOT_AUDIT_CHANNEL: a record of the trail kept outside it."""
+    return (
+        f":lock: Audit checkpoint, {moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC: the trail has *{rows}* rows, "
+        f"head hash `{head}`. To check later that nothing up to here was removed or rewritten: "
+        f"`algobot audit verify --head {head} --rows {rows}`"
+    )
+
+
 NO_RELEASES = "No releases of {algorithm} were made from this workspace yet."
 FULL_LOG_COMMENT = "Full build log of *{algorithm}* build `{build_id}`, requested by <@{user_id}>."
 LOG_EMPTY = "(the build printed nothing)"

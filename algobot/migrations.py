@@ -232,3 +232,18 @@ def _build_notifications(db: Database) -> None:
         defaults={"failures": 0, "next_attempt_at": 0.0},
         if_not_exists=True,
     )
+
+
+@migrations(name="0007_secret_kdf")
+def _secret_kdf(db: Database) -> None:
+    """How a passphrase in ALGOBOT_SECRET_KEY becomes the encryption key (see algobot/crypto.py).
+
+    One row, written on the first start with a passphrase: the KDF's version tag, its random salt and
+    its cost parameters. It lives in the database so a restored backup still decrypts.
+    """
+    db.table("secret_kdf").create(
+        {"id": int, "version": str, "salt": str, "n": int, "r": int, "p": int},
+        pk="id",
+        not_null={"version", "salt", "n", "r", "p"},
+        if_not_exists=True,
+    )

@@ -81,6 +81,17 @@ def parse_user_reference(token: str) -> str | None:
     return None
 
 
+# Text shaped like a credential wherever it appears: Algorithmia API keys ("sim" + 20 or more letters
+# and digits) and Slack tokens (xoxb-, xoxp-, xoxe.xoxp-, xapp-, ...). One pattern for everything
+# that must not echo or store one: free-text options (`contains_key_shape`) and the audit trail.
+KEY_SHAPED = re.compile(r"\bsim[A-Za-z0-9]{20,}\b|\bxox[a-z]{1,2}(?:\.xox[a-z])?-[A-Za-z0-9-]+|\bxapp-[A-Za-z0-9-]+")
+
+
+def contains_key_shape(text: str) -> bool:
+    """True when `text` holds something shaped like an Algorithmia key or a Slack token."""
+    return KEY_SHAPED.search(text) is not None
+
+
 def looks_like_secret(text: str) -> bool:
     """True for text that may be an API key or token, so it is never echoed or stored."""
     for token in normalise(text).split():

@@ -103,7 +103,7 @@ def poller(args: argparse.Namespace) -> int:
     from algobot.crypto import SecretKeyError, load_cipher
     from algobot.db import migrate
     from algobot.notify.scheduler import build_job, start_scheduler
-    from algobot.server import graceful_stop
+    from algobot.server import graceful_stop, start_audit_chain
 
     try:
         settings = Settings.from_env()
@@ -113,6 +113,7 @@ def poller(args: argparse.Namespace) -> int:
     except (SettingsError, SecretKeyError) as exc:
         print(f"algobot: {exc}", file=sys.stderr)
         return 2
+    start_audit_chain(settings.db_path, cipher)
     scheduler = start_scheduler(build_job(settings, cipher))
     _exit_on_sigterm()
     log.info("algobot poller running (every %ss per build, outbox each second)", settings.poll_seconds)

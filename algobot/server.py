@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import waitress
@@ -29,8 +30,9 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from waitress import wasyncore
 from waitress.server import BaseWSGIServer, MultiSocketServer
 
-from algobot.crypto import load_cipher
-from algobot.db import migrate
+from algobot import audit
+from algobot.crypto import KeyCipher, load_cipher
+from algobot.db import database, migrate
 from algobot.settings import Settings
 from algobot.slack_app import create_app
 from algobot.wsgi import AlgobotWSGI
@@ -38,11 +40,20 @@ from algobot.wsgi import AlgobotWSGI
 log = logging.getLogger(__name__)
 
 
+def start_audit_chain(db_path: str, cipher: KeyCipher) -> None:
+    """Seal the audit trail's first row, or re-anchor a trail from before it was keyed (once)."""
+    with database(db_path) as db:
+        anchor = audit.ensure_keyed(db, cipher.audit_key, now=datetime.now(UTC))
+    if anchor is not None:
+        log.info("audit trail anchored under the secret key at row %d", anchor["id"])
+
+
 def build_wsgi(settings: Settings, **app_kwargs) -> AlgobotWSGI:
     """Validate settings, migrate the database and assemble the WSGI application."""
     settings.require_slack()
     migrate(settings.db_path)
     cipher = load_cipher(settings.secret_key, settings.db_path, log)
+    start_audit_chain(settings.db_path, cipher)
     app = create_app(settings, cipher, **app_kwargs)
     return AlgobotWSGI(app, settings.db_path)
 

@@ -7,6 +7,7 @@ logged or printed Settings never shows them.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
@@ -43,6 +44,18 @@ def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+_AUDIT_CHANNEL = re.compile(r"^(?:([TE][A-Z0-9]+)/)?([CG][A-Z0-9]+)$")
+
+
+def _audit_channel(value: str | None) -> str | None:
+    if value is not None and not _AUDIT_CHANNEL.match(value):
+        raise SettingsError(
+            f"ALGOBOT_AUDIT_CHANNEL must be a Slack channel id such as C0123ABCD (with OAuth, the team too: "
+            f"T0123ABCD/C0123ABCD), not '{value}'."
+        )
+    return value
+
+
 def _app_token(value: str | None) -> str | None:
     if value is not None and not value.startswith("xapp-"):
         raise SettingsError("SLACK_APP_TOKEN must be an app-level token starting with 'xapp-' (Basic Information).")
@@ -66,6 +79,8 @@ class Settings:
     log_tail_lines: int = 20
     command_workers: int = 64
     log_format: str = "text"
+    # Where the daily audit checkpoint is posted: "C0123" or, with OAuth, "T0123/C0123". None: not posted.
+    audit_channel: str | None = None
     # Socket Mode (an app-level token) instead of a public Request URL.
     slack_app_token: str | None = field(default=None, repr=False)
     # Multi-workspace installs through OAuth; the bot token then comes from each installation.
@@ -102,6 +117,7 @@ class Settings:
             log_tail_lines=_int("ALGOBOT_LOG_TAIL_LINES", get("ALGOBOT_LOG_TAIL_LINES") or "20", minimum=1),
             command_workers=_int("ALGOBOT_COMMAND_WORKERS", get("ALGOBOT_COMMAND_WORKERS") or "64", minimum=1),
             log_format=_choice("ALGOBOT_LOG_FORMAT", (get("ALGOBOT_LOG_FORMAT") or "text").lower(), ("text", "json")),
+            audit_channel=_audit_channel(get("ALGOBOT_AUDIT_CHANNEL")),
             slack_app_token=_app_token(get("SLACK_APP_TOKEN")),
             slack_client_id=get("SLACK_CLIENT_ID"),
             slack_client_secret=get("SLACK_CLIENT_SECRET"),
@@ -139,6 +155,10 @@ class Settings:
         for name, value in required:
             if not value:
                 raise SettingsError(f"{name} is not set: copy it from your Slack app's settings page.")
+        if self.audit_channel and self.oauth_enabled and "/" not in self.audit_channel:
+            raise SettingsError(
+                "ALGOBOT_AUDIT_CHANNEL needs the channel's team with OAuth installs, e.g. T0123ABCD/C0123ABCD."
+            )
 
     def secrets(self) -> list[str]:
         """The values that must never appear in logs or messages (used by tests and log filters)."""

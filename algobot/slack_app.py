@@ -31,10 +31,10 @@ from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 
 from algobot import blocks, ids, messages, workspaces
 from algobot.algorithmia import AlgorithmiaClient
-from algobot.channels import ChannelRef
+from algobot.channels import ChannelRef, dialog_metadata
 from algobot.crypto import KeyCipher
 from algobot.dispatch import Invocation, Services, Upload, execute
-from algobot.parsing import ParsedCommand, ParseError, split_command
+from algobot.parsing import ParsedCommand, ParseError, contains_key_shape, split_command
 from algobot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,28 @@ def _user_id(body: Mapping[str, Any]) -> str:
     return str(body.get("user_id") or (user.get("id") if isinstance(user, dict) else "") or "")
 
 
+def _dialog_target(cipher: KeyCipher, body: Mapping[str, Any], view: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The signed metadata of a submitted dialog, if it was opened by this deployment for this very user
+    in this team (and enterprise); None otherwise. Slack signs the submission, but not what the
+    metadata says, so the channel is trusted only when both agree."""
+    fields = cipher.open_metadata(view.get("private_metadata"))
+    submitter = channel_ref(body)
+    if (
+        fields is None
+        or not fields.get("channel")
+        or fields.get("team") != submitter.team_id
+        or fields.get("enterprise", "") != submitter.enterprise_id
+        or fields.get("user") != _user_id(body)
+    ):
+        log.warning(
+            "refused a dialog submission from %s/%s whose metadata is not signed for that user and team",
+            submitter.team_id,
+            _user_id(body),
+        )
+        return None
+    return fields
+
+
 def _working_text(parsed: ParsedCommand) -> str:
     """What the ack says; it never echoes free text, which could hold a secret."""
     head = parsed.name
@@ -167,6 +189,7 @@ def _register_uninstall_listeners(
             team_id=context.team_id,
             enterprise_id=context.enterprise_id,
             reason=reason,
+            audit_key=services.cipher.audit_key,
             now=services.clock(),
         )
 
@@ -302,28 +325,34 @@ def create_app(
     def on_open_publish(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
         ack()
         value = json.loads(action.get("value") or "{}")
-        ref = channel_ref(body)
-        metadata = json.dumps(
-            {
-                "algorithm": value.get("algorithm"),
-                "team": ref.team_id,
-                "channel": ref.channel_id,
-                "enterprise": ref.enterprise_id,
-            }
-        )
+        metadata = dialog_metadata(cipher, channel_ref(body), _user_id(body), algorithm=value.get("algorithm"))
         view = blocks.publish_modal(algorithm=str(value.get("algorithm")), private_metadata=metadata)
         client.views_open(trigger_id=body.get("trigger_id"), view=view)
 
     @app.view(ids.VIEW_PUBLISH)
     def on_publish_submit(ack: Ack, body: dict, view: dict, client: WebClient) -> None:
-        ack()
         values = view.get("state", {}).get("values", {})
 
         def field(block_id: str, action_id: str) -> str:
             state = (values.get(block_id) or {}).get(action_id) or {}
             return str((state.get("selected_option") or {}).get("value") or state.get("value") or "").strip()
 
-        meta = json.loads(view.get("private_metadata") or "{}")
+        meta = _dialog_target(cipher, body, view)
+        if meta is None:
+            ack(response_action="errors", errors={ids.BLOCK_PUBLISH_VERSION: messages.DIALOG_NOT_FOR_YOU})
+            return
+        shaped = {
+            block_id: messages.DIALOG_FIELD_HOLDS_A_KEY
+            for block_id, action_id in (
+                (ids.BLOCK_PUBLISH_NOTES, ids.ACTION_PUBLISH_NOTES),
+                (ids.BLOCK_PUBLISH_SAMPLE, ids.ACTION_PUBLISH_SAMPLE),
+            )
+            if contains_key_shape(field(block_id, action_id))
+        }
+        if shaped:  # refused in the dialog, which stays open with what was typed
+            ack(response_action="errors", errors=shaped)
+            return
+        ack()
         ref = ChannelRef(
             team_id=str(meta.get("team", "")),
             channel_id=str(meta.get("channel", "")),
@@ -355,11 +384,13 @@ def create_app(
             errors[ids.BLOCK_LOGIN_KEY] = messages.LOGIN_KEY_HAS_SPACES
         if endpoint.strip() and not _valid_endpoint(endpoint.strip()):
             errors[ids.BLOCK_LOGIN_ENDPOINT] = messages.LOGIN_ENDPOINT_BAD
+        meta = _dialog_target(cipher, body, view)
+        if meta is None:
+            errors = {ids.BLOCK_LOGIN_KEY: messages.DIALOG_NOT_FOR_YOU}  # the key goes nowhere
         if errors:
             ack(response_action="errors", errors=errors)
             return
         ack()
-        meta = json.loads(view.get("private_metadata") or "{}")
         ref = ChannelRef(
             team_id=str(meta.get("team", "")),
             channel_id=str(meta.get("channel", "")),

@@ -148,6 +148,7 @@ def forget_team(
     team_id: str | None,
     enterprise_id: str | None,
     *,
+    audit_key: bytes,
     reason: str = "app_uninstalled",
     now: datetime | None = None,
 ) -> dict[str, int]:
@@ -175,6 +176,7 @@ def forget_team(
                 arguments={"event": reason, "removed": {_LABELS.get(k, k): v for k, v in removed.items() if v}},
             ),
             now=now or datetime.now(UTC),
+            key=audit_key,
         )
     log.info("forgot team %s/%s after %s: %s", enterprise_id or "-", team_id or "-", reason, removed)
     return removed
@@ -187,6 +189,7 @@ def uninstall(
     team_id: str | None,
     enterprise_id: str | None,
     reason: str,
+    audit_key: bytes,
     now: datetime | None = None,
 ) -> dict[str, int] | None:
     """A workspace removed the app: delete its installation, then forget its data.
@@ -202,4 +205,4 @@ def uninstall(
         log.info("%s for %s/%s: no installation left, nothing to forget", reason, enterprise_id or "-", team_id or "-")
         return None
     with database(db_path) as db:
-        return forget_team(db, team_id, enterprise_id, reason=reason, now=now)
+        return forget_team(db, team_id, enterprise_id, audit_key=audit_key, reason=reason, now=now)

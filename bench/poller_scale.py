@@ -127,7 +127,7 @@ def main() -> None:
 
     client = WebClient(token=settings.slack_bot_token, base_url=slack_server.api_url)
     poller = Poller(settings, cipher, workers=32)
-    sender = OutboxSender(settings.db_path, client)
+    sender = OutboxSender(settings.db_path, client, audit_key=cipher.audit_key)
     box.latency_ms = args.latency_ms
 
     start = time.time()

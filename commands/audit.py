@@ -15,7 +15,8 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
     limit = int_option(parsed, "limit", 10, low=1, high=40)
     rows = audit.recent(ctx.db, ctx.ref, algorithm=algorithm, limit=limit)
     title = f"Audit trail of {algorithm}" if algorithm else "Audit trail of this channel"
-    return Reply(ephemeral=blocks.audit_message(title, rows, messages.NO_AUDIT))
+    configure = frozenset(name for name, spec in ctx.services.registry.items() if spec.kind is Kind.CONFIGURE)
+    return Reply(ephemeral=blocks.audit_message(title, rows, messages.NO_AUDIT, configure_actions=configure))
 
 
 COMMAND = CommandSpec(

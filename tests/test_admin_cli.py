@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import stat
 import subprocess
@@ -15,9 +16,11 @@ import pytest
 from algobot import audit
 from algobot.channels import ChannelRef, ChannelStore
 from algobot.cli import main
-from algobot.crypto import KeyCipher, key_file_path
+from algobot.crypto import KeyCipher, key_file_path, load_cipher
 from algobot.db import database, migrate
 from tests.fixtures.store import T0, TEST_API_KEY, TEST_SECRET
+
+LOG = logging.getLogger("test.admin_cli")
 
 REF = ChannelRef("T1", "C1")
 
@@ -38,7 +41,7 @@ def db_with_history(env) -> None:
     with database(env) as db:
         for day, version in ((1, "1.0.0"), (2, "2.0.0")):
             entry = audit.AuditEntry.in_channel(REF, user_id="U1", action="publish", source="command", result=version)
-            audit.record(db, entry, now=T0.replace(day=day))
+            audit.record(db, entry, now=T0.replace(day=day), key=load_cipher(TEST_SECRET, env, LOG).audit_key)
 
 
 def set_key(monkeypatch, stdin: str, *argv: str) -> int:
@@ -69,13 +72,13 @@ def test_set_key_reads_stdin_stores_it_encrypted_and_audits_it(env, monkeypatch,
     assert "****K1L2" in out and "T1/C1" in out and "https://api.example.com" in out
     assert TEST_API_KEY not in out + err
     with database(env) as db:
-        store = ChannelStore(db, KeyCipher.from_secret(TEST_SECRET))
+        store = ChannelStore(db, load_cipher(TEST_SECRET, env, LOG))
         assert store.api_key(REF) == (TEST_API_KEY, "https://api.example.com")
         assert store.config(REF).set_by == "cli"
         (row,) = audit.recent(db, REF)
         assert (row["action"], row["source"], row["user_id"], row["outcome"]) == ("login", "cli", "cli", "ok")
         assert row["arguments"] == {"endpoint": "https://api.example.com"}
-        assert audit.verify(db).ok
+        assert audit.verify(db, load_cipher(TEST_SECRET, env, LOG).audit_key).ok
 
 
 @pytest.mark.parametrize(("stdin", "message"), [("", "no API key"), ("  \n", "no API key"), ("a b", "one word")])
@@ -133,6 +136,20 @@ def test_remove_forgets_the_key_and_audits_it(env, monkeypatch, capsys):
         assert [r["action"] for r in audit.recent(db, REF)] == ["logout", "login"]
 
 
+def test_remove_never_generates_a_key_to_seal_its_audit_row(env, monkeypatch, capsys):
+    """Without ALGOBOT_SECRET_KEY and without the key file, a new random key would seal a row nobody
+    could verify with the real key: remove refuses instead, naming the setting."""
+    set_key(monkeypatch, TEST_API_KEY)
+    monkeypatch.delenv("ALGOBOT_SECRET_KEY")
+
+    assert main(["channel", "remove", "--team", "T1", "--channel", "C1"]) == 2
+
+    assert "ALGOBOT_SECRET_KEY" in capsys.readouterr().err
+    assert not key_file_path(env).exists()
+    with database(env) as db:
+        assert ChannelStore(db).config(REF) is not None
+
+
 def test_commands_on_a_missing_database_say_so(env, capsys):
     for argv in (["channel", "show"], ["audit", "verify"], ["audit", "export"]):
         assert main(argv) == 1  # a runtime error; 2 is for a wrong command line
@@ -159,7 +176,7 @@ def test_audit_verify_passes_then_names_the_tampered_row(env, monkeypatch, capsy
         db.execute("DROP TRIGGER audit_no_delete")
         db.execute("DELETE FROM audit WHERE id = 2")
     assert main(["audit", "verify"]) == 1
-    assert "row 2 before row 3 were removed" in capsys.readouterr().err
+    assert "row 2 (before row 3) was removed" in capsys.readouterr().err
 
 
 def test_audit_export_to_stdout_and_to_a_file(env, db_with_history, capsys, tmp_path):
@@ -198,7 +215,7 @@ def test_set_key_in_a_real_process_keeps_the_key_out_of_argv_and_output(tmp_path
     raw = b"".join(Path(p).read_bytes() for p in (db_path, f"{db_path}-wal") if Path(p).exists())
     assert raw and TEST_API_KEY.encode() not in raw
     with database(db_path) as db:
-        assert ChannelStore(db, KeyCipher.from_secret(TEST_SECRET)).api_key(ChannelRef("T9", "C9")).api_key == (
+        assert ChannelStore(db, load_cipher(TEST_SECRET, db_path, LOG)).api_key(ChannelRef("T9", "C9")).api_key == (
             TEST_API_KEY
         )
 

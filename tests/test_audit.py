@@ -13,10 +13,22 @@ from pathlib import Path
 import pytest
 
 from algobot import audit
-from algobot.audit import GENESIS_HASH, REDACTED, AuditEntry, record, redact, verify
+from algobot.audit import GENESIS_HASH, REDACTED, AuditEntry, redact
 from algobot.channels import ChannelRef
+from algobot.crypto import KeyCipher
 from algobot.db import database, immediate
-from tests.fixtures.store import TEST_API_KEY
+from tests.fixtures.store import TEST_API_KEY, TEST_SALT, TEST_SECRET
+
+KEY = KeyCipher.from_secret(TEST_SECRET, salt=TEST_SALT).audit_key
+
+
+def record(db, entry: AuditEntry, *, now: datetime) -> dict:
+    return audit.record(db, entry, now=now, key=KEY)
+
+
+def verify(db, **checkpoint) -> audit.VerifyResult:
+    return audit.verify(db, KEY, **checkpoint)
+
 
 SLACK_TOKEN = "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOp"
 
@@ -54,7 +66,6 @@ def test_rows_form_a_chain_from_the_genesis_hash(db, now):
 
 
 def test_an_intact_trail_verifies(db, now):
-    assert verify(db) == audit.VerifyResult(True, 0, GENESIS_HASH)
     rows = fill(db, now, 5)
 
     result = verify(db)
@@ -82,14 +93,26 @@ def test_an_edited_row_is_named(db, now):
 
 
 def test_an_edited_row_with_a_recomputed_hash_breaks_the_next_link(db, now):
+    """Even someone holding the key cannot edit a row in the middle without breaking the next link."""
     fill(db, now, 5)
     row = next(db.query("SELECT * FROM audit WHERE id = 3"))
     forged = {**row, "user_id": "UOTHER"}
-    tamper(db, "UPDATE audit SET user_id = ?, hash = ? WHERE id = 3", [forged["user_id"], audit.row_hash(forged)])
+    tamper(db, "UPDATE audit SET user_id = ?, hash = ? WHERE id = 3", [forged["user_id"], audit.row_hash(forged, KEY)])
 
     result = verify(db)
 
     assert result.bad_row_id == 4 and "does not follow row 3" in result.reason
+
+
+def test_an_edited_row_re_hashed_without_the_key_is_named(db, now):
+    fill(db, now, 5)
+    row = next(db.query("SELECT * FROM audit WHERE id = 3"))
+    forged = {**row, "user_id": "UOTHER"}
+    tamper(db, "UPDATE audit SET user_id = ?, hash = ? WHERE id = 3", [forged["user_id"], audit.row_hash(forged, None)])
+
+    result = verify(db)
+
+    assert result.bad_row_id == 3 and "edited" in result.reason
 
 
 def test_a_removed_row_is_named(db, now):
@@ -98,7 +121,7 @@ def test_a_removed_row_is_named(db, now):
 
     result = verify(db)
 
-    assert result.bad_row_id == 3 and "row 2 before row 3 were removed" in result.reason
+    assert result.bad_row_id == 3 and "row 2 (before row 3) was removed" in result.reason
 
 
 def test_removing_the_first_rows_is_detected(db, now):
@@ -136,7 +159,7 @@ def test_swapped_rows_are_detected(db, now):
 def test_an_inserted_row_is_detected(db, now):
     rows = fill(db, now, 3)
     forged = {**rows[0], "id": 4, "user_id": "UFORGER", "arguments": "{}"}
-    forged["hash"] = audit.row_hash(forged)  # chains from row 1, as if it had been written after it
+    forged["hash"] = audit.row_hash(forged, KEY)  # chains from row 1, as if it had been written after it
     tamper(
         db,
         f"INSERT INTO audit ({', '.join(audit.COLUMNS)}) VALUES ({', '.join('?' * len(audit.COLUMNS))})",
@@ -312,7 +335,7 @@ def test_export_jsonl_and_csv_since_a_date(db, now):
     assert audit.export(db, "csv", out=out) == 3
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert json.loads(rows[1]["arguments"]) == {"notes": "new, with a comma"}
-    assert all(audit.row_hash(r | _nulls(r)) == r["hash"] for r in rows)
+    assert all(audit.row_hash(r | _nulls(r), KEY) == r["hash"] for r in rows)
 
     with pytest.raises(ValueError, match="jsonl"):
         audit.export(db, "xml", out=io.StringIO())

@@ -35,13 +35,20 @@ def live(monkeypatch, tmp_path) -> Path:
     with database(path) as db:
         ChannelStore(db, cipher).set_key(REF, TEST_API_KEY, "https://api.example.com", "U1", T0)
         ChannelStore(db).allow(REF, "U2", "U1", T0)
-        audit.record(db, audit.AuditEntry.in_channel(REF, user_id="U1", action="login", source="command"), now=T0)
+        entry = audit.AuditEntry.in_channel(REF, user_id="U1", action="login", source="command")
+        audit.record(db, entry, now=T0, key=cipher.audit_key)
     return path
+
+
+def audit_key(db) -> bytes:
+    """The trail's key, from the key file beside the database `db` is open on."""
+    path = next(db.query("PRAGMA database_list"))["file"]
+    return load_cipher(None, path, LOG).audit_key
 
 
 def record(db, number: int) -> None:
     entry = audit.AuditEntry.in_channel(REF, user_id="U1", action="publish", source="command", result=f"1.0.{number}")
-    audit.record(db, entry, now=datetime.now(UTC))
+    audit.record(db, entry, now=datetime.now(UTC), key=audit_key(db))
 
 
 def audit_rows(path: Path) -> list[dict]:
@@ -103,7 +110,7 @@ def test_backup_is_consistent_while_another_thread_writes(live, tmp_path, capsys
     out = capsys.readouterr().out
     assert f"Backed up {live} to {copies[0]}" in out and "integrity ok" in out
     with database(live) as db:
-        assert audit.verify(db).ok  # the backups did not disturb the live chain either
+        assert audit.verify(db, audit_key(db)).ok  # the backups did not disturb the live chain either
 
 
 def test_backup_copies_the_key_file_and_a_restore_brings_everything_back(live, tmp_path, capsys):
@@ -213,3 +220,19 @@ def test_a_file_that_is_not_a_database_is_refused_without_leaving_a_partial_copy
 
     assert "cannot back up" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.db"]
+
+
+def test_the_database_and_its_wal_are_created_private_under_umask_022(tmp_path):
+    path = tmp_path / "fresh.db"
+    previous = os.umask(0o022)
+    try:
+        migrate(path)  # creates the file, switches it to WAL
+        with database(path) as db:  # a write while the connection is open keeps -wal and -shm around
+            db.table("channel_allowed_users").insert(
+                {"team_id": "T1", "channel_id": "C1", "user_id": "U1", "added_by": "U1", "added_at": "x"}
+            )
+            files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+            assert all(f.exists() for f in files)
+            assert {f.name: mode(f) for f in files} == {f.name: 0o600 for f in files}
+    finally:
+        os.umask(previous)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -88,7 +89,7 @@ def test_login_never_takes_text_and_never_echoes_it(bot, text):
     assert bot.slack.views(user=ADMIN) == []
     with database(bot.settings.db_path) as db:
         assert db["channel_keys"].count == 0
-        assert db["audit"].count == 0
+        assert [row["action"] for row in audit.iter_rows(db)] == ["anchor"]  # only the start's sealed row
 
 
 def test_ordinary_member_cannot_configure_and_is_audited_as_refused(bot):
@@ -165,3 +166,49 @@ def test_allow_list_limits_changes_but_not_reads(bot, tmp_path):
 def test_deny_someone_not_listed(bot):
     bot.command("deny <@U0MEMBER>")
     assert bot.reply_containing("is not on this channel's list").is_ephemeral
+
+
+# -- the channel a dialog was opened for is signed into its metadata --------------------------------------
+
+
+def forge_metadata(bot, view, metadata: str) -> None:
+    """What a crafted submission can carry: any private_metadata, in a request Slack signed."""
+    bot.slack.view(view.id).payload["private_metadata"] = metadata
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        # Another team's channel, in the shape algobot used to trust.
+        '{"team": "T0002", "channel": "C0THEIRS", "enterprise": ""}',
+        # The same, dressed as signed metadata with a made-up signature.
+        json.dumps({"v": '{"channel":"C0THEIRS","enterprise":"","team":"T0002","user":"U0ADMIN"}', "sig": "0" * 64}),
+    ],
+    ids=["unsigned", "bad signature"],
+)
+def test_a_login_dialog_pointing_at_another_teams_channel_stores_nothing(bot, forged):
+    key = bot.sandbox.key("demo")
+    view = open_login(bot)
+    forge_metadata(bot, view, forged)
+
+    response = submit_key(bot, view, key, endpoint=bot.sandbox.url)
+
+    assert response.status_code == 200
+    assert response.json()["response_action"] == "errors"
+    assert "not opened for you" in response.json()["errors"][BLOCK_LOGIN_KEY]
+    assert key not in response.text
+    with database(bot.settings.db_path) as db:
+        assert db["channel_keys"].count == 0
+        assert [row["action"] for row in audit.iter_rows(db)] == ["anchor"]  # nothing but the start's row
+
+
+def test_a_login_dialog_signed_for_this_channel_still_works_and_names_its_channel(bot):
+    view = open_login(bot)
+    metadata = json.loads(view.private_metadata)
+    assert set(metadata) == {"v", "sig"} and json.loads(metadata["v"])["channel"] == DEV_CHANNEL
+
+    submit_key(bot, view, bot.sandbox.key("demo"), endpoint=bot.sandbox.url)
+
+    assert bot.reply_containing("Saved the key").is_ephemeral
+    with database(bot.settings.db_path) as db:
+        assert db["channel_keys"].count == 1

@@ -347,7 +347,7 @@ def _ref():
 # -- audit ---------------------------------------------------------------------------------
 
 
-def test_audit_lists_this_channels_actions_and_verify_catches_an_edit(bot, tmp_path):
+def test_audit_lists_this_channels_actions_and_verify_catches_an_edit(bot, tmp_path, monkeypatch):
     bot.login_demo()
     published_algorithm(bot, tmp_path)
     bot.command("publish demo/hello")
@@ -357,11 +357,12 @@ def test_audit_lists_this_channels_actions_and_verify_catches_an_edit(bot, tmp_p
     bot.command("audit")
     trail = bot.reply_containing("Audit trail of this channel")
     text = message_text(trail)
-    assert "*publish* demo/hello" in text and "0.1.0" in text
-    assert "*info* demo/nothing" in text
+    assert "ran `/algo publish` on *demo/hello* → version *0.1.0*" in text
+    assert "ran `/algo info` on *demo/nothing* — failed" in text
 
     from algobot.cli import main
 
+    monkeypatch.setenv("ALGOBOT_SECRET_KEY", bot.settings.secret_key)  # the chain is sealed with it
     assert main(["audit", "verify", "--db", bot.settings.db_path]) == 0
     with database(bot.settings.db_path) as db:
         db.execute("DROP TRIGGER IF EXISTS audit_no_update")
@@ -436,7 +437,7 @@ def test_unsigned_requests_are_rejected_without_side_effects(bot, kind):
     assert sum(bot.sandbox.sandbox.request_counts.values()) == before
     assert bot.slack.calls("chat.postMessage") == []
     with database(bot.settings.db_path) as db:
-        assert db["audit"].count == 0
+        assert [row["action"] for row in audit.iter_rows(db)] == ["anchor"]  # only the start's sealed row
 
 
 def test_unknown_path_is_404_and_health_is_ok(bot):

@@ -41,7 +41,7 @@ class Clock:
 def make_job(bot, **poller_kwargs) -> NotificationJob:
     client = WebClient(token=bot.settings.slack_bot_token, base_url=bot.settings.slack_api_url)
     poller = Poller(bot.settings, bot.cipher, executor=ThreadPoolExecutor(max_workers=4), **poller_kwargs)
-    return NotificationJob(poller, OutboxSender(bot.settings.db_path, client))
+    return NotificationJob(poller, OutboxSender(bot.settings.db_path, client, audit_key=bot.cipher.audit_key))
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ token was used.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import logging
@@ -24,6 +25,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
+from cryptography.fernet import Fernet
 
 from algobot import audit, workspaces
 from algobot.channels import ChannelRef, ChannelStore
@@ -287,6 +289,16 @@ def test_build_notices_go_out_with_the_token_of_each_notices_workspace(two_teams
         assert notice.text == f"Build `b1` in {team}" and notice.source == "api"
 
 
+def test_the_audit_checkpoint_goes_out_with_the_token_of_its_channels_workspace(two_teams, slack):
+    settings = dataclasses.replace(two_teams.settings, audit_channel=f"{TEAM2}/{TEAM2_CHANNEL}")
+    job = build_job(settings, two_teams.cipher)
+
+    assert job.checkpoint.run(time.time())
+
+    [posted] = [m for m in slack.messages(TEAM2_CHANNEL) if "Audit checkpoint" in (m.text or "")]
+    assert posted.team_id == TEAM2 and posted.source == "api"
+
+
 # -- uninstalling ------------------------------------------------------------------------------------
 
 
@@ -331,7 +343,7 @@ def test_app_uninstalled_forgets_that_workspace_and_only_that_one(two_teams, sla
     assert all(team_rows(two_teams.settings, TEAM_ID).values())  # the other team keeps everything
     with database(two_teams.settings.db_path) as db:
         [entry] = uninstall_rows(db)
-        assert audit.verify(db)
+        assert audit.verify(db, two_teams.cipher.audit_key)
     assert entry["source"] == "system" and entry["team_id"] == TEAM2 and entry["user_id"] == "system"
     assert entry["arguments"]["event"] == "app_uninstalled"
     assert entry["arguments"]["removed"]["channel_configs"] == 1 and entry["arguments"]["removed"]["outbox"] == 1
@@ -369,17 +381,20 @@ def test_forget_team_matches_team_and_enterprise_exactly(tmp_path):
 
     path = str(tmp_path / "forget.db")
     migrate(path)
+    key = KeyCipher(Fernet.generate_key()).audit_key
     refs = [ChannelRef("T1", "C1", "E1"), ChannelRef("T2", "C2", "E1"), ChannelRef("T1", "C3", "")]
     with database(path) as db:
         for ref in refs:
             store.subscribe(db, ref, "demo/x", "all", "U", "2026-01-01T00:00:00+00:00")
-        assert workspaces.forget_team(db, "T1", "E1")["subscriptions"] == 1
+        assert workspaces.forget_team(db, "T1", "E1", audit_key=key)["subscriptions"] == 1
         assert {(r["enterprise_id"], r["team_id"]) for r in store.subscriptions(db)} == {("E1", "T2"), ("", "T1")}
-        assert workspaces.forget_team(db, None, "E1", reason="org uninstall")["subscriptions"] == 1  # org-wide
+        assert (
+            workspaces.forget_team(db, None, "E1", audit_key=key, reason="org uninstall")["subscriptions"] == 1
+        )  # org-wide
         assert {(r["enterprise_id"], r["team_id"]) for r in store.subscriptions(db)} == {("", "T1")}
-        assert len(uninstall_rows(db)) == 2 and audit.verify(db)
+        assert len(uninstall_rows(db)) == 2 and audit.verify(db, key)
         with pytest.raises(ValueError):
-            workspaces.forget_team(db, None, None)
+            workspaces.forget_team(db, None, None, audit_key=key)
 
 
 def test_oauth_settings():

@@ -10,7 +10,7 @@ import pytest
 from algobot.channels import ChannelRef, ChannelStore, Credentials, mask_key
 from algobot.crypto import KeyCipher, SecretKeyError
 from algobot.db import database
-from tests.fixtures.store import TEST_API_KEY
+from tests.fixtures.store import TEST_API_KEY, TEST_SALT
 
 
 def raw_bytes(db_path: str) -> bytes:
@@ -124,10 +124,12 @@ def test_list_filters_by_team_and_enterprise(channel_store, now):
 
 
 def test_a_wrong_secret_key_is_a_clear_error(db, channel, now):
-    ChannelStore(db, KeyCipher.from_secret("old secret")).set_key(channel, TEST_API_KEY, None, "U1", now)
+    ChannelStore(db, KeyCipher.from_secret("old secret", salt=TEST_SALT)).set_key(
+        channel, TEST_API_KEY, None, "U1", now
+    )
 
     with pytest.raises(SecretKeyError, match="ALGOBOT_SECRET_KEY"):
-        ChannelStore(db, KeyCipher.from_secret("new secret")).api_key(channel)
+        ChannelStore(db, KeyCipher.from_secret("new secret", salt=TEST_SALT)).api_key(channel)
 
 
 def test_a_store_without_a_cipher_reads_configuration_but_not_keys(db_path, channel_store, channel, now):

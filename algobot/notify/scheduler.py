@@ -17,6 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk import WebClient
 
 from algobot.crypto import KeyCipher
+from algobot.notify.checkpoint import AuditCheckpoint
 from algobot.notify.poller import Poller
 from algobot.notify.sender import OutboxSender
 from algobot.settings import Settings
@@ -30,10 +31,18 @@ TICK_SECONDS = 1.0
 class NotificationJob:
     """One tick: a poll cycle, then the outbox. Each half logs its own failure and the next tick runs."""
 
-    def __init__(self, poller: Poller, sender: OutboxSender, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        poller: Poller,
+        sender: OutboxSender,
+        clock: Callable[[], float] = time.time,
+        *,
+        checkpoint: AuditCheckpoint | None = None,
+    ):
         self.poller = poller
         self.sender = sender
         self.clock = clock
+        self.checkpoint = checkpoint
         self.last_completed: float | None = None
 
     def tick(self, now: float | None = None) -> None:
@@ -46,6 +55,11 @@ class NotificationJob:
             self.sender.run(now)
         except Exception:
             log.exception("outbox delivery at %.0f failed", now)
+        if self.checkpoint is not None:
+            try:
+                self.checkpoint.run(now)
+            except Exception:
+                log.exception("audit checkpoint at %.0f failed", now)
         self.last_completed = now
 
 
@@ -63,7 +77,16 @@ def build_job(settings: Settings, cipher: KeyCipher, *, slack_client: WebClient 
         client = slack_client or WebClient(base_url=settings.slack_api_url)
     else:
         client = slack_client or WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
-    return NotificationJob(Poller(settings, cipher), OutboxSender(settings.db_path, client, token_for=token_for))
+    checkpoint = None
+    if settings.audit_channel:
+        checkpoint = AuditCheckpoint(
+            settings.db_path, settings.audit_channel, client, audit_key=cipher.audit_key, token_for=token_for
+        )
+    return NotificationJob(
+        Poller(settings, cipher),
+        OutboxSender(settings.db_path, client, token_for=token_for, audit_key=cipher.audit_key),
+        checkpoint=checkpoint,
+    )
 
 
 def _on_job_error(event: JobExecutionEvent) -> None:

@@ -53,6 +53,7 @@ class OutboxSender:
         min_interval: float = 1.0,
         sender_id: str | None = None,
         token_for: Callable[[ChannelRef], str | None] | None = None,
+        audit_key: bytes,
     ):
         """``token_for(ref)``, when given, picks the bot token of each notice's workspace (OAuth installs);
         ``client`` then supplies only the base URL and transport settings. Without it every notice goes
@@ -62,6 +63,7 @@ class OutboxSender:
         self.min_interval = min_interval
         self.sender_id = sender_id or uuid.uuid4().hex[:12]
         self.token_for = token_for
+        self.audit_key = audit_key  # seals the audit row written when a channel refuses notices
         self._clients: dict[str, WebClient] = {}
 
     def _client_for(self, ref: ChannelRef) -> WebClient | None:
@@ -200,4 +202,5 @@ class OutboxSender:
                     error=f"Slack refused a {row['kind']} notice ({error}); the channel's subscriptions were stopped",
                 ),
                 now=datetime.fromtimestamp(now, UTC),
+                key=self.audit_key,
             )
