@@ -393,9 +393,9 @@ def remove_command(args: argparse.Namespace) -> int:
 def verify_command(args: argparse.Namespace) -> int:
     """Exit 0 if the chain is intact (and matches the checkpoint given), 1 naming the first bad row."""
     if (args.head is None) != (args.rows is None):
-        raise CliError("--head and --rows go together: both come from one checkpoint (the 'audit head' log line)")
+        raise UsageError("--head and --rows go together: both come from one checkpoint (the 'audit head' log line)")
     if args.head is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", args.head.strip()):
-        raise CliError("--head must be the 64 hexadecimal characters of a checkpoint's hash")
+        raise UsageError("--head must be the 64 hexadecimal characters of a checkpoint's hash")
     settings = Settings.from_env()
     path = _db_path(args, settings)
     _require_db(path, "audit")

@@ -142,7 +142,7 @@ def test_remove_never_generates_a_key_to_seal_its_audit_row(env, monkeypatch, ca
     set_key(monkeypatch, TEST_API_KEY)
     monkeypatch.delenv("ALGOBOT_SECRET_KEY")
 
-    assert main(["channel", "remove", "--team", "T1", "--channel", "C1"]) == 2
+    assert main(["channel", "remove", "--team", "T1", "--channel", "C1"]) == 1
 
     assert "ALGOBOT_SECRET_KEY" in capsys.readouterr().err
     assert not key_file_path(env).exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 from algobot import audit
 from algobot.channels import ChannelRef
 from algobot.cli import SIGPIPE_STATUS, main
+from algobot.crypto import load_cipher
 from algobot.db import database, migrate
 from tests.fixtures.bot import clean_environ
 from tests.fixtures.store import T0, TEST_SECRET
@@ -40,10 +42,11 @@ def test_audit_export_into_a_closed_pipe_exits_quietly(tmp_path):
     """`algobot audit export | head`: the reader has gone before algobot writes; no traceback."""
     db_path = tmp_path / "algobot.db"
     migrate(db_path)
+    key = load_cipher(TEST_SECRET, db_path, logging.getLogger(__name__)).audit_key
     with database(db_path) as db:
         for day in range(1, 21):
             entry = audit.AuditEntry.in_channel(ChannelRef("T1", "C1"), user_id="U1", action="publish", source="cli")
-            audit.record(db, entry, now=T0.replace(day=day))
+            audit.record(db, entry, now=T0.replace(day=day), key=key)
     env = clean_environ() | {"ALGOBOT_DB": str(db_path), "ALGOBOT_SECRET_KEY": TEST_SECRET}
     reader, writer = os.pipe()
     os.close(reader)  # like `head` after its lines: nobody reads any more
