@@ -283,7 +283,7 @@ def execute(services: Services, invocation: Invocation, parsed: ParsedCommand, r
     registry = services.registry
     spec = registry.get(parsed.name)
     if spec is None:
-        reply = help_reply(registry, intro=messages.UNKNOWN_COMMAND.format(name=parsed.name) if parsed.name else None)
+        reply = help_reply(registry, intro=messages.unknown_command(parsed.name) if parsed.name else None)
         deliver(reply, responder)
         return reply
     try:

@@ -22,7 +22,6 @@ from algobot.mrkdwn import esc
 # -- general -----------------------------------------------------------------
 
 WORKING = "Working on `/algo {text}`…"
-UNKNOWN_COMMAND = "I don't know `/algo {name}`. Here is what I can do:"
 HELP_INTRO = "*algobot* runs Algorithmia's Algorithm Management API from this channel."
 HELP_FOOTER = 'Arguments in [brackets] are optional. Quote values with spaces: `notes="two words"`.'
 USAGE = "Usage: `{usage}`"
@@ -32,6 +31,11 @@ INTERNAL_ERROR = (
     "Reference `{ref}` — give it to whoever runs algobot."
 )
 NO_RETRY_NOTE = "The command was not carried out."
+
+
+def unknown_command(name: str) -> str:
+    """The subcommand is echoed escaped: inside a code span Slack still acts on `<!here>` and links."""
+    return f"I don't know `/algo {esc(name)}`. Here is what I can do:"
 
 
 def bad_input(problem: str, usage: str) -> str:
