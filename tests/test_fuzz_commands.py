@@ -174,13 +174,14 @@ def corpus(seed: int = SEED, count: int = COUNT) -> list[str]:
         sub = rng.choice(SUBCOMMANDS) if rng.random() < 0.9 else _piece(rng)
         parts = [sub]
         if rng.random() < 0.85:
-            parts.append(rng.choice(NAMES) if rng.random() < 0.7 else _piece(rng))
+            roll = rng.random()
+            parts.append("demo/hello" if roll < 0.35 else rng.choice(NAMES) if roll < 0.8 else _piece(rng))
         if rng.random() < 0.5:
             parts.append(rng.choice(BUILD_IDS) if rng.random() < 0.6 else _piece(rng))
-        for _ in range(rng.randrange(0, 3)):
+        for _ in range(rng.choice((0, 0, 1, 2))):
             key = rng.choice(OPTION_KEYS)
             parts.append(f"{key}={_quoted(_piece(rng), rng)}")
-        if rng.random() < 0.2:
+        if rng.random() < 0.1:
             parts.append(_piece(rng))
         texts.append(" ".join(parts))
     return texts
@@ -272,25 +273,34 @@ def test_fuzzed_commands_never_echo_a_control_sequence_nor_fail(bot, fuzzed):
 USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 ALGO_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 BUILD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+GIT_HASH = re.compile(r"[0-9a-f]{4,40}")
 
 
 def _invalid_request(path: str) -> str | None:
-    """Why a request path carries an invalid name or build id, or None when it is well formed."""
+    """Why a management request's path is not one algobot should send, or None when it is well formed."""
     parts = path.split("/")
     if parts[:3] != ["", "v1", "algorithms"]:
         return None
     rest = parts[3:]
-    checks = [(USER_NAME, 0), (ALGO_NAME, 1)]
-    if len(rest) > 3 and rest[2] == "builds":
-        checks.append((BUILD_ID, 3))
-    for pattern, index in checks:
-        if index < len(rest) and not pattern.fullmatch(rest[index]):
-            return f"{rest[index]!r} in {path!r}"
-    if len(rest) > 5:
-        return f"extra segments in {path!r}"
+    shapes = {
+        1: (USER_NAME,),
+        2: (USER_NAME, ALGO_NAME),
+        3: (USER_NAME, ALGO_NAME, re.compile("builds|versions|compile")),
+        4: (USER_NAME, ALGO_NAME, re.compile("builds|versions"), BUILD_ID),
+        5: (USER_NAME, ALGO_NAME, re.compile("builds"), BUILD_ID, re.compile("logs")),
+    }
+    shape = shapes.get(len(rest))
+    if shape is None:
+        return f"unexpected path {path!r}"
+    if len(rest) == 4 and rest[2] == "versions":
+        shape = (*shape[:3], GIT_HASH)
+    for pattern, part in zip(shape, rest, strict=True):
+        if not pattern.fullmatch(part):
+            return f"{part!r} in {path!r}"
     return None
 
 
+@pytest.mark.xfail(reason="needs the sandbox branch's name/build-id validation", strict=True)
 def test_fuzzed_commands_send_no_unvalidated_request(bot, fuzzed):
     paths = [path for _, path in bot.sandbox.seen]
     assert any("/builds/" in path for path in paths)  # the corpus does reach build lookups
