@@ -542,14 +542,22 @@ class AlgorithmiaClient:
         details: Mapping[str, Any] | None = None,
         settings: Mapping[str, Any] | None = None,
         version_info: Mapping[str, Any] | None = None,
+        *,
+        git_hash: str | None = None,
     ) -> dict[str, Any]:
-        """POST …/versions: publish the newest build; version_type defaults to minor."""
+        """POST …/versions: publish the newest build; version_type defaults to minor.
+
+        With `git_hash` (sent as ``version_info.git_hash``) the API publishes that commit's build or
+        refuses, so a release never picks up a build that landed in the meantime.
+        """
         user, name = split_algo_name(algo)
         body = {
             "details": validate_details(details),
             "settings": validate_settings(settings),
             "version_info": validate_version_info(version_info, publish=True),
         }
+        if git_hash:
+            body["version_info"]["git_hash"] = git_hash
         return self._request("POST", self._url(user, name, "versions"), body=body)
 
     def info(self, algo: str) -> dict[str, Any]:

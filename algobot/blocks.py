@@ -449,17 +449,29 @@ def build_notice_message(
             button(messages.REBUILD, ids.ACTION_REBUILD, command_value("compile", [algorithm])),
         ]
         if status == "succeeded":
-            buttons.append(
-                button(
-                    messages.PUBLISH_ELLIPSIS,
-                    ids.ACTION_OPEN_PUBLISH,
-                    json.dumps({"algorithm": algorithm, "build_id": build_id}),
-                    style="primary",
-                )
-            )
+            buttons.append(publish_button(algorithm, build))
         elements.append(actions(*buttons))
     fallback = f"{algorithm} build {build_id} {status}"
     return message(elements, fallback=fallback)
+
+
+def publish_button(algorithm: str, build: dict[str, Any]) -> ButtonElement:
+    """ "Publish…" for one build: its value names the build and commit the dialog will publish."""
+    from algobot import ids, messages
+
+    value = {"algorithm": algorithm, "build_id": build.get("build_id"), "git_hash": build.get("commit_sha")}
+    return button(messages.PUBLISH_ELLIPSIS, ids.ACTION_OPEN_PUBLISH, json.dumps(value), style="primary")
+
+
+def newer_build_message(algorithm: str, build_id: str, newer: dict[str, Any]) -> dict[str, Any]:
+    """Refusing to publish an older build: name the newer one and offer to publish it instead."""
+    from algobot import messages
+
+    text = messages.newer_build_exists(algorithm, build_id, newer)
+    elements: list[Block] = [section(text)]
+    if newer.get("status") == "succeeded":
+        elements.append(actions(publish_button(algorithm, newer)))
+    return message(elements, fallback=text)
 
 
 def log_tail_message(logs: str, lines: int) -> dict[str, Any]:
@@ -473,7 +485,9 @@ def log_tail_message(logs: str, lines: int) -> dict[str, Any]:
     return message([section(intro), section(code_block(kept, cut_before=cut))], fallback=intro)
 
 
-def publish_modal(*, algorithm: str, private_metadata: str) -> dict[str, Any]:
+def publish_modal(
+    *, algorithm: str, private_metadata: str, build_id: str | None = None, commit: str | None = None
+) -> dict[str, Any]:
     """Publish from a build notice: version type, notes, callability and sample input."""
     from slack_sdk.models.blocks import Option, StaticSelectElement
 
@@ -491,7 +505,7 @@ def publish_modal(*, algorithm: str, private_metadata: str) -> dict[str, Any]:
         submit=PlainTextObject(text="Publish"),
         close=PlainTextObject(text="Cancel"),
         blocks=[
-            section(messages.PUBLISH_MODAL_INTRO.format(algorithm=esc(algorithm))),
+            section(messages.publish_modal_intro(algorithm, build_id, commit)),
             InputBlock(
                 block_id=ids.BLOCK_PUBLISH_VERSION,
                 label=PlainTextObject(text=messages.PUBLISH_VERSION_LABEL),

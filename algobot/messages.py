@@ -216,11 +216,54 @@ def compile_started(user_id: str, algorithm: str, build_id: str | None, commit: 
     return "".join(parts) + "."
 
 
-def published(user_id: str, algorithm: str, version: str, notes: str | None, callability: str) -> str:
-    text = f":rocket: <@{user_id}> published *{esc(algorithm)}* *{esc(version)}* ({esc(callability)})."
+def published(
+    user_id: str,
+    algorithm: str,
+    version: str,
+    notes: str | None,
+    callability: str,
+    *,
+    build_id: str | None = None,
+    commit: str | None = None,
+) -> str:
+    text = f":rocket: <@{user_id}> published *{esc(algorithm)}* *{esc(version)}* ({esc(callability)})"
+    text += f" from {_build_and_commit(build_id, commit)}." if build_id or commit else "."
     if notes:
         text += f"\n>{esc(notes)}"
     return text
+
+
+def _build_and_commit(build_id: str | None, commit: str | None) -> str:
+    """`build `b1` (commit `abc1234`)`, or whichever of the two is known."""
+    parts = []
+    if build_id:
+        parts.append(f"build `{esc(build_id)}`")
+    if commit:
+        parts.append(f"(commit `{esc(commit[:7])}`)" if build_id else f"commit `{esc(commit[:7])}`")
+    return " ".join(parts)
+
+
+BUILD_STATUS_NEWER = {"succeeded": "succeeded", "failed": "failed", "in-progress": "is still running"}
+
+
+def newer_build_exists(algorithm: str, build_id: str, newer: dict) -> str:
+    """Publishing from an older build's notice: name the newer build and its status."""
+    status = str(newer.get("status") or "")
+    newer_text = _build_and_commit(str(newer.get("build_id") or ""), newer.get("commit_sha"))
+    text = (
+        f":no_entry: Build `{esc(build_id)}` is no longer the newest of *{esc(algorithm)}*: {newer_text} is "
+        f"newer and {BUILD_STATUS_NEWER.get(status, esc(status))}. Nothing was published."
+    )
+    if status == "succeeded":
+        return text + " To release the newer one, publish from its notice or here:"
+    return text + " Publish from its notice once it has succeeded."
+
+
+def build_not_publishable(algorithm: str, build_id: str, status: str) -> str:
+    return (
+        f":no_entry: Build `{esc(build_id)}` of *{esc(algorithm)}* {BUILD_STATUS_NEWER.get(status, esc(status))}; "
+        "only a succeeded build can be published. Nothing was published."
+    )
 
 
 def confirm_public_publish(algorithm: str) -> str:
@@ -252,6 +295,18 @@ PUBLISH_ELLIPSIS = "Publish…"
 LOG_TAIL_HEADER = "Last {count} line{s} of the build log:"
 PUBLISH_MODAL_TITLE = "Publish"
 PUBLISH_MODAL_INTRO = "Publish the newest build of *{algorithm}* as a new version."
+
+
+def publish_modal_intro(algorithm: str, build_id: str | None, commit: str | None) -> str:
+    """The dialog says exactly which build and commit it will publish."""
+    if not build_id:
+        return PUBLISH_MODAL_INTRO.format(algorithm=esc(algorithm))
+    return (
+        f"Publish {_build_and_commit(build_id, commit)} of *{esc(algorithm)}* as a new version. "
+        "If a newer build has succeeded meanwhile, nothing is published and I'll tell you."
+    )
+
+
 PUBLISH_VERSION_LABEL = "Version type"
 PUBLISH_NOTES_LABEL = "Release notes"
 PUBLISH_CALLABILITY_LABEL = "Who may call it"

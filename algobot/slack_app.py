@@ -287,15 +287,24 @@ def create_app(
         ack()
         value = json.loads(action.get("value") or "{}")
         ref = channel_ref(body)
+        # The button names one build; the dialog publishes that build's commit or nothing.
+        build_id, git_hash = value.get("build_id"), value.get("git_hash")
         metadata = json.dumps(
             {
                 "algorithm": value.get("algorithm"),
+                "build_id": build_id,
+                "git_hash": git_hash,
                 "team": ref.team_id,
                 "channel": ref.channel_id,
                 "enterprise": ref.enterprise_id,
             }
         )
-        view = blocks.publish_modal(algorithm=str(value.get("algorithm")), private_metadata=metadata)
+        view = blocks.publish_modal(
+            algorithm=str(value.get("algorithm")),
+            private_metadata=metadata,
+            build_id=str(build_id) if build_id else None,
+            commit=str(git_hash) if git_hash else None,
+        )
         client.views_open(trigger_id=body.get("trigger_id"), view=view)
 
     @app.view(ids.VIEW_PUBLISH)
@@ -318,6 +327,8 @@ def create_app(
             options["notes"] = notes
         if sample := field(ids.BLOCK_PUBLISH_SAMPLE, ids.ACTION_PUBLISH_SAMPLE):
             options["sample_input"] = sample
+        if meta.get("build_id"):
+            options["build"] = str(meta["build_id"])
         version_type = field(ids.BLOCK_PUBLISH_VERSION, ids.ACTION_PUBLISH_VERSION) or "minor"
         parsed = ParsedCommand(name="publish", positional=(str(meta.get("algorithm")), version_type), options=options)
         user_id = _user_id(body)
