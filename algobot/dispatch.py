@@ -92,13 +92,14 @@ class Invocation:
 
 @dataclass
 class Upload:
-    """A file to put into the channel (the whole build log)."""
+    """A file to put into the channel (the whole build log), or privately to whoever asked."""
 
     content: str
     filename: str
     title: str
     comment: str
     thread_ts: str | None = None
+    private: bool = False  # to the requesting user's direct messages with the bot
 
 
 @dataclass(frozen=True)

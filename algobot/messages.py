@@ -283,6 +283,14 @@ NO_VERSIONS = "{algorithm} has no published versions yet."
 NO_AUDIT = "Nothing has been recorded for this channel yet."
 NO_RELEASES = "No releases of {algorithm} were made from this workspace yet."
 FULL_LOG_COMMENT = "Full build log of *{algorithm}* build `{build_id}`, requested by <@{user_id}>."
+FULL_LOG_PRIVATE = (
+    ":page_facing_up: I'm sending you the full log of *{algorithm}* build `{build_id}` in your direct "
+    "messages with algobot: reads answer only you, and build logs can hold secrets."
+)
+FULL_LOG_NOT_IN_CHANNEL = (
+    ":page_facing_up: I'm not a member of this channel, so I sent the full log to your direct messages "
+    "with algobot instead. `/invite` me here to get logs in the notice's thread."
+)
 LOG_EMPTY = "(the build printed nothing)"
 MORE = "More"
 FULL_LOG = "Full log"

@@ -82,13 +82,31 @@ class BoltResponder:
         return str(response.get("ts") or "") or None
 
     def upload(self, upload: Upload) -> None:
+        """Into the channel (a notice's thread), or privately; a channel the bot left falls back to private."""
+        if upload.private:
+            self._upload_privately(upload)
+            return
+        try:
+            self._upload_to(self.ref.channel_id, upload, thread_ts=upload.thread_ts)
+        except SlackApiError as exc:
+            if exc.response.get("error") not in NOT_IN_CHANNEL_ERRORS:
+                raise
+            self._upload_privately(upload)
+            self.ephemeral(blocks.text_message(messages.FULL_LOG_NOT_IN_CHANNEL))
+
+    def _upload_privately(self, upload: Upload) -> None:
+        # conversations.open (scope im:write) gives the bot's DM with the user; reads stay private.
+        opened = self.client.conversations_open(users=self.user_id)
+        self._upload_to(str((opened.get("channel") or {}).get("id") or ""), upload, thread_ts=None)
+
+    def _upload_to(self, channel: str, upload: Upload, *, thread_ts: str | None) -> None:
         self.client.files_upload_v2(
-            channel=self.ref.channel_id,
+            channel=channel,
             content=upload.content,
             filename=upload.filename,
             title=upload.title,
             initial_comment=upload.comment,
-            thread_ts=upload.thread_ts,
+            thread_ts=thread_ts,
         )
 
     def open_view(self, view: Mapping[str, Any]) -> None:

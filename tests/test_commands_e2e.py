@@ -183,7 +183,11 @@ def test_build_and_logs_of_a_failed_build(bot, tmp_path):
     )
     uploaded = bot.slack.wait_for(lambda: [f for f in bot.slack.files() if f.completed])
     assert b"SyntaxError" in uploaded[0].content
-    assert DEV_CHANNEL in uploaded[0].channels
+    # A read answers only you: the whole log goes to your DM with the bot, never into the channel.
+    (dm,) = uploaded[0].channels
+    assert bot.slack.channel(dm).is_im and bot.slack.channel(dm).im_user == ADMIN
+    assert not any(m.files for m in bot.slack.messages(DEV_CHANNEL))
+    assert bot.reply_containing("in your direct messages").is_ephemeral
 
 
 def test_unknown_build_id(bot, tmp_path):
