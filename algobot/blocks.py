@@ -240,8 +240,18 @@ def _duration(build: dict[str, Any]) -> str:
 STATUS_EMOJI = {"succeeded": ":white_check_mark:", "failed": ":x:", "in-progress": ":hourglass_flowing_sand:"}
 
 
-def info_message(algorithm: str, data: dict[str, Any]) -> dict[str, Any]:
-    """`/algo info`: details, settings, newest version and build."""
+def info_message(
+    algorithm: str,
+    data: dict[str, Any],
+    *,
+    published_version: str | None = None,
+    published_commit: str | None = None,
+) -> dict[str, Any]:
+    """`/algo info`: details, settings, the newest published version and its commit, the newest build.
+
+    The published version's commit comes from the versions list: the algorithm object's
+    ``version_info.git_hash`` is the newest build's, which may be a later (even failed) build.
+    """
     details = data.get("details") or {}
     settings = data.get("settings") or {}
     version = data.get("version_info") or {}
@@ -254,8 +264,8 @@ def info_message(algorithm: str, data: dict[str, Any]) -> dict[str, Any]:
     blocks.append(
         fields_section(
             [
-                ("Latest version", version.get("semantic_version") or "not published"),
-                ("Git hash", _short(version.get("git_hash"))),
+                ("Latest version", published_version or "not published"),
+                ("Latest version's commit", _short(published_commit) if published_version else "—"),
                 ("Callability", settings.get("algorithm_callability")),
                 ("Language", settings.get("language") or settings.get("package_set")),
                 ("Environment", settings.get("environment")),
@@ -276,7 +286,7 @@ def info_message(algorithm: str, data: dict[str, Any]) -> dict[str, Any]:
         )
     if version.get("release_notes"):
         blocks.append(context(f"Release notes: {esc(truncate(str(version['release_notes']), 1000))}"))
-    return message(blocks, fallback=f"{algorithm}: {version.get('semantic_version') or 'not published'}")
+    return message(blocks, fallback=f"{algorithm}: {published_version or 'not published'}")
 
 
 def build_line(build: dict[str, Any]) -> str:

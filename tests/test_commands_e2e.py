@@ -112,6 +112,30 @@ def test_info_of_a_new_algorithm(bot):
     assert "python3-1" in message_text(reply)
 
 
+def test_info_labels_the_published_commit_and_the_newest_builds_commit(bot, tmp_path):
+    bot.login_demo()
+    clone = bot.sandbox.create_algorithm("demo/hello")
+    released = push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path, message="release")
+    bot.sandbox.sandbox.wait_for_builds()
+    bot.command("publish demo/hello")
+    announced(bot, "*0.1.0*")
+    broken = push_files(clone, {"src/hello.py": BROKEN_PY}, tmp_path, message="later, broken")
+    bot.sandbox.sandbox.wait_for_builds()
+
+    bot.command("info demo/hello")
+    reply = bot.reply(lambda m: m.is_ephemeral and "Latest version" in message_text(m))
+    fields = {
+        f["text"].split("\n")[0].strip("*"): f["text"].split("\n")[1]
+        for block in reply.blocks
+        if block.get("fields")
+        for f in block["fields"]
+    }
+    assert fields["Latest version"] == "0.1.0"
+    assert fields["Latest version's commit"] == released[:7]
+    assert "Newest build `" in message_text(reply) and f"failed, commit `{broken[:7]}`" in message_text(reply)
+    assert "Git hash" not in fields
+
+
 def test_info_of_a_missing_algorithm(bot):
     bot.login_demo()
     bot.command("info demo/nothing")
