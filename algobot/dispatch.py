@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from sqlite_utils import Database
 
 from algobot import audit, messages, metrics, permissions
-from algobot.algorithmia import AlgorithmiaClient, AlgorithmiaError, InvalidInput
+from algobot.algorithmia import AlgorithmiaClient, AlgorithmiaError, Forbidden, InvalidInput
 from algobot.blocks import text_message
 from algobot.channels import ChannelRef, ChannelStore
 from algobot.crypto import KeyCipher
@@ -359,10 +359,31 @@ def _run(ctx: CommandContext, spec: CommandSpec, parsed: ParsedCommand, decision
     return reply
 
 
+KEY_HISTORY_ROWS = 200  # how far back the audit trail is searched for what a key managed
+
+
+def key_owners(ctx: CommandContext) -> frozenset[str]:
+    """Owners of algorithms this channel's current key was used on successfully (from the audit trail).
+
+    The management API has no "who am I": a 403 on ``nosuch/thing`` may be a typo in the owner or a
+    key without the manage permission, and what the key managed before tells the two apart.
+    """
+    config = ctx.channels.config(ctx.ref)
+    if config is None:
+        return frozenset()
+    rows = audit.recent(ctx.db, ctx.ref, limit=KEY_HISTORY_ROWS)
+    return frozenset(
+        str(row["algorithm"]).split("/", 1)[0]
+        for row in rows
+        if row.get("outcome") == "ok" and row.get("algorithm") and str(row.get("time")) >= config.set_at
+    )
+
+
 def _api_failure(ctx: CommandContext, exc: AlgorithmiaError, algorithm: str | None) -> Reply:
     log.info("algorithmia call failed: %r", exc)
+    owners = key_owners(ctx) if isinstance(exc, Forbidden) else frozenset()
     return Reply(
-        ephemeral=text_message(messages.api_error(exc, algorithm=algorithm, endpoint=ctx.endpoint)),
+        ephemeral=text_message(messages.api_error(exc, algorithm=algorithm, endpoint=ctx.endpoint, key_owners=owners)),
         algorithm=algorithm,
         outcome="error",
         error=exc.message,

@@ -7,6 +7,8 @@ Values that come from users or from the API are escaped for mrkdwn by the caller
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from algobot.algorithmia import (
     AlgorithmiaError,
     AlreadyPublished,
@@ -153,16 +155,41 @@ def refused_change(allowed: list[str], user_id: str, action: str = "this command
 # -- API errors --------------------------------------------------------------
 
 
-def api_error(error: AlgorithmiaError, *, algorithm: str | None, endpoint: str) -> str:
-    """A person's sentence for each failure class of the management API."""
+def _forbidden(algorithm: str | None, key_owners: Collection[str]) -> str:
+    """A 403: another owner's namespace (often a typo) is not a reason to replace a good key."""
     name = f"*{esc(algorithm)}*" if algorithm else "that"
-    if isinstance(error, Unauthorized):
-        return ":key: The key for this channel was rejected by Algorithmia; run `/algo login` to set a new one."
-    if isinstance(error, Forbidden):
+    owner = algorithm.split("/", 1)[0] if algorithm and "/" in algorithm else None
+    if owner and key_owners and owner not in key_owners:
+        owners = ", ".join(f"*{esc(o)}*" for o in sorted(key_owners))
+        return (
+            f":mag: {name} does not exist or belongs to someone this channel's key cannot manage. The key "
+            f"manages algorithms of {owners}: check the owner's spelling (names are case-sensitive). "
+            "The key itself is fine; nothing was changed."
+        )
+    if owner and owner in key_owners:
         return (
             f":no_entry: This channel's key may not manage {name}: create a key with *Allow this key to "
             "manage my algorithms* turned on (and owned by the algorithm's account), then `/algo login`."
         )
+    return (
+        f":no_entry: This channel's key may not manage {name}. Either it does not exist or belongs to someone "
+        "this key cannot manage (check the owner's spelling; names are case-sensitive), or the key lacks "
+        "*Allow this key to manage my algorithms*: then create one with it turned on and `/algo login`."
+    )
+
+
+def api_error(
+    error: AlgorithmiaError, *, algorithm: str | None, endpoint: str, key_owners: Collection[str] = ()
+) -> str:
+    """A person's sentence for each failure class of the management API.
+
+    `key_owners`: whose algorithms this channel's key is known to manage, to word a 403.
+    """
+    name = f"*{esc(algorithm)}*" if algorithm else "that"
+    if isinstance(error, Unauthorized):
+        return ":key: The key for this channel was rejected by Algorithmia; run `/algo login` to set a new one."
+    if isinstance(error, Forbidden):
+        return _forbidden(algorithm, key_owners)
     if isinstance(error, NameTaken):
         return f":warning: An algorithm named {name} already exists; pick another name."
     if isinstance(error, AlreadyPublished):

@@ -427,6 +427,27 @@ def test_rejected_and_underpowered_keys(bot):
     assert bot.reply_containing("may not manage *demo/hello*").is_ephemeral
 
 
+@pytest.mark.parametrize("typo", ["nosuch/thing", "Demo/Hello"])
+def test_a_typo_in_the_owner_does_not_send_people_to_replace_a_good_key(bot, typo):
+    bot.login_demo()
+    bot.sandbox.create_algorithm("demo/hello")
+    bot.command("info demo/hello")
+    bot.reply_containing("Latest version")
+    bot.command(f"info {typo}")
+    reply = bot.reply_containing(f"*{typo}* does not exist or belongs to someone")
+    text = message_text(reply)
+    assert reply.is_ephemeral and "manages algorithms of *demo*" in text and "case-sensitive" in text
+    assert "/algo login" not in text
+
+
+def test_a_403_with_nothing_known_about_the_key_names_both_causes(bot):
+    bot.login_demo()
+    bot.command("info nosuch/thing")
+    text = message_text(bot.reply_containing("may not manage *nosuch/thing*"))
+    assert "does not exist or belongs to someone" in text and "check the owner's spelling" in text
+    assert "*Allow this key to manage my algorithms*" in text
+
+
 def test_unreachable_endpoint_names_it(bot):
     bot.set_key("simWhatever", endpoint="http://127.0.0.1:9")
     bot.command("info demo/hello")
