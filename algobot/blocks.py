@@ -28,7 +28,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from algobot.mrkdwn import CUT_MARKER, esc, truncate
+from algobot.mrkdwn import CUT_MARKER, duration, esc, parse_time, slack_date, truncate
 
 MAX_BLOCKS = 50
 SECTION_LIMIT = 3000
@@ -221,20 +221,10 @@ def _short(sha: Any) -> str:
 
 
 def _duration(build: dict[str, Any]) -> str:
-    from datetime import datetime
-
-    started, finished = build.get("started_at"), build.get("finished_at")
-    if not started or not finished:
+    started, finished = parse_time(build.get("started_at")), parse_time(build.get("finished_at"))
+    if started is None or finished is None:
         return "—"
-    try:
-        seconds = (
-            datetime.fromisoformat(str(finished).replace("Z", "+00:00"))
-            - datetime.fromisoformat(str(started).replace("Z", "+00:00"))
-        ).total_seconds()
-    except ValueError:
-        return "—"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    return f"{minutes}m {secs}s" if minutes else f"{secs}s"
+    return duration((finished - started).total_seconds())
 
 
 STATUS_EMOJI = {"succeeded": ":white_check_mark:", "failed": ":x:", "in-progress": ":hourglass_flowing_sand:"}
@@ -294,7 +284,7 @@ def build_line(build: dict[str, Any]) -> str:
     published = (build.get("version_info") or {}).get("semantic_version")
     line = (
         f"{STATUS_EMOJI.get(status, '')} `{esc(build.get('build_id'))}` *{esc(status)}* "
-        f"· commit `{esc(_short(build.get('commit_sha')))}` · started {esc(build.get('started_at') or '—')}"
+        f"· commit `{esc(_short(build.get('commit_sha')))}` · started {slack_date(build.get('started_at'))}"
         f" · took {_duration(build)}"
     )
     if published:
@@ -328,8 +318,8 @@ def build_message(algorithm: str, build: dict[str, Any]) -> dict[str, Any]:
                 ("Algorithm", algorithm),
                 ("Status", f"{build.get('status')}"),
                 ("Commit", _short(build.get("commit_sha"))),
-                ("Started", build.get("started_at")),
-                ("Finished", build.get("finished_at") or "still running"),
+                ("Started", slack_date(build.get("started_at"))),
+                ("Finished", slack_date(build.get("finished_at"), missing="still running")),
                 ("Duration", _duration(build)),
                 ("Published as", version or "not published"),
             ]
@@ -385,8 +375,8 @@ def audit_message(title: str, rows: list[dict[str, Any]], empty_text: str) -> di
     outcome_emoji = {"ok": ":white_check_mark:", "error": ":x:", "refused": ":no_entry:"}
     for row in rows:
         line = (
-            f"{outcome_emoji.get(str(row.get('outcome')), '')} {esc(row.get('time'))} · <@{esc(row.get('user_id'))}> "
-            f"· *{esc(row.get('action'))}*"
+            f"{outcome_emoji.get(str(row.get('outcome')), '')} {slack_date(row.get('time'))} "
+            f"· <@{esc(row.get('user_id'))}> · *{esc(row.get('action'))}*"
         )
         if row.get("algorithm"):
             line += f" {esc(row['algorithm'])}"
@@ -404,7 +394,7 @@ def releases_message(algorithm: str, rows: list[dict[str, Any]], empty_text: str
     if not rows:
         blocks.append(section(empty_text))
     for row in rows:
-        line = f":rocket: *{esc(row.get('version'))}* · {esc(row.get('time'))} · <@{esc(row.get('user_id'))}>"
+        line = f":rocket: *{esc(row.get('version'))}* · {slack_date(row.get('time'))} · <@{esc(row.get('user_id'))}>"
         if row.get("notes"):
             line += f"\n>{esc(truncate(str(row['notes']), 500))}"
         blocks.append(section(line))
@@ -445,7 +435,7 @@ def build_notice_message(
     if started_by:
         context_bits.append(f"Started by <@{esc(started_by)}>")
     if build.get("finished_at"):
-        context_bits.append(f"finished {esc(build['finished_at'])}")
+        context_bits.append(f"finished {slack_date(build['finished_at'])}")
     elements: list[Block] = [section(headline), fields_section(pairs)]
     if context_bits:
         elements.append(context(" · ".join(context_bits)))

@@ -19,7 +19,7 @@ from algobot.algorithmia import (
     NotFound,
     Unauthorized,
 )
-from algobot.mrkdwn import esc
+from algobot.mrkdwn import esc, slack_date
 
 # -- general -----------------------------------------------------------------
 
@@ -103,7 +103,7 @@ LOGOUT_NOTHING = "This channel has no API key to remove."
 
 def status_configured(endpoint: str, masked: str, set_by: str, set_at: str) -> str:
     who = "the command line" if set_by == "cli" else f"<@{set_by}>"
-    return f":key: Endpoint {esc(endpoint)}, key {masked}, set by {who} on {esc(set_at)}."
+    return f":key: Endpoint {esc(endpoint)}, key {masked}, set by {who} on {slack_date(set_at)}."
 
 
 def status_allowed(users: list[str]) -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import time
+from datetime import datetime
 
 import pytest
 import requests
@@ -212,6 +214,33 @@ def test_build_and_logs_of_a_failed_build(bot, tmp_path):
     assert bot.slack.channel(dm).is_im and bot.slack.channel(dm).im_user == ADMIN
     assert not any(m.files for m in bot.slack.messages(DEV_CHANNEL))
     assert bot.reply_containing("in your direct messages").is_ephemeral
+
+
+RAW_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
+DATE_TOKEN = re.compile(r"<!date\^(\d+)\^\{date_short_pretty\} \{time\}\|\d{4}-\d\d-\d\d \d\d:\d\d UTC>")
+
+
+def test_times_use_slack_date_formatting_and_durations_read_plainly(bot, tmp_path):
+    bot.login_demo()
+    published_algorithm(bot, tmp_path)
+    build = bot.sandbox.client().builds("demo/hello")["results"][0]
+    started = datetime.fromisoformat(build["started_at"].replace("Z", "+00:00"))
+    bot.command('publish demo/hello notes="first"')
+    announced(bot, "*0.1.0*")
+    for text, marker in [
+        (f"build demo/hello {build['build_id']}", f"Build {build['build_id']}"),
+        ("builds demo/hello", "Builds of demo/hello"),
+        ("audit", "Audit trail of this channel"),
+        ("releases demo/hello", "Releases of demo/hello"),
+        ("status", "set by <@"),
+    ]:
+        bot.command(text)
+        shown = message_text(bot.reply_containing(marker))
+        assert not RAW_TIME.search(shown), (text, shown)
+        assert DATE_TOKEN.search(shown), (text, shown)
+        if text.startswith("build "):
+            assert int(DATE_TOKEN.search(shown).group(1)) == int(started.timestamp())
+            assert re.search(r"\*Duration\*\n\d+ (s|min)", shown)
 
 
 def test_unknown_build_id(bot, tmp_path):

@@ -49,6 +49,7 @@ def test_full_log_on_a_notice_goes_into_its_thread(bot, tmp_path):
     bot.sandbox.sandbox.wait_for_builds()
     run_until(job, clock, lambda: notices(bot))
     notice = notices(bot)[0]
+    assert "finished <!date^" in message_text(notice)  # each reader sees their own time zone
     uploaded = _click_full_log(bot, notice)
     assert uploaded.channels == [DEV_CHANNEL] and uploaded.thread_ts == notice.ts
 
