@@ -44,14 +44,17 @@ def bad_input(problem: str, usage: str) -> str:
     return BAD_INPUT.format(problem=esc(problem), usage=usage)
 
 
+# The next three are problems (plain text) that `bad_input` escapes once when it shows them.
+
+
 def unknown_option(key: str, allowed: list[str]) -> str:
     if allowed:
-        return f"`{esc(key)}=` is not an option of this command; it takes {', '.join(f'`{a}=`' for a in allowed)}."
-    return f"`{esc(key)}=` is not an option of this command; it takes none."
+        return f"`{key}=` is not an option of this command; it takes {', '.join(f'`{a}=`' for a in allowed)}."
+    return f"`{key}=` is not an option of this command; it takes none."
 
 
 def too_many_arguments(extra: list[str]) -> str:
-    return f"unexpected argument {esc(' '.join(extra))}."
+    return f"unexpected argument {' '.join(extra)}."
 
 
 def missing_argument(name: str) -> str:

@@ -69,6 +69,15 @@ def test_empty_command_gets_the_help(bot):
     assert "/algo info" in message_text(bot.reply_containing("/algo publish"))
 
 
+def test_echoed_arguments_are_escaped_exactly_once(bot):
+    bot.login_demo()
+    bot.command("info demo/hello <!here> a&b")
+    reply = bot.reply_containing("unexpected argument")
+    raw = json.dumps(reply.blocks)
+    assert "unexpected argument &lt;!here&gt; a&amp;b." in raw  # Slack shows: <!here> a&b
+    assert "&amp;lt;" not in raw and "&amp;amp;" not in raw and "<!here>" not in raw
+
+
 def test_unbalanced_quote_is_refused_in_the_ack(bot):
     response = bot.command('publish demo/hello notes="unfinished')
     assert response.status_code == 200
