@@ -296,10 +296,11 @@ def build_not_publishable(algorithm: str, build_id: str, status: str) -> str:
     )
 
 
-def confirm_public_publish(algorithm: str) -> str:
+def confirm_public_publish(algorithm: str, build_id: str | None = None, commit: str | None = None) -> str:
+    which = f" {_build_and_commit(build_id, commit)}" if build_id else ""
     return (
-        f":warning: Publishing *{esc(algorithm)}* with *public* callability lets any Algorithmia user call it. "
-        "Publish anyway?"
+        f":warning: Publishing *{esc(algorithm)}*{which} with *public* callability lets any Algorithmia user "
+        "call it. Publish anyway?"
     )
 
 

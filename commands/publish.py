@@ -47,14 +47,19 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
     sample_input = parsed.options.get("sample_input")
     build_id = parsed.options.get("build")
     if callability == "public" and not ctx.invocation.confirmed:
-        value = blocks.command_value("publish", list(parsed.positional), dict(parsed.options))
+        # The question names the build it will publish, and the button pins it (build=).
+        options = dict(parsed.options)
+        asked = _newest_succeeded(ctx.require_api(), algorithm) if not build_id else {"build_id": build_id}
+        if asked and asked.get("build_id"):
+            options["build"] = str(asked["build_id"])
+        value = blocks.command_value("publish", list(parsed.positional), options)
         if len(value) > blocks.BUTTON_VALUE_LIMIT:
             raise InvalidInput(messages.BUTTON_VALUE_TOO_LONG)
         dialog = blocks.confirm_dialog(
             messages.CONFIRM_PUBLIC_TITLE, messages.CONFIRM_PUBLIC_BODY, messages.CONFIRM_PUBLIC_YES
         )
         question = blocks.confirm_message(
-            messages.confirm_public_publish(algorithm),
+            messages.confirm_public_publish(algorithm, (asked or {}).get("build_id"), (asked or {}).get("commit_sha")),
             messages.CONFIRM_PUBLIC_YES,
             ids.ACTION_CONFIRM_PUBLISH,
             value,

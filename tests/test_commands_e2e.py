@@ -369,8 +369,11 @@ def test_public_publish_asks_first(bot, tmp_path):
     bot.command("publish demo/hello callability=public")
     question = bot.reply_containing("*public* callability")
     assert question.is_ephemeral
+    build_id = bot.sandbox.client().builds("demo/hello")["results"][0]["build_id"]
+    assert f"*demo/hello* build `{build_id}` (commit `" in message_text(question)  # what it will publish
     assert bot.sandbox.client().info("demo/hello").get("version_info", {}).get("semantic_version") is None
     value = button_value(question, ACTION_CONFIRM_PUBLISH)
+    assert json.loads(value)["opts"]["build"] == build_id
     bot.slack.click(
         bot.url,
         user=ADMIN,

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from algobot.algorithmia import InvalidInput
-from algobot.ids import ACTION_OPEN_PUBLISH, ACTION_PUBLISH_NOTES, BLOCK_PUBLISH_NOTES
+from algobot.ids import ACTION_CONFIRM_PUBLISH, ACTION_OPEN_PUBLISH, ACTION_PUBLISH_NOTES, BLOCK_PUBLISH_NOTES
 from tests.fixtures.bot import button_value, message_text
 from tests.fixtures.sandbox import BROKEN_PY, HELLO_PY, push_files
 from tests.fixtures.slack import ADMIN, DEV_CHANNEL
@@ -127,3 +127,28 @@ def test_the_client_pins_the_commit_it_publishes(sandbox, tmp_path):
     with pytest.raises(InvalidInput, match="git_hash"):
         client.publish("demo/hello", git_hash=first)
     assert client.versions("demo/hello", published=True)["results"] == []
+
+
+def test_a_public_publish_confirmed_after_a_newer_build_publishes_nothing(bot, tmp_path):
+    bot.login_demo()
+    clone = bot.sandbox.create_algorithm("demo/hello")
+    push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path, message="first")
+    bot.sandbox.sandbox.wait_for_builds()
+    asked_about = _builds(bot)[0]["build_id"]
+    bot.command("publish demo/hello callability=public")
+    question = bot.reply_containing("*public* callability")
+    assert f"build `{asked_about}`" in message_text(question)
+
+    push_files(clone, {"src/hello.py": HELLO_PY + "# v2\n"}, tmp_path, message="second")
+    bot.sandbox.sandbox.wait_for_builds()
+    bot.slack.click(
+        bot.url,
+        user=ADMIN,
+        channel=DEV_CHANNEL,
+        message_ts=question.ts,
+        action_id=ACTION_CONFIRM_PUBLISH,
+        value=button_value(question, ACTION_CONFIRM_PUBLISH),
+    )
+    refusal = bot.reply_containing("is no longer the newest")
+    assert f"Build `{asked_about}`" in message_text(refusal)
+    assert bot.sandbox.client().versions("demo/hello", published=True)["results"] == []
