@@ -100,6 +100,7 @@ class Upload:
     comment: str
     thread_ts: str | None = None
     private: bool = False  # to the requesting user's direct messages with the bot
+    note: str | None = None  # said privately in the channel once a private upload went through
 
 
 @dataclass(frozen=True)

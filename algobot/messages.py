@@ -315,8 +315,13 @@ NO_AUDIT = "Nothing has been recorded for this channel yet."
 NO_RELEASES = "No releases of {algorithm} were made from this workspace yet."
 FULL_LOG_COMMENT = "Full build log of *{algorithm}* build `{build_id}`, requested by <@{user_id}>."
 FULL_LOG_PRIVATE = (
-    ":page_facing_up: I'm sending you the full log of *{algorithm}* build `{build_id}` in your direct "
+    ":page_facing_up: I sent you the full log of *{algorithm}* build `{build_id}` in your direct "
     "messages with algobot: reads answer only you, and build logs can hold secrets."
+)
+FULL_LOG_NEEDS_IM_WRITE = (
+    ":warning: I could not send you the full log privately: this installation of algobot lacks Slack's "
+    "`im:write` scope. Ask whoever runs algobot to reinstall the app with the current manifest; nothing "
+    "was posted to the channel."
 )
 FULL_LOG_NOT_IN_CHANNEL = (
     ":page_facing_up: I'm not a member of this channel, so I sent the full log to your direct messages "

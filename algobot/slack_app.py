@@ -84,20 +84,29 @@ class BoltResponder:
     def upload(self, upload: Upload) -> None:
         """Into the channel (a notice's thread), or privately; a channel the bot left falls back to private."""
         if upload.private:
-            self._upload_privately(upload)
+            if self._upload_privately(upload) and upload.note:
+                self.ephemeral(blocks.text_message(upload.note))
             return
         try:
             self._upload_to(self.ref.channel_id, upload, thread_ts=upload.thread_ts)
         except SlackApiError as exc:
             if exc.response.get("error") not in NOT_IN_CHANNEL_ERRORS:
                 raise
-            self._upload_privately(upload)
-            self.ephemeral(blocks.text_message(messages.FULL_LOG_NOT_IN_CHANNEL))
+            if self._upload_privately(upload):
+                self.ephemeral(blocks.text_message(messages.FULL_LOG_NOT_IN_CHANNEL))
 
-    def _upload_privately(self, upload: Upload) -> None:
-        # conversations.open (scope im:write) gives the bot's DM with the user; reads stay private.
-        opened = self.client.conversations_open(users=self.user_id)
+    def _upload_privately(self, upload: Upload) -> bool:
+        """Upload into the bot's DM with the user (conversations.open, scope im:write); False if Slack refused."""
+        try:
+            opened = self.client.conversations_open(users=self.user_id)
+        except SlackApiError as exc:
+            if exc.response.get("error") != "missing_scope":
+                raise
+            # An installation from before im:write: say what the operator has to do.
+            self.ephemeral(blocks.text_message(messages.FULL_LOG_NEEDS_IM_WRITE))
+            return False
         self._upload_to(str((opened.get("channel") or {}).get("id") or ""), upload, thread_ts=None)
+        return True
 
     def _upload_to(self, channel: str, upload: Upload, *, thread_ts: str | None) -> None:
         self.client.files_upload_v2(

@@ -31,13 +31,8 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
         )
         # A channel notice's log goes into its thread; from a private reply it stays private.
         thread_ts = parsed.options.get("thread")
-        note = None
-        if not thread_ts:
-            note = blocks.text_message(
-                messages.FULL_LOG_PRIVATE.format(algorithm=esc(algorithm), build_id=esc(build_id))
-            )
+        note = None if thread_ts else messages.FULL_LOG_PRIVATE.format(algorithm=esc(algorithm), build_id=esc(build_id))
         return Reply(
-            ephemeral=note,
             upload=Upload(
                 content=logs or messages.LOG_EMPTY,
                 filename=f"{algorithm.replace('/', '-')}-{build_id}.log",
@@ -45,6 +40,7 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
                 comment=comment,
                 thread_ts=thread_ts,
                 private=not thread_ts,
+                note=note,
             ),
             result=build_id,
         )

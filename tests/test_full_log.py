@@ -68,3 +68,27 @@ def test_full_log_on_a_notice_after_the_bot_left_falls_back_to_private(bot, tmp_
     note = bot.reply_containing("I'm not a member of this channel")
     assert note.is_ephemeral and "/invite" in message_text(note)
     assert not any("Something went wrong" in message_text(m) for m in bot.slack.messages(DEV_CHANNEL, ADMIN))
+
+
+def test_full_log_without_the_im_write_scope_says_what_to_do_and_posts_nothing(bot, tmp_path):
+    bot.login_demo()
+    clone = bot.sandbox.create_algorithm("demo/broken")
+    push_files(clone, {"src/broken.py": BROKEN_PY}, tmp_path)
+    bot.sandbox.sandbox.wait_for_builds()
+    build_id = bot.sandbox.client().builds("demo/broken")["results"][0]["build_id"]
+    bot.command(f"logs demo/broken {build_id}")
+    logs = bot.reply_containing("SyntaxError")
+    # An installation made before algobot asked for im:write.
+    bot.slack.script("conversations.open", {"ok": False, "error": "missing_scope", "needed": "im:write"})
+    bot.slack.click(
+        bot.url,
+        user=ADMIN,
+        channel=DEV_CHANNEL,
+        message_ts=logs.ts,
+        action_id=ACTION_FULL_LOG,
+        value=button_value(logs, ACTION_FULL_LOG),
+    )
+    note = bot.reply_containing("lacks Slack's `im:write` scope")
+    assert note.is_ephemeral and "reinstall" in message_text(note)
+    assert not [f for f in bot.slack.files() if f.completed]
+    assert not any(m.files for m in bot.slack.messages(DEV_CHANNEL))
