@@ -456,7 +456,7 @@ def build_notice_message(
 
 
 def publish_button(algorithm: str, build: dict[str, Any]) -> ButtonElement:
-    """ "Publish…" for one build: its value names the build and commit the dialog will publish."""
+    """The *Publish…* button of one build: its value names the build and commit the dialog publishes."""
     from algobot import ids, messages
 
     value = {"algorithm": algorithm, "build_id": build.get("build_id"), "git_hash": build.get("commit_sha")}

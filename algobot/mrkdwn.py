@@ -43,7 +43,7 @@ def slack_date(value: Any, missing: str = "—") -> str:
     """
     moment = parse_time(value)
     if moment is None:
-        return esc(value) if value not in (None, "") else missing
+        return Mrkdwn(esc(value)) if value not in (None, "") else missing
     fallback = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return Mrkdwn(f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>")
 

@@ -94,6 +94,8 @@ def test_times_are_slack_date_tokens_with_a_utc_fallback():
     assert slack_date("2026-11-27T08:29:56+01:00") == expected
     assert slack_date(None) == "—" and slack_date("", missing="still running") == "still running"
     assert slack_date("<!here> soon") == "&lt;!here&gt; soon"  # not a time: escaped, shown as is
+    odd = blocks.build_message("demo/x", {"build_id": "b", "started_at": "soon & later"})
+    assert "soon &amp; later" in json.dumps(odd) and "&amp;amp;" not in json.dumps(odd)  # escaped once
 
 
 def test_build_fields_show_dates_as_tokens_and_durations_readably():
