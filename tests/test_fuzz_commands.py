@@ -171,6 +171,12 @@ def corpus(seed: int = SEED, count: int = COUNT) -> list[str]:
     rng = random.Random(seed)
     texts: list[str] = []
     for _ in range(count):
+        if rng.random() < 0.15:
+            # Well-formed but for the build id: these reach Algorithmia only if the id is valid.
+            build_id = rng.choice(BUILD_IDS)
+            template = rng.choice(("build demo/hello {}", "logs demo/hello {}", "publish demo/hello build={}"))
+            texts.append(template.format(_quoted(build_id, rng) if " " in build_id else build_id))
+            continue
         sub = rng.choice(SUBCOMMANDS) if rng.random() < 0.9 else _piece(rng)
         parts = [sub]
         if rng.random() < 0.85:
