@@ -7,8 +7,6 @@ Values that come from users or from the API are escaped for mrkdwn by the caller
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
 from algobot.algorithmia import (
     AlgorithmiaError,
     AlreadyPublished,
@@ -158,7 +156,7 @@ def refused_change(allowed: list[str], user_id: str, action: str = "this command
 # -- API errors --------------------------------------------------------------
 
 
-def _forbidden(algorithm: str | None, key_owners: Collection[str]) -> str:
+def _forbidden(algorithm: str | None, key_owners: frozenset[str]) -> str:
     """A 403: another owner's namespace (often a typo) is not a reason to replace a good key."""
     name = f"*{esc(algorithm)}*" if algorithm else "that"
     owner = algorithm.split("/", 1)[0] if algorithm and "/" in algorithm else None
@@ -182,7 +180,7 @@ def _forbidden(algorithm: str | None, key_owners: Collection[str]) -> str:
 
 
 def api_error(
-    error: AlgorithmiaError, *, algorithm: str | None, endpoint: str, key_owners: Collection[str] = ()
+    error: AlgorithmiaError, *, algorithm: str | None, endpoint: str, key_owners: frozenset[str] = frozenset()
 ) -> str:
     """A person's sentence for each failure class of the management API.
 
@@ -263,44 +261,10 @@ def published(
     return text
 
 
-def _build_and_commit(build_id: str | None, commit: str | None) -> str:
-    """`build `b1` (commit `abc1234`)`, or whichever of the two is known."""
-    parts = []
-    if build_id:
-        parts.append(f"build `{esc(build_id)}`")
-    if commit:
-        parts.append(f"(commit `{esc(commit[:7])}`)" if build_id else f"commit `{esc(commit[:7])}`")
-    return " ".join(parts)
-
-
-BUILD_STATUS_NEWER = {"succeeded": "succeeded", "failed": "failed", "in-progress": "is still running"}
-
-
-def newer_build_exists(algorithm: str, build_id: str, newer: dict) -> str:
-    """Publishing from an older build's notice: name the newer build and its status."""
-    status = str(newer.get("status") or "")
-    newer_text = _build_and_commit(str(newer.get("build_id") or ""), newer.get("commit_sha"))
-    text = (
-        f":no_entry: Build `{esc(build_id)}` is no longer the newest of *{esc(algorithm)}*: {newer_text} is "
-        f"newer and {BUILD_STATUS_NEWER.get(status, esc(status))}. Nothing was published."
-    )
-    if status == "succeeded":
-        return text + " To release the newer one, publish from its notice or here:"
-    return text + " Publish from its notice once it has succeeded."
-
-
-def build_not_publishable(algorithm: str, build_id: str, status: str) -> str:
+def confirm_public_publish(algorithm: str) -> str:
     return (
-        f":no_entry: Build `{esc(build_id)}` of *{esc(algorithm)}* {BUILD_STATUS_NEWER.get(status, esc(status))}; "
-        "only a succeeded build can be published. Nothing was published."
-    )
-
-
-def confirm_public_publish(algorithm: str, build_id: str | None = None, commit: str | None = None) -> str:
-    which = f" {_build_and_commit(build_id, commit)}" if build_id else ""
-    return (
-        f":warning: Publishing *{esc(algorithm)}*{which} with *public* callability lets any Algorithmia user "
-        "call it. Publish anyway?"
+        f":warning: Publishing *{esc(algorithm)}* with *public* callability lets any Algorithmia user call it. "
+        "Publish anyway?"
     )
 
 
@@ -339,6 +303,44 @@ PUBLISH_ELLIPSIS = "Publish…"
 LOG_TAIL_HEADER = "Last {count} line{s} of the build log:"
 PUBLISH_MODAL_TITLE = "Publish"
 PUBLISH_MODAL_INTRO = "Publish the newest build of *{algorithm}* as a new version."
+
+
+def _build_and_commit(build_id: str | None, commit: str | None) -> str:
+    """`build `b1` (commit `abc1234`)`, or whichever of the two is known."""
+    parts = []
+    if build_id:
+        parts.append(f"build `{esc(build_id)}`")
+    if commit:
+        parts.append(f"(commit `{esc(commit[:7])}`)" if build_id else f"commit `{esc(commit[:7])}`")
+    return " ".join(parts)
+
+
+BUILD_STATUS_NEWER = {"succeeded": "succeeded", "failed": "failed", "in-progress": "is still running"}
+
+
+def newer_build_exists(algorithm: str, build_id: str, newer: dict) -> str:
+    """Publishing from an older build's notice: name the newer build and its status."""
+    status = str(newer.get("status") or "")
+    newer_text = _build_and_commit(str(newer.get("build_id") or ""), newer.get("commit_sha"))
+    text = (
+        f":no_entry: Build `{esc(build_id)}` is no longer the newest of *{esc(algorithm)}*: {newer_text} is "
+        f"newer and {BUILD_STATUS_NEWER.get(status, esc(status))}. Nothing was published."
+    )
+    if status == "succeeded":
+        return text + " To release the newer one, publish from its notice or here:"
+    return text + " Publish from its notice once it has succeeded."
+
+
+def will_publish(build_id: str, commit: str | None) -> str:
+    """Under the public-publish question: what confirming will release."""
+    return f"Confirming publishes {_build_and_commit(build_id, commit)}, or nothing if a newer build exists by then."
+
+
+def build_not_publishable(algorithm: str, build_id: str, status: str) -> str:
+    return (
+        f":no_entry: Build `{esc(build_id)}` of *{esc(algorithm)}* {BUILD_STATUS_NEWER.get(status, esc(status))}; "
+        "only a succeeded build can be published. Nothing was published."
+    )
 
 
 def publish_modal_intro(algorithm: str, build_id: str | None, commit: str | None) -> str:

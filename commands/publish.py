@@ -53,13 +53,16 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
         if asked and asked.get("build_id"):
             options["build"] = str(asked["build_id"])
         value = blocks.command_value("publish", list(parsed.positional), options)
+        question_text = messages.confirm_public_publish(algorithm)
+        if asked and asked.get("build_id"):
+            question_text += "\n" + messages.will_publish(str(asked["build_id"]), asked.get("commit_sha"))
         if len(value) > blocks.BUTTON_VALUE_LIMIT:
             raise InvalidInput(messages.BUTTON_VALUE_TOO_LONG)
         dialog = blocks.confirm_dialog(
             messages.CONFIRM_PUBLIC_TITLE, messages.CONFIRM_PUBLIC_BODY, messages.CONFIRM_PUBLIC_YES
         )
         question = blocks.confirm_message(
-            messages.confirm_public_publish(algorithm, (asked or {}).get("build_id"), (asked or {}).get("commit_sha")),
+            question_text,
             messages.CONFIRM_PUBLIC_YES,
             ids.ACTION_CONFIRM_PUBLISH,
             value,

@@ -370,7 +370,7 @@ def test_public_publish_asks_first(bot, tmp_path):
     question = bot.reply_containing("*public* callability")
     assert question.is_ephemeral
     build_id = bot.sandbox.client().builds("demo/hello")["results"][0]["build_id"]
-    assert f"*demo/hello* build `{build_id}` (commit `" in message_text(question)  # what it will publish
+    assert f"Confirming publishes build `{build_id}` (commit `" in message_text(question)  # what it releases
     assert bot.sandbox.client().info("demo/hello").get("version_info", {}).get("semantic_version") is None
     value = button_value(question, ACTION_CONFIRM_PUBLISH)
     assert json.loads(value)["opts"]["build"] == build_id

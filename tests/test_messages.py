@@ -9,7 +9,7 @@ def test_a_403_on_an_owner_the_key_manages_is_about_the_keys_permission():
         Forbidden("Caller is not authorized", status=403, code=2001),
         algorithm="demo/hello",
         endpoint="https://api.algorithmia.com",
-        key_owners={"demo"},
+        key_owners=frozenset({"demo"}),
     )
     assert "may not manage *demo/hello*" in text and "/algo login" in text
     assert "does not exist" not in text
@@ -20,6 +20,6 @@ def test_a_403_names_every_owner_the_key_manages_escaped():
         Forbidden("no", status=403),
         algorithm="nosuch/thing",
         endpoint="x",
-        key_owners={"demo", "team<b>"},
+        key_owners=frozenset({"demo", "team<b>"}),
     )
     assert "*demo*, *team&lt;b&gt;*" in text and "/algo login" not in text
