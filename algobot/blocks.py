@@ -28,7 +28,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from algobot.mrkdwn import CUT_MARKER, esc, truncate
+from algobot.mrkdwn import CUT_MARKER, duration, esc, parse_time, slack_date, truncate
 
 MAX_BLOCKS = 50
 SECTION_LIMIT = 3000
@@ -221,27 +221,27 @@ def _short(sha: Any) -> str:
 
 
 def _duration(build: dict[str, Any]) -> str:
-    from datetime import datetime
-
-    started, finished = build.get("started_at"), build.get("finished_at")
-    if not started or not finished:
+    started, finished = parse_time(build.get("started_at")), parse_time(build.get("finished_at"))
+    if started is None or finished is None:
         return "—"
-    try:
-        seconds = (
-            datetime.fromisoformat(str(finished).replace("Z", "+00:00"))
-            - datetime.fromisoformat(str(started).replace("Z", "+00:00"))
-        ).total_seconds()
-    except ValueError:
-        return "—"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    return f"{minutes}m {secs}s" if minutes else f"{secs}s"
+    return duration((finished - started).total_seconds())
 
 
 STATUS_EMOJI = {"succeeded": ":white_check_mark:", "failed": ":x:", "in-progress": ":hourglass_flowing_sand:"}
 
 
-def info_message(algorithm: str, data: dict[str, Any]) -> dict[str, Any]:
-    """`/algo info`: details, settings, newest version and build."""
+def info_message(
+    algorithm: str,
+    data: dict[str, Any],
+    *,
+    published_version: str | None = None,
+    published_commit: str | None = None,
+) -> dict[str, Any]:
+    """`/algo info`: details, settings, the newest published version and its commit, the newest build.
+
+    The published version's commit comes from the versions list: the algorithm object's
+    ``version_info.git_hash`` is the newest build's, which may be a later (even failed) build.
+    """
     details = data.get("details") or {}
     settings = data.get("settings") or {}
     version = data.get("version_info") or {}
@@ -254,8 +254,8 @@ def info_message(algorithm: str, data: dict[str, Any]) -> dict[str, Any]:
     blocks.append(
         fields_section(
             [
-                ("Latest version", version.get("semantic_version") or "not published"),
-                ("Git hash", _short(version.get("git_hash"))),
+                ("Latest version", published_version or "not published"),
+                ("Latest version's commit", _short(published_commit) if published_version else "—"),
                 ("Callability", settings.get("algorithm_callability")),
                 ("Language", settings.get("language") or settings.get("package_set")),
                 ("Environment", settings.get("environment")),
@@ -276,7 +276,7 @@ def info_message(algorithm: str, data: dict[str, Any]) -> dict[str, Any]:
         )
     if version.get("release_notes"):
         blocks.append(context(f"Release notes: {esc(truncate(str(version['release_notes']), 1000))}"))
-    return message(blocks, fallback=f"{algorithm}: {version.get('semantic_version') or 'not published'}")
+    return message(blocks, fallback=f"{algorithm}: {published_version or 'not published'}")
 
 
 def build_line(build: dict[str, Any]) -> str:
@@ -284,7 +284,7 @@ def build_line(build: dict[str, Any]) -> str:
     published = (build.get("version_info") or {}).get("semantic_version")
     line = (
         f"{STATUS_EMOJI.get(status, '')} `{esc(build.get('build_id'))}` *{esc(status)}* "
-        f"· commit `{esc(_short(build.get('commit_sha')))}` · started {esc(build.get('started_at') or '—')}"
+        f"· commit `{esc(_short(build.get('commit_sha')))}` · started {slack_date(build.get('started_at'))}"
         f" · took {_duration(build)}"
     )
     if published:
@@ -318,8 +318,8 @@ def build_message(algorithm: str, build: dict[str, Any]) -> dict[str, Any]:
                 ("Algorithm", algorithm),
                 ("Status", f"{build.get('status')}"),
                 ("Commit", _short(build.get("commit_sha"))),
-                ("Started", build.get("started_at")),
-                ("Finished", build.get("finished_at") or "still running"),
+                ("Started", slack_date(build.get("started_at"))),
+                ("Finished", slack_date(build.get("finished_at"), missing="still running")),
                 ("Duration", _duration(build)),
                 ("Published as", version or "not published"),
             ]
@@ -384,14 +384,12 @@ def audit_message(
 
 def releases_message(algorithm: str, rows: list[dict[str, Any]], empty_text: str) -> dict[str, Any]:
     """`/algo releases`: who published which version when, with notes."""
-    from algobot import messages
 
     blocks: list[Block] = [header(f"Releases of {algorithm}")]
     if not rows:
         blocks.append(section(empty_text))
     for row in rows:
-        when = messages.audit_time(str(row.get("time") or ""))
-        line = f":rocket: *{esc(row.get('version'))}* · {when} · <@{esc(row.get('user_id'))}>"
+        line = f":rocket: *{esc(row.get('version'))}* · {slack_date(row.get('time'))} · <@{esc(row.get('user_id'))}>"
         if row.get("notes"):
             line += f"\n>{esc(truncate(str(row['notes']), 500))}"
         blocks.append(section(line))
@@ -432,7 +430,7 @@ def build_notice_message(
     if started_by:
         context_bits.append(f"Started by <@{esc(started_by)}>")
     if build.get("finished_at"):
-        context_bits.append(f"finished {esc(build['finished_at'])}")
+        context_bits.append(f"finished {slack_date(build['finished_at'])}")
     elements: list[Block] = [section(headline), fields_section(pairs)]
     if context_bits:
         elements.append(context(" · ".join(context_bits)))
@@ -446,17 +444,29 @@ def build_notice_message(
             button(messages.REBUILD, ids.ACTION_REBUILD, command_value("compile", [algorithm])),
         ]
         if status == "succeeded":
-            buttons.append(
-                button(
-                    messages.PUBLISH_ELLIPSIS,
-                    ids.ACTION_OPEN_PUBLISH,
-                    json.dumps({"algorithm": algorithm, "build_id": build_id}),
-                    style="primary",
-                )
-            )
+            buttons.append(publish_button(algorithm, build))
         elements.append(actions(*buttons))
     fallback = f"{algorithm} build {build_id} {status}"
     return message(elements, fallback=fallback)
+
+
+def publish_button(algorithm: str, build: dict[str, Any]) -> ButtonElement:
+    """The *Publish…* button of one build: its value names the build and commit the dialog publishes."""
+    from algobot import ids, messages
+
+    value = {"algorithm": algorithm, "build_id": build.get("build_id"), "git_hash": build.get("commit_sha")}
+    return button(messages.PUBLISH_ELLIPSIS, ids.ACTION_OPEN_PUBLISH, json.dumps(value), style="primary")
+
+
+def newer_build_message(algorithm: str, build_id: str, newer: dict[str, Any]) -> dict[str, Any]:
+    """Refusing to publish an older build: name the newer one and offer to publish it instead."""
+    from algobot import messages
+
+    text = messages.newer_build_exists(algorithm, build_id, newer)
+    elements: list[Block] = [section(text)]
+    if newer.get("status") == "succeeded":
+        elements.append(actions(publish_button(algorithm, newer)))
+    return message(elements, fallback=text)
 
 
 def log_tail_message(logs: str, lines: int) -> dict[str, Any]:
@@ -470,7 +480,9 @@ def log_tail_message(logs: str, lines: int) -> dict[str, Any]:
     return message([section(intro), section(code_block(kept, cut_before=cut))], fallback=intro)
 
 
-def publish_modal(*, algorithm: str, private_metadata: str) -> dict[str, Any]:
+def publish_modal(
+    *, algorithm: str, private_metadata: str, build_id: str | None = None, commit: str | None = None
+) -> dict[str, Any]:
     """Publish from a build notice: version type, notes, callability and sample input."""
     from slack_sdk.models.blocks import Option, StaticSelectElement
 
@@ -488,7 +500,7 @@ def publish_modal(*, algorithm: str, private_metadata: str) -> dict[str, Any]:
         submit=PlainTextObject(text="Publish"),
         close=PlainTextObject(text="Cancel"),
         blocks=[
-            section(messages.PUBLISH_MODAL_INTRO.format(algorithm=esc(algorithm))),
+            section(messages.publish_modal_intro(algorithm, build_id, commit)),
             InputBlock(
                 block_id=ids.BLOCK_PUBLISH_VERSION,
                 label=PlainTextObject(text=messages.PUBLISH_VERSION_LABEL),

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from sqlite_utils import Database
 
 from algobot import audit, messages, metrics, permissions
-from algobot.algorithmia import AlgorithmiaClient, AlgorithmiaError, InvalidInput
+from algobot.algorithmia import AlgorithmiaClient, AlgorithmiaError, Forbidden, InvalidInput
 from algobot.blocks import text_message
 from algobot.channels import ChannelRef, ChannelStore
 from algobot.crypto import KeyCipher
@@ -96,13 +96,15 @@ class Invocation:
 
 @dataclass
 class Upload:
-    """A file to put into the channel (the whole build log)."""
+    """A file to put into the channel (the whole build log), or privately to whoever asked."""
 
     content: str
     filename: str
     title: str
     comment: str
     thread_ts: str | None = None
+    private: bool = False  # to the requesting user's direct messages with the bot
+    note: str | None = None  # said privately in the channel once a private upload went through
 
 
 @dataclass(frozen=True)
@@ -288,7 +290,7 @@ def execute(services: Services, invocation: Invocation, parsed: ParsedCommand, r
     registry = services.registry
     spec = registry.get(parsed.name)
     if spec is None:
-        reply = help_reply(registry, intro=messages.UNKNOWN_COMMAND.format(name=parsed.name) if parsed.name else None)
+        reply = help_reply(registry, intro=messages.unknown_command(parsed.name) if parsed.name else None)
         deliver(reply, responder)
         return reply
     try:
@@ -363,10 +365,31 @@ def _run(ctx: CommandContext, spec: CommandSpec, parsed: ParsedCommand, decision
     return reply
 
 
+KEY_HISTORY_ROWS = 200  # how far back the audit trail is searched for what a key managed
+
+
+def key_owners(ctx: CommandContext) -> frozenset[str]:
+    """Owners of algorithms this channel's current key was used on successfully (from the audit trail).
+
+    The management API has no "who am I": a 403 on ``nosuch/thing`` may be a typo in the owner or a
+    key without the manage permission, and what the key managed before tells the two apart.
+    """
+    config = ctx.channels.config(ctx.ref)
+    if config is None:
+        return frozenset()
+    rows = audit.recent(ctx.db, ctx.ref, limit=KEY_HISTORY_ROWS)
+    return frozenset(
+        str(row["algorithm"]).split("/", 1)[0]
+        for row in rows
+        if row.get("outcome") == "ok" and row.get("algorithm") and str(row.get("time")) >= config.set_at
+    )
+
+
 def _api_failure(ctx: CommandContext, exc: AlgorithmiaError, algorithm: str | None) -> Reply:
     log.info("algorithmia call failed: %r", exc)
+    owners = key_owners(ctx) if isinstance(exc, Forbidden) else frozenset()
     return Reply(
-        ephemeral=text_message(messages.api_error(exc, algorithm=algorithm, endpoint=ctx.endpoint)),
+        ephemeral=text_message(messages.api_error(exc, algorithm=algorithm, endpoint=ctx.endpoint, key_owners=owners)),
         algorithm=algorithm,
         outcome="error",
         error=exc.message,

@@ -19,12 +19,11 @@ from algobot.algorithmia import (
     NotFound,
     Unauthorized,
 )
-from algobot.mrkdwn import esc
+from algobot.mrkdwn import esc, slack_date
 
 # -- general -----------------------------------------------------------------
 
 WORKING = "Working on `/algo {text}`…"
-UNKNOWN_COMMAND = "I don't know `/algo {name}`. Here is what I can do:"
 HELP_INTRO = "*algobot* runs Algorithmia's Algorithm Management API from this channel."
 HELP_FOOTER = 'Arguments in [brackets] are optional. Quote values with spaces: `notes="two words"`.'
 USAGE = "Usage: `{usage}`"
@@ -36,18 +35,26 @@ INTERNAL_ERROR = (
 NO_RETRY_NOTE = "The command was not carried out."
 
 
+def unknown_command(name: str) -> str:
+    """The subcommand is echoed escaped: inside a code span Slack still acts on `<!here>` and links."""
+    return f"I don't know `/algo {esc(name)}`. Here is what I can do:"
+
+
 def bad_input(problem: str, usage: str) -> str:
     return BAD_INPUT.format(problem=esc(problem), usage=usage)
 
 
+# The next three are problems (plain text) that `bad_input` escapes once when it shows them.
+
+
 def unknown_option(key: str, allowed: list[str]) -> str:
     if allowed:
-        return f"`{esc(key)}=` is not an option of this command; it takes {', '.join(f'`{a}=`' for a in allowed)}."
-    return f"`{esc(key)}=` is not an option of this command; it takes none."
+        return f"`{key}=` is not an option of this command; it takes {', '.join(f'`{a}=`' for a in allowed)}."
+    return f"`{key}=` is not an option of this command; it takes none."
 
 
 def too_many_arguments(extra: list[str]) -> str:
-    return f"unexpected argument {esc(' '.join(extra))}."
+    return f"unexpected argument {' '.join(extra)}."
 
 
 def missing_argument(name: str) -> str:
@@ -118,7 +125,7 @@ LOGOUT_NOTHING = "This channel has no API key to remove."
 
 def status_configured(endpoint: str, masked: str, set_by: str, set_at: str) -> str:
     who = "the command line" if set_by == "cli" else f"<@{set_by}>"
-    return f":key: Endpoint {esc(endpoint)}, key {masked}, set by {who} on {esc(set_at)}."
+    return f":key: Endpoint {esc(endpoint)}, key {masked}, set by {who} on {slack_date(set_at)}."
 
 
 def status_allowed(users: list[str]) -> str:
@@ -170,16 +177,41 @@ def refused_change(allowed: list[str], user_id: str, action: str = "this command
 # -- API errors --------------------------------------------------------------
 
 
-def api_error(error: AlgorithmiaError, *, algorithm: str | None, endpoint: str) -> str:
-    """A person's sentence for each failure class of the management API."""
+def _forbidden(algorithm: str | None, key_owners: frozenset[str]) -> str:
+    """A 403: another owner's namespace (often a typo) is not a reason to replace a good key."""
     name = f"*{esc(algorithm)}*" if algorithm else "that"
-    if isinstance(error, Unauthorized):
-        return ":key: The key for this channel was rejected by Algorithmia; run `/algo login` to set a new one."
-    if isinstance(error, Forbidden):
+    owner = algorithm.split("/", 1)[0] if algorithm and "/" in algorithm else None
+    if owner and key_owners and owner not in key_owners:
+        owners = ", ".join(f"*{esc(o)}*" for o in sorted(key_owners))
+        return (
+            f":mag: {name} does not exist or belongs to someone this channel's key cannot manage. The key "
+            f"manages algorithms of {owners}: check the owner's spelling (names are case-sensitive). "
+            "The key itself is fine; nothing was changed."
+        )
+    if owner and owner in key_owners:
         return (
             f":no_entry: This channel's key may not manage {name}: create a key with *Allow this key to "
             "manage my algorithms* turned on (and owned by the algorithm's account), then `/algo login`."
         )
+    return (
+        f":no_entry: This channel's key may not manage {name}. Either it does not exist or belongs to someone "
+        "this key cannot manage (check the owner's spelling; names are case-sensitive), or the key lacks "
+        "*Allow this key to manage my algorithms*: then create one with it turned on and `/algo login`."
+    )
+
+
+def api_error(
+    error: AlgorithmiaError, *, algorithm: str | None, endpoint: str, key_owners: frozenset[str] = frozenset()
+) -> str:
+    """A person's sentence for each failure class of the management API.
+
+    `key_owners`: whose algorithms this channel's key is known to manage, to word a 403.
+    """
+    name = f"*{esc(algorithm)}*" if algorithm else "that"
+    if isinstance(error, Unauthorized):
+        return ":key: The key for this channel was rejected by Algorithmia; run `/algo login` to set a new one."
+    if isinstance(error, Forbidden):
+        return _forbidden(algorithm, key_owners)
     if isinstance(error, NameTaken):
         return f":warning: An algorithm named {name} already exists; pick another name."
     if isinstance(error, AlreadyPublished):
@@ -233,8 +265,18 @@ def compile_started(user_id: str, algorithm: str, build_id: str | None, commit: 
     return "".join(parts) + "."
 
 
-def published(user_id: str, algorithm: str, version: str, notes: str | None, callability: str) -> str:
-    text = f":rocket: <@{user_id}> published *{esc(algorithm)}* *{esc(version)}* ({esc(callability)})."
+def published(
+    user_id: str,
+    algorithm: str,
+    version: str,
+    notes: str | None,
+    callability: str,
+    *,
+    build_id: str | None = None,
+    commit: str | None = None,
+) -> str:
+    text = f":rocket: <@{user_id}> published *{esc(algorithm)}* *{esc(version)}* ({esc(callability)})"
+    text += f" from {_build_and_commit(build_id, commit)}." if build_id or commit else "."
     if notes:
         text += f"\n>{esc(notes)}"
     return text
@@ -268,14 +310,6 @@ AUDIT_REFUSED_CONFIGURE = "refused: only workspace admins, the bot's admins and 
 AUDIT_REFUSED_CHANGE = "refused: not on this channel's allow list"
 
 
-def audit_time(iso: str) -> str:
-    """A stored UTC timestamp as people read it: "2024-05-01 12:00 UTC"."""
-    try:
-        return f"{datetime.fromisoformat(iso).astimezone(UTC):%Y-%m-%d %H:%M} UTC"
-    except (TypeError, ValueError):
-        return esc(str(iso))
-
-
 def audit_entry(row: dict, *, configure_actions: frozenset[str]) -> str:
     """One audit row in words: outcome, who, what (as the command is typed), on what, result, when.
 
@@ -307,7 +341,7 @@ def audit_entry(row: dict, *, configure_actions: frozenset[str]) -> str:
     else:
         tail = ""
     emoji = {"ok": ":white_check_mark:", "error": ":x:", "refused": ":no_entry:"}.get(outcome, "")
-    return f"{emoji} {who} {what}{target}{tail} · {audit_time(str(row.get('time') or ''))}"
+    return f"{emoji} {who} {what}{target}{tail} · {slack_date(row.get('time'))}"
 
 
 def audit_checkpoint(rows: int, head: str, moment: datetime) -> str:
@@ -321,6 +355,19 @@ def audit_checkpoint(rows: int, head: str, moment: datetime) -> str:
 
 NO_RELEASES = "No releases of {algorithm} were made from this workspace yet."
 FULL_LOG_COMMENT = "Full build log of *{algorithm}* build `{build_id}`, requested by <@{user_id}>."
+FULL_LOG_PRIVATE = (
+    ":page_facing_up: I sent you the full log of *{algorithm}* build `{build_id}` in your direct "
+    "messages with algobot: reads answer only you, and build logs can hold secrets."
+)
+FULL_LOG_NEEDS_IM_WRITE = (
+    ":warning: I could not send you the full log privately: this installation of algobot lacks Slack's "
+    "`im:write` scope. Ask whoever runs algobot to reinstall the app with the current manifest; nothing "
+    "was posted to the channel."
+)
+FULL_LOG_NOT_IN_CHANNEL = (
+    ":page_facing_up: I'm not a member of this channel, so I sent the full log to your direct messages "
+    "with algobot instead. `/invite` me here to get logs in the notice's thread."
+)
 LOG_EMPTY = "(the build printed nothing)"
 MORE = "More"
 FULL_LOG = "Full log"
@@ -333,6 +380,56 @@ PUBLISH_ELLIPSIS = "Publish…"
 LOG_TAIL_HEADER = "Last {count} line{s} of the build log:"
 PUBLISH_MODAL_TITLE = "Publish"
 PUBLISH_MODAL_INTRO = "Publish the newest build of *{algorithm}* as a new version."
+
+
+def _build_and_commit(build_id: str | None, commit: str | None) -> str:
+    """`build `b1` (commit `abc1234`)`, or whichever of the two is known."""
+    parts = []
+    if build_id:
+        parts.append(f"build `{esc(build_id)}`")
+    if commit:
+        parts.append(f"(commit `{esc(commit[:7])}`)" if build_id else f"commit `{esc(commit[:7])}`")
+    return " ".join(parts)
+
+
+BUILD_STATUS_NEWER = {"succeeded": "succeeded", "failed": "failed", "in-progress": "is still running"}
+
+
+def newer_build_exists(algorithm: str, build_id: str, newer: dict) -> str:
+    """Publishing from an older build's notice: name the newer build and its status."""
+    status = str(newer.get("status") or "")
+    newer_text = _build_and_commit(str(newer.get("build_id") or ""), newer.get("commit_sha"))
+    text = (
+        f":no_entry: Build `{esc(build_id)}` is no longer the newest of *{esc(algorithm)}*: {newer_text} is "
+        f"newer and {BUILD_STATUS_NEWER.get(status, esc(status))}. Nothing was published."
+    )
+    if status == "succeeded":
+        return text + " To release the newer one, publish from its notice or here:"
+    return text + " Publish from its notice once it has succeeded."
+
+
+def will_publish(build_id: str, commit: str | None) -> str:
+    """Under the public-publish question: what confirming will release."""
+    return f"Confirming publishes {_build_and_commit(build_id, commit)}, or nothing if a newer build exists by then."
+
+
+def build_not_publishable(algorithm: str, build_id: str, status: str) -> str:
+    return (
+        f":no_entry: Build `{esc(build_id)}` of *{esc(algorithm)}* {BUILD_STATUS_NEWER.get(status, esc(status))}; "
+        "only a succeeded build can be published. Nothing was published."
+    )
+
+
+def publish_modal_intro(algorithm: str, build_id: str | None, commit: str | None) -> str:
+    """The dialog says exactly which build and commit it will publish."""
+    if not build_id:
+        return PUBLISH_MODAL_INTRO.format(algorithm=esc(algorithm))
+    return (
+        f"Publish {_build_and_commit(build_id, commit)} of *{esc(algorithm)}* as a new version. "
+        "If a newer build has succeeded meanwhile, nothing is published and I'll tell you."
+    )
+
+
 PUBLISH_VERSION_LABEL = "Version type"
 PUBLISH_NOTES_LABEL = "Release notes"
 PUBLISH_CALLABILITY_LABEL = "Who may call it"

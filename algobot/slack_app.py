@@ -82,13 +82,40 @@ class BoltResponder:
         return str(response.get("ts") or "") or None
 
     def upload(self, upload: Upload) -> None:
+        """Into the channel (a notice's thread), or privately; a channel the bot left falls back to private."""
+        if upload.private:
+            if self._upload_privately(upload) and upload.note:
+                self.ephemeral(blocks.text_message(upload.note))
+            return
+        try:
+            self._upload_to(self.ref.channel_id, upload, thread_ts=upload.thread_ts)
+        except SlackApiError as exc:
+            if exc.response.get("error") not in NOT_IN_CHANNEL_ERRORS:
+                raise
+            if self._upload_privately(upload):
+                self.ephemeral(blocks.text_message(messages.FULL_LOG_NOT_IN_CHANNEL))
+
+    def _upload_privately(self, upload: Upload) -> bool:
+        """Upload into the bot's DM with the user (conversations.open, scope im:write); False if Slack refused."""
+        try:
+            opened = self.client.conversations_open(users=self.user_id)
+        except SlackApiError as exc:
+            if exc.response.get("error") != "missing_scope":
+                raise
+            # An installation from before im:write: say what the operator has to do.
+            self.ephemeral(blocks.text_message(messages.FULL_LOG_NEEDS_IM_WRITE))
+            return False
+        self._upload_to(str((opened.get("channel") or {}).get("id") or ""), upload, thread_ts=None)
+        return True
+
+    def _upload_to(self, channel: str, upload: Upload, *, thread_ts: str | None) -> None:
         self.client.files_upload_v2(
-            channel=self.ref.channel_id,
+            channel=channel,
             content=upload.content,
             filename=upload.filename,
             title=upload.title,
             initial_comment=upload.comment,
-            thread_ts=upload.thread_ts,
+            thread_ts=thread_ts,
         )
 
     def open_view(self, view: Mapping[str, Any]) -> None:
@@ -325,8 +352,22 @@ def create_app(
     def on_open_publish(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
         ack()
         value = json.loads(action.get("value") or "{}")
-        metadata = dialog_metadata(cipher, channel_ref(body), _user_id(body), algorithm=value.get("algorithm"))
-        view = blocks.publish_modal(algorithm=str(value.get("algorithm")), private_metadata=metadata)
+        # The button names one build; the dialog publishes that build's commit or nothing.
+        build_id, git_hash = value.get("build_id"), value.get("git_hash")
+        metadata = dialog_metadata(
+            cipher,
+            channel_ref(body),
+            _user_id(body),
+            algorithm=value.get("algorithm"),
+            build_id=build_id,
+            git_hash=git_hash,
+        )
+        view = blocks.publish_modal(
+            algorithm=str(value.get("algorithm")),
+            private_metadata=metadata,
+            build_id=str(build_id) if build_id else None,
+            commit=str(git_hash) if git_hash else None,
+        )
         client.views_open(trigger_id=body.get("trigger_id"), view=view)
 
     @app.view(ids.VIEW_PUBLISH)
@@ -363,6 +404,8 @@ def create_app(
             options["notes"] = notes
         if sample := field(ids.BLOCK_PUBLISH_SAMPLE, ids.ACTION_PUBLISH_SAMPLE):
             options["sample_input"] = sample
+        if meta.get("build_id"):
+            options["build"] = str(meta["build_id"])
         version_type = field(ids.BLOCK_PUBLISH_VERSION, ids.ACTION_PUBLISH_VERSION) or "minor"
         parsed = ParsedCommand(name="publish", positional=(str(meta.get("algorithm")), version_type), options=options)
         user_id = _user_id(body)

@@ -30,8 +30,9 @@ from algobot.settings import Settings
 log = logging.getLogger(__name__)
 
 # The bot scopes the code uses: /algo (commands), posting and announcing (chat:write), full build logs
-# (files:write) and the workspace-admin check (users:read).
-SCOPES = ("commands", "chat:write", "files:write", "users:read")
+# (files:write), the DM a privately requested log goes to (im:write) and the workspace-admin check
+# (users:read).
+SCOPES = ("commands", "chat:write", "files:write", "im:write", "users:read")
 OAUTH_STATE_SECONDS = 600
 
 # Every table holding per-channel rows, keyed by (enterprise_id, team_id, channel_id) (algobot/migrations.py).

@@ -12,7 +12,7 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
     if parsed.positional:
         spec = registry.get(parsed.positional[0].lower())
         if spec is None:
-            intro = messages.UNKNOWN_COMMAND.format(name=blocks.esc(parsed.positional[0]))
+            intro = messages.unknown_command(parsed.positional[0])
             return Reply(ephemeral=blocks.help_message(list(registry.values()), intro=intro))
         return Reply(ephemeral=blocks.command_help_message(spec))
     return Reply(ephemeral=blocks.help_message(list(registry.values())))

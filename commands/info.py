@@ -1,4 +1,4 @@
-"""Show an algorithm's details, settings, newest version and git hash."""
+"""Show an algorithm's details, settings, newest published version and its commit, and newest build."""
 
 from __future__ import annotations
 
@@ -9,9 +9,19 @@ from algobot.parsing import ParsedCommand
 
 def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
     algorithm = parsed.positional[0]
-    data = ctx.require_api().info(algorithm)
-    version = (data.get("version_info") or {}).get("semantic_version")
-    return Reply(ephemeral=blocks.info_message(algorithm, data), result=version)
+    api = ctx.require_api()
+    data = api.info(algorithm)
+    # The algorithm's version_info pairs the newest published version with the newest *build's*
+    # commit; the versions list says which commit that version was really published from.
+    newest = (api.versions(algorithm, limit=1, published=True).get("results") or [None])[0]
+    published = (newest or {}).get("version_info") or {}
+    version = published.get("semantic_version") or (data.get("version_info") or {}).get("semantic_version")
+    return Reply(
+        ephemeral=blocks.info_message(
+            algorithm, data, published_version=version, published_commit=published.get("git_hash")
+        ),
+        result=version,
+    )
 
 
 COMMAND = CommandSpec(

@@ -1,4 +1,4 @@
-"""Show the tail of a build's log; a button uploads the whole log as a file."""
+"""Show the tail of a build's log; a button sends you the whole log as a file, privately."""
 
 from __future__ import annotations
 
@@ -29,13 +29,18 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
         comment = messages.FULL_LOG_COMMENT.format(
             algorithm=esc(algorithm), build_id=esc(build_id), user_id=ctx.user_id
         )
+        # A channel notice's log goes into its thread; from a private reply it stays private.
+        thread_ts = parsed.options.get("thread")
+        note = None if thread_ts else messages.FULL_LOG_PRIVATE.format(algorithm=esc(algorithm), build_id=esc(build_id))
         return Reply(
             upload=Upload(
                 content=logs or messages.LOG_EMPTY,
                 filename=f"{algorithm.replace('/', '-')}-{build_id}.log",
                 title=f"{algorithm} build {build_id}",
                 comment=comment,
-                thread_ts=parsed.options.get("thread"),
+                thread_ts=thread_ts,
+                private=not thread_ts,
+                note=note,
             ),
             result=build_id,
         )

@@ -83,3 +83,45 @@ def test_help_lists_every_command():
     text = json.dumps(message)
     for spec in registry.values():
         assert spec.usage.split()[1] in text
+
+
+def test_times_are_slack_date_tokens_with_a_utc_fallback():
+    from algobot.mrkdwn import slack_date
+
+    expected = "<!date^1795764596^{date_short_pretty} {time}|2026-11-27 07:29 UTC>"
+    assert slack_date("2026-11-27T07:29:56.063Z") == expected
+    assert slack_date("2026-11-27T07:29:56.432275+00:00") == expected
+    assert slack_date("2026-11-27T08:29:56+01:00") == expected
+    assert slack_date(None) == "—" and slack_date("", missing="still running") == "still running"
+    assert slack_date("<!here> soon") == "&lt;!here&gt; soon"  # not a time: escaped, shown as is
+    odd = blocks.build_message("demo/x", {"build_id": "b", "started_at": "soon & later"})
+    assert "soon &amp; later" in json.dumps(odd) and "&amp;amp;" not in json.dumps(odd)  # escaped once
+
+
+def test_build_fields_show_dates_as_tokens_and_durations_readably():
+    build = {
+        "build_id": "b1",
+        "status": "succeeded",
+        "commit_sha": "abcdef123",
+        "started_at": "2026-11-27T07:29:56.063Z",
+        "finished_at": "2026-11-27T07:31:59.500Z",
+    }
+    text = json.dumps(blocks.build_message("demo/x", build))
+    assert "<!date^1795764596^{date_short_pretty} {time}|2026-11-27 07:29 UTC>" in text
+    assert "2026-11-27T07" not in text and "2 min 3 s" in text
+    _assert_slack_accepts(blocks.build_message("demo/x", build))
+
+
+def test_durations_read_as_seconds_minutes_and_hours():
+    from algobot.mrkdwn import duration
+
+    assert [duration(s) for s in (3.2, 59, 60, 125, 600, 3725, 7200, None)] == [
+        "3 s",
+        "59 s",
+        "1 min",
+        "2 min 5 s",
+        "10 min",
+        "1 h 2 min",
+        "2 h",
+        "—",
+    ]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import time
+from datetime import datetime
 
 import pytest
 import requests
@@ -67,6 +69,15 @@ def test_empty_command_gets_the_help(bot):
     assert "/algo info" in message_text(bot.reply_containing("/algo publish"))
 
 
+def test_echoed_arguments_are_escaped_exactly_once(bot):
+    bot.login_demo()
+    bot.command("info demo/hello <!here> a&b")
+    reply = bot.reply_containing("unexpected argument")
+    raw = json.dumps(reply.blocks)
+    assert "unexpected argument &lt;!here&gt; a&amp;b." in raw  # Slack shows: <!here> a&b
+    assert "&amp;lt;" not in raw and "&amp;amp;" not in raw and "<!here>" not in raw
+
+
 def test_unbalanced_quote_is_refused_in_the_ack(bot):
     response = bot.command('publish demo/hello notes="unfinished')
     assert response.status_code == 200
@@ -110,6 +121,30 @@ def test_info_of_a_new_algorithm(bot):
     reply = bot.reply_containing("not published")
     assert reply.is_ephemeral and reply.ephemeral_to == ADMIN
     assert "python3-1" in message_text(reply)
+
+
+def test_info_labels_the_published_commit_and_the_newest_builds_commit(bot, tmp_path):
+    bot.login_demo()
+    clone = bot.sandbox.create_algorithm("demo/hello")
+    released = push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path, message="release")
+    bot.sandbox.sandbox.wait_for_builds()
+    bot.command("publish demo/hello")
+    announced(bot, "*0.1.0*")
+    broken = push_files(clone, {"src/hello.py": BROKEN_PY}, tmp_path, message="later, broken")
+    bot.sandbox.sandbox.wait_for_builds()
+
+    bot.command("info demo/hello")
+    reply = bot.reply(lambda m: m.is_ephemeral and "Latest version" in message_text(m))
+    fields = {
+        f["text"].split("\n")[0].strip("*"): f["text"].split("\n")[1]
+        for block in reply.blocks
+        if block.get("fields")
+        for f in block["fields"]
+    }
+    assert fields["Latest version"] == "0.1.0"
+    assert fields["Latest version's commit"] == released[:7]
+    assert "Newest build `" in message_text(reply) and f"failed, commit `{broken[:7]}`" in message_text(reply)
+    assert "Git hash" not in fields
 
 
 def test_info_of_a_missing_algorithm(bot):
@@ -183,7 +218,38 @@ def test_build_and_logs_of_a_failed_build(bot, tmp_path):
     )
     uploaded = bot.slack.wait_for(lambda: [f for f in bot.slack.files() if f.completed])
     assert b"SyntaxError" in uploaded[0].content
-    assert DEV_CHANNEL in uploaded[0].channels
+    # A read answers only you: the whole log goes to your DM with the bot, never into the channel.
+    (dm,) = uploaded[0].channels
+    assert bot.slack.channel(dm).is_im and bot.slack.channel(dm).im_user == ADMIN
+    assert not any(m.files for m in bot.slack.messages(DEV_CHANNEL))
+    assert bot.reply_containing("in your direct messages").is_ephemeral
+
+
+RAW_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
+DATE_TOKEN = re.compile(r"<!date\^(\d+)\^\{date_short_pretty\} \{time\}\|\d{4}-\d\d-\d\d \d\d:\d\d UTC>")
+
+
+def test_times_use_slack_date_formatting_and_durations_read_plainly(bot, tmp_path):
+    bot.login_demo()
+    published_algorithm(bot, tmp_path)
+    build = bot.sandbox.client().builds("demo/hello")["results"][0]
+    started = datetime.fromisoformat(build["started_at"].replace("Z", "+00:00"))
+    bot.command('publish demo/hello notes="first"')
+    announced(bot, "*0.1.0*")
+    for text, marker in [
+        (f"build demo/hello {build['build_id']}", f"Build {build['build_id']}"),
+        ("builds demo/hello", "Builds of demo/hello"),
+        ("audit", "Audit trail of this channel"),
+        ("releases demo/hello", "Releases of demo/hello"),
+        ("status", "set by <@"),
+    ]:
+        bot.command(text)
+        shown = message_text(bot.reply_containing(marker))
+        assert not RAW_TIME.search(shown), (text, shown)
+        assert DATE_TOKEN.search(shown), (text, shown)
+        if text.startswith("build "):
+            assert int(DATE_TOKEN.search(shown).group(1)) == int(started.timestamp())
+            assert re.search(r"\*Duration\*\n\d+ (s|min)", shown)
 
 
 def test_unknown_build_id(bot, tmp_path):
@@ -303,8 +369,11 @@ def test_public_publish_asks_first(bot, tmp_path):
     bot.command("publish demo/hello callability=public")
     question = bot.reply_containing("*public* callability")
     assert question.is_ephemeral
+    build_id = bot.sandbox.client().builds("demo/hello")["results"][0]["build_id"]
+    assert f"Confirming publishes build `{build_id}` (commit `" in message_text(question)  # what it releases
     assert bot.sandbox.client().info("demo/hello").get("version_info", {}).get("semantic_version") is None
     value = button_value(question, ACTION_CONFIRM_PUBLISH)
+    assert json.loads(value)["opts"]["build"] == build_id
     bot.slack.click(
         bot.url,
         user=ADMIN,
@@ -398,6 +467,27 @@ def test_rejected_and_underpowered_keys(bot):
     bot.set_key(bot.sandbox.key("demo", manage=False))
     bot.command("info demo/hello")
     assert bot.reply_containing("may not manage *demo/hello*").is_ephemeral
+
+
+@pytest.mark.parametrize("typo", ["nosuch/thing", "Demo/Hello"])
+def test_a_typo_in_the_owner_does_not_send_people_to_replace_a_good_key(bot, typo):
+    bot.login_demo()
+    bot.sandbox.create_algorithm("demo/hello")
+    bot.command("info demo/hello")
+    bot.reply_containing("Latest version")
+    bot.command(f"info {typo}")
+    reply = bot.reply_containing(f"*{typo}* does not exist or belongs to someone")
+    text = message_text(reply)
+    assert reply.is_ephemeral and "manages algorithms of *demo*" in text and "case-sensitive" in text
+    assert "/algo login" not in text
+
+
+def test_a_403_with_nothing_known_about_the_key_names_both_causes(bot):
+    bot.login_demo()
+    bot.command("info nosuch/thing")
+    text = message_text(bot.reply_containing("may not manage *nosuch/thing*"))
+    assert "does not exist or belongs to someone" in text and "check the owner's spelling" in text
+    assert "*Allow this key to manage my algorithms*" in text
 
 
 def test_unreachable_endpoint_names_it(bot):

@@ -159,6 +159,10 @@ def test_help_info_publish_and_full_log(page: Page, bot, tmp_path: Path) -> None
     expect(logs.locator("pre.code-block")).to_contain_text("SyntaxError")
     logs.locator(f"button[data-action-id={ACTION_FULL_LOG}]").click()
 
+    # A read answers only you: the whole log goes to your DM with the bot, not into #algo-dev.
+    expect(message(page, "in your direct messages")).to_be_visible()
+    expect(page.get_by_test_id("message").filter(has=page.get_by_test_id("file"))).to_have_count(0)
+    page.locator("[data-testid=channel]").filter(has_text="algobot").click()
     file_message = page.get_by_test_id("message").filter(has=page.get_by_test_id("file")).last
     expect(file_message.get_by_test_id("file-title")).to_be_visible()
     link = file_message.get_by_test_id("file-link")

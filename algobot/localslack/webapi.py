@@ -158,7 +158,7 @@ def oauth_v2_access(req: Request) -> dict[str, Any]:
         "ok": True,
         "app_id": ws.app_id,
         "authed_user": {"id": next((u.id for u in req.slack._users.values() if u.is_admin), None)},
-        "scope": "commands,chat:write,files:write,users:read",
+        "scope": "commands,chat:write,files:write,im:write,users:read",
         "token_type": "bot",
         "access_token": req.slack.bot_token,
         "bot_user_id": ws.bot_user_id,
