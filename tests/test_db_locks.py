@@ -1,0 +1,101 @@
+"""Database locks: concurrent migrations and writes wait for each other instead of failing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from algobot import audit
+from algobot.channels import ChannelRef, ChannelStore
+from algobot.crypto import KeyCipher
+from algobot.db import database
+from tests.fixtures.locks import held_lock
+from tests.fixtures.store import TEST_API_KEY, TEST_SECRET
+
+WAITING = "database is locked"
+
+
+def _set_key_processes(db_path, count):
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("ALGOBOT_", "SLACK_", "ALGORITHMIA_"))},
+        "ALGOBOT_DB": str(db_path),
+        "ALGOBOT_SECRET_KEY": TEST_SECRET,
+    }
+    procs = []
+    for n in range(count):
+        argv = [sys.executable, "-m", "algobot", "channel", "set-key", "--team", "T1", "--channel", f"C{n}"]
+        procs.append(
+            subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+            )
+        )
+    return procs
+
+
+class _Output:
+    """Collects a process's stderr lines on a thread, so a test can wait for a line without blocking."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.lines: list[str] = []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for line in self.proc.stderr:
+            self.lines.append(line)
+
+    def waiting_or_done(self) -> bool:
+        return any(WAITING in line for line in self.lines) or self.proc.poll() is not None
+
+
+def _assert_all_stored(db_path, count):
+    with database(db_path) as db:
+        store = ChannelStore(db, KeyCipher.from_secret(TEST_SECRET))
+        assert sorted(c.channel.channel_id for c in store.list()) == sorted(f"C{n}" for n in range(count))
+        assert store.api_key(ChannelRef("T1", "C0")).api_key == TEST_API_KEY
+        assert audit.verify(db).rows == count
+
+
+@pytest.mark.slow
+def test_twelve_set_keys_started_at_once_on_a_fresh_database_all_succeed(tmp_path):
+    db_path = tmp_path / "fresh.db"
+    procs = _set_key_processes(db_path, 12)
+    for proc in procs:
+        proc.stdin.write(TEST_API_KEY + "\n")
+        proc.stdin.close()
+    outputs = [_Output(p) for p in procs]
+    codes = [p.wait(timeout=120) for p in procs]
+    for out in outputs:
+        out.thread.join(5)
+    assert codes == [0] * 12, [out.lines for out in outputs]
+    _assert_all_stored(db_path, 12)
+
+
+@pytest.mark.slow
+def test_set_keys_wait_for_a_lock_held_on_the_new_file_then_all_succeed(tmp_path):
+    """Twelve first runs find the brand-new file locked (by another migrator, a shell): each says it is
+    waiting, in one log line, and all finish once the lock goes, instead of dying at the first migration."""
+    db_path = tmp_path / "fresh.db"
+    with held_lock(db_path) as lock:
+        procs = _set_key_processes(db_path, 12)
+        for proc in procs:
+            proc.stdin.write(TEST_API_KEY + "\n")
+            proc.stdin.close()
+        outputs = [_Output(p) for p in procs]
+        deadline = time.monotonic() + 60
+        while not all(out.waiting_or_done() for out in outputs) and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling the children's output: a condition wait
+        lock.release()
+        codes = [p.wait(timeout=120) for p in procs]
+    for out in outputs:
+        out.thread.join(5)
+    assert codes == [0] * 12, [out.lines for out in outputs]
+    for out in outputs:
+        assert sum(WAITING in line for line in out.lines) == 1, out.lines
+    _assert_all_stored(db_path, 12)
