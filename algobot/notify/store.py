@@ -150,6 +150,14 @@ def track(db: Database, ref: ChannelRef, build: NewBuild, now: float) -> bool:
     return False
 
 
+def set_message_ts(db: Database, ref: ChannelRef, algorithm: str, build_id: str, message_ts: str) -> None:
+    """The "build started" message a compile posted, which the build's final notice updates in place."""
+    db.execute(
+        f"update tracked_builds set message_ts = ? where {_REF_WHERE} and algorithm = ? and build_id = ?",
+        [message_ts, *_ref_args(ref), algorithm, build_id],
+    )
+
+
 def known_build_ids(db: Database, ref: ChannelRef, algorithm: str) -> set[str]:
     return {
         r[0]

@@ -1,0 +1,143 @@
+"""Nothing a command did at Algorithmia goes unrecorded: database locks and Slack refusals.
+
+Another connection holds SQLite's write lock (`BEGIN EXCLUSIVE`, as a backup, an operator's shell or a
+second process would) while a command runs. Lock waits are scaled down (busy timeout 0.2 s instead of
+5 s, retry bound a few seconds instead of 30 s) and the lock is released on a condition, never after a
+sleep: when the bot logs that it is waiting, or once the user has been told what happened.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from algobot.channels import ChannelRef
+from algobot.db import database
+from algobot.notify import store
+from tests.fixtures.bot import message_text
+from tests.fixtures.locks import held_lock, on_log, short_locks
+from tests.fixtures.sandbox import HELLO_PY, push_files
+from tests.fixtures.slack import DEV_CHANNEL, TEAM_ID
+from tests.test_notifications import Clock, make_job, run_until
+
+REF = ChannelRef(TEAM_ID, DEV_CHANNEL)
+
+COMMANDS = {
+    "compile": ("compile demo/hello", "started a build of *demo/hello*"),
+    "publish": ('publish demo/hello notes="locked"', "published *demo/hello* *0.1.0*"),
+    "update": ("update demo/hello license=mit", "updated *demo/hello*"),
+}
+
+
+def ready(bot, tmp_path):
+    bot.login_demo()
+    clone = bot.sandbox.create_algorithm("demo/hello")
+    push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
+    bot.sandbox.sandbox.wait_for_builds()
+
+
+def audit_rows(bot, action):
+    with database(bot.settings.db_path) as db:
+        return list(db.query("select * from audit where action = ? order by id", [action]))
+
+
+def tracked(bot):
+    with database(bot.settings.db_path) as db:
+        return store.tracked(db, REF)
+
+
+def channel_message(bot, text):
+    return bot.reply(lambda m: not m.is_ephemeral and text in message_text(m))
+
+
+def no_internal_error(bot):
+    texts = [message_text(m) for m in bot.slack.messages(DEV_CHANNEL, include_ephemeral_for=True)]
+    assert not [t for t in texts if "Something went wrong" in t]
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_a_lock_held_while_a_change_reaches_algorithmia_is_waited_out_and_recorded(bot, tmp_path, monkeypatch, name):
+    command, announcement = COMMANDS[name]
+    ready(bot, tmp_path)
+    short_locks(monkeypatch, busy_ms=200, retry_seconds=10)
+    with held_lock(bot.settings.db_path) as lock, on_log(f"database is locked while recording {name}", lock.release):
+        bot.command(command)
+        posted = channel_message(bot, announcement)
+    [row] = audit_rows(bot, name)
+    assert row["outcome"] == "ok"
+    no_internal_error(bot)
+    if name == "compile":
+        bot.slack.wait_for(lambda: tracked(bot) and tracked(bot)[0]["message_ts"], timeout=10)
+        [build] = tracked(bot)
+        assert row["result"] == build["build_id"] and build["message_ts"] == posted.ts and build["origin"] == "compile"
+    if name == "publish":
+        assert row["result"] == "0.1.0"
+
+
+def test_a_compile_whose_record_outlasts_the_lock_bound_is_kept_told_and_followed(bot, tmp_path, monkeypatch):
+    ready(bot, tmp_path)
+    short_locks(monkeypatch, busy_ms=100, retry_seconds=0.5)
+    job, clock = make_job(bot), Clock()
+    bot.sandbox.sandbox.hold_builds = True
+    with held_lock(bot.settings.db_path):
+        bot.command("compile demo/hello")
+        told = bot.reply(lambda m: m.is_ephemeral and "could not record it yet" in message_text(m))
+        started = channel_message(bot, "started a build of *demo/hello*")
+        [build] = bot.sandbox.client().builds("demo/hello")["results"][:1]
+        assert f"Build `{build['build_id']}`" in message_text(told) and build["build_id"] in message_text(started)
+        assert audit_rows(bot, "compile") == [] and tracked(bot) == []
+    no_internal_error(bot)
+
+    job.tick(clock.advance(1))  # the database answers: the waiting record is written first
+    bot.slack.wait_for(lambda: tracked(bot) and tracked(bot)[0]["message_ts"], timeout=10)
+    [row] = audit_rows(bot, "compile")
+    [followed] = tracked(bot)
+    assert row["result"] == build["build_id"] == followed["build_id"] and followed["message_ts"] == started.ts
+    bot.sandbox.sandbox.release_builds()
+    bot.sandbox.sandbox.wait_for_builds()
+    run_until(job, clock, lambda: "succeeded" in message_text(bot.slack.message(DEV_CHANNEL, started.ts)))
+
+
+@pytest.mark.parametrize(("name", "result"), [("publish", "0.1.0"), ("update", None)])
+def test_a_change_whose_record_outlasts_the_lock_bound_is_written_by_the_next_command(
+    bot, tmp_path, monkeypatch, name, result
+):
+    command, announcement = COMMANDS[name]
+    ready(bot, tmp_path)
+    short_locks(monkeypatch, busy_ms=100, retry_seconds=0.5)
+    with held_lock(bot.settings.db_path):
+        bot.command(command)
+        told = bot.reply(lambda m: m.is_ephemeral and "could not write it to the audit trail yet" in message_text(m))
+        channel_message(bot, announcement)
+        assert f"/algo {name}" in message_text(told) and (result is None or result in message_text(told))
+        assert audit_rows(bot, name) == []
+    no_internal_error(bot)
+    bot.command("status")  # the next command finds the database answering and writes the waiting record
+    bot.slack.wait_for(lambda: audit_rows(bot, name), timeout=10)
+    [row] = audit_rows(bot, name)
+    assert row["outcome"] == "ok" and row["result"] == result
+
+
+def test_a_compile_slack_refuses_to_announce_is_still_followed_and_its_end_posted(bot, tmp_path):
+    ready(bot, tmp_path)
+    job, clock = make_job(bot), Clock()
+    bot.sandbox.sandbox.hold_builds = True
+    bot.slack.script("chat.postMessage", {"ok": False, "error": "fatal_error"})
+    bot.command("compile demo/hello")
+    told = bot.reply(lambda m: m.is_ephemeral and "Slack refused to post this in the channel" in message_text(m))
+    assert "started a build of *demo/hello*" in message_text(told) and "as a new message" in message_text(told)
+    no_internal_error(bot)
+    [followed] = tracked(bot)
+    assert followed["message_ts"] is None and audit_rows(bot, "compile")[0]["result"] == followed["build_id"]
+
+    bot.sandbox.sandbox.release_builds()
+    bot.sandbox.sandbox.wait_for_builds()
+    build_id = followed["build_id"]
+    run_until(
+        job,
+        clock,
+        lambda: any(
+            f"Build `{build_id}`" in message_text(m) and "succeeded" in message_text(m)
+            for m in bot.slack.messages(DEV_CHANNEL)
+            if not m.is_ephemeral
+        ),
+    )
