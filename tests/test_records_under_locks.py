@@ -9,12 +9,15 @@ sleep: when the bot logs that it is waiting, or once the user has been told what
 from __future__ import annotations
 
 import pytest
+from slack_sdk import WebClient
 
 from algobot.channels import ChannelRef
 from algobot.db import database
 from algobot.notify import store
+from algobot.notify.scheduler import NotificationJob
+from algobot.notify.sender import CLAIM_LEASE, OutboxSender
 from tests.fixtures.bot import message_text
-from tests.fixtures.locks import held_lock, on_log, short_locks
+from tests.fixtures.locks import HeldLock, held_lock, on_log, short_locks
 from tests.fixtures.sandbox import HELLO_PY, push_files
 from tests.fixtures.slack import DEV_CHANNEL, TEAM_ID
 from tests.test_notifications import Clock, make_job, run_until
@@ -141,3 +144,94 @@ def test_a_compile_slack_refuses_to_announce_is_still_followed_and_its_end_poste
             if not m.is_ephemeral
         ),
     )
+
+
+# -- the outbox: a notice Slack accepted is marked, through a lock, and never sent twice -------------
+
+
+class LockAfterFirstPost(WebClient):
+    """The bot's real Web API client; right after Slack accepts the first post, another connection
+    takes the database's write lock (the moment the sender must mark the part as sent)."""
+
+    def __init__(self, lock: HeldLock, **kwargs):
+        super().__init__(**kwargs)
+        self.lock = lock
+        self.posts = 0
+
+    def chat_postMessage(self, **kwargs):  # noqa: N802 - slack_sdk's method name
+        response = super().chat_postMessage(**kwargs)
+        self.posts += 1
+        if self.posts == 1:
+            self.lock.hold()
+        return response
+
+
+def queued_notice(bot, tmp_path, clock):
+    """A finished build of a watched algorithm, decided by the poller and waiting in the outbox."""
+    bot.login_demo()
+    clone = bot.sandbox.create_algorithm("demo/hello")
+    bot.command("watch demo/hello")
+    channel_message(bot, "subscribed this channel")
+    push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
+    bot.sandbox.sandbox.wait_for_builds()
+    poller_only = make_job(bot).poller
+    for _ in range(3):
+        poller_only.run(clock.advance(11))
+    with database(bot.settings.db_path) as db:
+        assert len(store.outbox_rows(db)) == 1
+
+
+def locking_sender(bot, lock):
+    client = LockAfterFirstPost(lock, token=bot.settings.slack_bot_token, base_url=bot.settings.slack_api_url)
+    return OutboxSender(bot.settings.db_path, client)
+
+
+def build_notices(bot):
+    return [
+        m
+        for m in bot.slack.messages(DEV_CHANNEL)
+        if not m.is_ephemeral and m.thread_ts in (None, m.ts) and "Build `" in message_text(m)
+    ]
+
+
+def assert_delivered_once(bot):
+    [notice] = build_notices(bot)
+    assert len(bot.slack.thread(DEV_CHANNEL, notice.ts)) == 2  # the notice and its log tail, in its thread
+    with database(bot.settings.db_path) as db:
+        assert store.outbox_rows(db) == [] and db.table("notices_sent").count == 1
+
+
+def test_a_lock_just_after_slack_accepts_a_notice_is_waited_out_and_the_notice_sent_once(bot, tmp_path, monkeypatch):
+    clock = Clock()
+    queued_notice(bot, tmp_path, clock)
+    short_locks(monkeypatch, busy_ms=100, retry_seconds=10)
+    lock = HeldLock(bot.settings.db_path)
+    try:
+        sender = locking_sender(bot, lock)
+        with on_log("database is locked while marking part 1", lock.release) as released:
+            report = sender.run(clock.advance(1))
+        assert released.fired.is_set() and report.parts == 1  # marked: the thread reply waits its 1 s turn
+    finally:
+        lock.close()
+    for _ in range(3):
+        sender.run(clock.advance(CLAIM_LEASE + 1))
+    assert_delivered_once(bot)
+
+
+def test_a_lock_outlasting_the_mark_retries_never_resends_the_part_slack_accepted(bot, tmp_path, monkeypatch):
+    clock = Clock()
+    queued_notice(bot, tmp_path, clock)
+    short_locks(monkeypatch, busy_ms=100, retry_seconds=0.5)
+    lock = HeldLock(bot.settings.db_path)
+    try:
+        sender = locking_sender(bot, lock)
+        job = NotificationJob(make_job(bot).poller, sender)
+        job.tick(clock.advance(1))  # part 1 accepted, its mark refused past the bound
+        assert len(build_notices(bot)) == 1 and len(bot.slack.thread(DEV_CHANNEL, build_notices(bot)[0].ts)) == 1
+        job.tick(clock.advance(CLAIM_LEASE + 1))  # still locked: nothing is sent again
+        assert sender.client.posts == 1
+    finally:
+        lock.close()
+    for _ in range(3):
+        job.tick(clock.advance(CLAIM_LEASE + 1))
+    assert_delivered_once(bot)
