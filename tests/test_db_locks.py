@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -13,8 +14,8 @@ import pytest
 from algobot import audit
 from algobot.channels import ChannelRef, ChannelStore
 from algobot.crypto import KeyCipher
-from algobot.db import database
-from tests.fixtures.locks import held_lock
+from algobot.db import DatabaseLocked, PendingWrites, database, immediate, migrate, retry_locked
+from tests.fixtures.locks import held_lock, on_log, short_locks
 from tests.fixtures.store import TEST_API_KEY, TEST_SECRET
 
 WAITING = "database is locked"
@@ -99,3 +100,56 @@ def test_set_keys_wait_for_a_lock_held_on_the_new_file_then_all_succeed(tmp_path
     for out in outputs:
         assert sum(WAITING in line for line in out.lines) == 1, out.lines
     _assert_all_stored(db_path, 12)
+
+
+# -- the pieces: retry_locked and the in-memory queue -----------------------------------------------
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    path = tmp_path / "locks.db"
+    migrate(path)
+    return path
+
+
+def test_a_write_waits_out_a_lock_then_succeeds_and_other_errors_are_not_retried(db_path, monkeypatch):
+    short_locks(monkeypatch, busy_ms=50, retry_seconds=5)
+    with held_lock(db_path) as lock, database(db_path) as db, on_log("database is locked while testing", lock.release):
+        retry_locked(lambda: db.execute("insert into notices_sent values ('k', 1)"), "testing")
+    calls = []
+
+    def broken():
+        calls.append(1)
+        raise sqlite3.OperationalError("no such table: nowhere")
+
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        retry_locked(broken, "testing")
+    assert calls == [1]
+
+
+def test_a_lock_past_the_bound_raises_database_locked(db_path, monkeypatch):
+    short_locks(monkeypatch, busy_ms=50, retry_seconds=0.2)
+    with held_lock(db_path), database(db_path) as db:
+        with pytest.raises(DatabaseLocked, match="stayed locked"), immediate(db, what="testing"):
+            db.execute("insert into notices_sent values ('k', 1)")
+        assert not db.conn.in_transaction
+
+
+def test_pending_writes_wait_for_the_database_keep_their_order_and_skip_a_broken_one(db_path, monkeypatch, caplog):
+    short_locks(monkeypatch, busy_ms=50, retry_seconds=0.2)
+    queue = PendingWrites()
+
+    def note(key):
+        return lambda db: db.execute("insert into notices_sent values (?, 1)", [key])
+
+    def broken(db):
+        raise ValueError("a defect")
+
+    for what, write in (("first", note("a")), ("broken", broken), ("last", note("b"))):
+        queue.add(what, write)
+    with held_lock(db_path):
+        assert queue.flush(db_path) == 0 and len(queue) == 3
+    assert queue.flush(db_path) == 2 and len(queue) == 0
+    with database(db_path) as db:
+        assert [r["dedupe_key"] for r in db.query("select dedupe_key from notices_sent order by rowid")] == ["a", "b"]
+    assert "dropped broken" in caplog.text

@@ -235,3 +235,14 @@ def test_a_lock_outlasting_the_mark_retries_never_resends_the_part_slack_accepte
     for _ in range(3):
         job.tick(clock.advance(CLAIM_LEASE + 1))
     assert_delivered_once(bot)
+
+
+def test_a_configuration_change_that_cannot_get_the_lock_changes_nothing_and_says_so(bot, monkeypatch):
+    short_locks(monkeypatch, busy_ms=100, retry_seconds=0.3)
+    with held_lock(bot.settings.db_path):
+        bot.command("allow <@U0MEMBER>")
+        told = bot.reply(lambda m: m.is_ephemeral and "database is locked" in message_text(m))
+    assert "nothing was changed" in message_text(told)
+    no_internal_error(bot)
+    with database(bot.settings.db_path) as db:
+        assert db.table("channel_allowed_users").count == 0 and audit_rows(bot, "allow") == []
