@@ -189,29 +189,47 @@ class PendingWrites:
     """Records the database refused past the retry bound, kept in memory until it answers.
 
     Each write is a function of an open database, run inside one `immediate` transaction; they are
-    written in the order they were added (a tracked build before the message it updates). `flush`
-    is called after each command and at each notification tick. They live only in this process: one
-    that stops first loses them, which is why `add` logs each at ERROR level for the operator.
+    written in the order they were added (a tracked build before the message it updates). `flush` runs
+    after each command, at each notification tick, and every ``retry_every`` seconds on a helper thread
+    while anything waits (a web process without a poller may see no command for a while). They live
+    only in this process: one that stops first loses them, which is why `add` logs each at ERROR level
+    and `close` names the ones lost.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, retry_every: float = 1.0) -> None:
+        self.path = path
+        self.retry_every = retry_every
         self._items: deque[tuple[str, Callable[[sqlite_utils.Database], None]]] = deque()
         self._guard = threading.Lock()
         self._flushing = threading.Lock()
+        self._retrier: threading.Thread | None = None
+        self._closed = threading.Event()
 
     def __len__(self) -> int:
         with self._guard:
             return len(self._items)
 
+    def waiting(self) -> list[str]:
+        """What is waiting, oldest first (for logs and shutdown)."""
+        with self._guard:
+            return [what for what, _ in self._items]
+
     def add(self, what: str, write: Callable[[sqlite_utils.Database], None]) -> None:
         with self._guard:
             self._items.append((what, write))
             waiting = len(self._items)
+            if self._retrier is None or not self._retrier.is_alive():
+                self._retrier = threading.Thread(target=self._retry, name="algobot-pending-writes", daemon=True)
+                self._retrier.start()
         log.error(
             "could not write %s: the database is locked; kept in memory (%d waiting) until it answers", what, waiting
         )
 
-    def flush(self, path: str | os.PathLike[str]) -> int:
+    def _retry(self) -> None:
+        while len(self) and not self._closed.wait(self.retry_every):
+            self.flush()
+
+    def flush(self) -> int:
         """Write what is waiting, in order, with one short try each; returns how many were written.
 
         Stops at the first write the database still refuses. A write failing for another reason is a
@@ -221,7 +239,7 @@ class PendingWrites:
             return 0
         written = 0
         try:
-            with database(path) as db:
+            with database(self.path) as db:
                 while True:
                     with self._guard:
                         if not self._items:
@@ -244,6 +262,15 @@ class PendingWrites:
             self._flushing.release()
         return written
 
+    def close(self) -> list[str]:
+        """At shutdown: one last flush; returns (and logs at ERROR) what is lost with this process."""
+        self._closed.set()
+        self.flush()
+        lost = self.waiting()
+        for what in lost:
+            log.error("lost at shutdown, the database never answered: %s", what)
+        return lost
+
 
 _PENDING: dict[str, PendingWrites] = {}
 _PENDING_GUARD = threading.Lock()
@@ -253,7 +280,9 @@ def pending_writes(path: str | os.PathLike[str]) -> PendingWrites:
     """This process's queue of writes waiting for the database at ``path``."""
     key = os.path.realpath(os.fspath(path))
     with _PENDING_GUARD:
-        return _PENDING.setdefault(key, PendingWrites())
+        if key not in _PENDING:
+            _PENDING[key] = PendingWrites(path)
+        return _PENDING[key]
 
 
 def utc_iso(moment: datetime) -> str:

@@ -389,7 +389,7 @@ def execute(services: Services, invocation: Invocation, parsed: ParsedCommand, r
     if reply.track is not None and reply.outcome == "ok" and announced_ts:
         _remember_message(services, invocation, reply.track, announced_ts)
     if recorded:  # the database answered: write what earlier commands could not
-        pending_writes(services.settings.db_path).flush(services.settings.db_path)
+        pending_writes(services.settings.db_path).flush()
     return reply
 
 

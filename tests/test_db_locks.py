@@ -137,7 +137,7 @@ def test_a_lock_past_the_bound_raises_database_locked(db_path, monkeypatch):
 
 def test_pending_writes_wait_for_the_database_keep_their_order_and_skip_a_broken_one(db_path, monkeypatch, caplog):
     short_locks(monkeypatch, busy_ms=50, retry_seconds=0.2)
-    queue = PendingWrites()
+    queue = PendingWrites(db_path, retry_every=3600)  # flushed by the test only
 
     def note(key):
         return lambda db: db.execute("insert into notices_sent values (?, 1)", [key])
@@ -148,8 +148,25 @@ def test_pending_writes_wait_for_the_database_keep_their_order_and_skip_a_broken
     for what, write in (("first", note("a")), ("broken", broken), ("last", note("b"))):
         queue.add(what, write)
     with held_lock(db_path):
-        assert queue.flush(db_path) == 0 and len(queue) == 3
-    assert queue.flush(db_path) == 2 and len(queue) == 0
+        assert queue.flush() == 0 and len(queue) == 3
+    assert queue.flush() == 2 and len(queue) == 0
     with database(db_path) as db:
         assert [r["dedupe_key"] for r in db.query("select dedupe_key from notices_sent order by rowid")] == ["a", "b"]
     assert "dropped broken" in caplog.text
+    assert queue.close() == []
+
+
+def test_pending_writes_are_retried_on_their_own_and_named_when_lost_at_shutdown(db_path, monkeypatch, caplog):
+    short_locks(monkeypatch, busy_ms=50, retry_seconds=0.2)
+    queue = PendingWrites(db_path, retry_every=0.05)
+    with held_lock(db_path):
+        queue.add("the record of publish", lambda db: db.execute("insert into notices_sent values ('p', 1)"))
+    deadline = time.monotonic() + 10
+    while len(queue) and time.monotonic() < deadline:
+        time.sleep(0.02)  # waiting for the helper thread: a condition wait
+    assert len(queue) == 0  # no command, no tick: the helper thread wrote it once the lock went
+
+    with held_lock(db_path):
+        queue.add("the record of update", lambda db: db.execute("insert into notices_sent values ('u', 1)"))
+        assert queue.close() == ["the record of update"]
+    assert "lost at shutdown, the database never answered: the record of update" in caplog.text

@@ -43,7 +43,7 @@ class NotificationJob:
     def tick(self, now: float | None = None) -> None:
         now = self.clock() if now is None else now
         try:  # records commands could not write while the database was locked (builds to follow first)
-            pending_writes(self.sender.db_path).flush(self.sender.db_path)
+            pending_writes(self.sender.db_path).flush()
         except Exception:
             log.exception("writing the records waiting for the database failed")
         try:
