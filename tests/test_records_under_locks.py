@@ -12,7 +12,7 @@ import pytest
 from slack_sdk import WebClient
 
 from algobot.channels import ChannelRef
-from algobot.db import database
+from algobot.db import LOCKS, database
 from algobot.notify import store
 from algobot.notify.scheduler import NotificationJob
 from algobot.notify.sender import CLAIM_LEASE, OutboxSender
@@ -74,6 +74,34 @@ def test_a_lock_held_while_a_change_reaches_algorithmia_is_waited_out_and_record
         assert row["result"] == build["build_id"] and build["message_ts"] == posted.ts and build["origin"] == "compile"
     if name == "publish":
         assert row["result"] == "0.1.0"
+
+
+@pytest.mark.slow
+def test_compile_publish_and_update_outwait_a_lock_held_past_the_busy_timeout_with_the_real_bounds(bot, tmp_path):
+    """The production policy (busy timeout 5 s, retries up to 30 s): the lock is released only once all
+    three commands have waited out a whole busy timeout, the point where records used to be lost."""
+    assert LOCKS.retry_seconds >= 5 * LOCKS.busy_timeout_ms / 1000
+    bot.login_demo()
+    for name in ("demo/hello", "demo/other"):
+        push_files(bot.sandbox.create_algorithm(name), {"src/hello.py": HELLO_PY}, tmp_path)
+    bot.sandbox.create_algorithm("demo/third")
+    bot.sandbox.sandbox.wait_for_builds()
+    commands = {
+        "compile demo/other": "started a build of *demo/other*",
+        "publish demo/hello": "published *demo/hello* *0.1.0*",
+        "update demo/third license=mit": "updated *demo/third*",
+    }
+    with held_lock(bot.settings.db_path) as lock:
+        with on_log("database is locked while recording", lock.release, times=3) as waited:
+            for command in commands:
+                bot.command(command)
+            for announcement in commands.values():
+                channel_message(bot, announcement)
+        assert waited.fired.is_set()
+    for name in ("compile", "publish", "update"):
+        assert [row["outcome"] for row in audit_rows(bot, name)] == ["ok"]
+    assert [b["algorithm"] for b in tracked(bot)] == ["demo/other"]
+    no_internal_error(bot)
 
 
 def test_a_compile_whose_record_outlasts_the_lock_bound_is_kept_told_and_followed(bot, tmp_path, monkeypatch):
