@@ -27,7 +27,7 @@ import sqlite_utils
 from algobot import audit
 from algobot.channels import CLI_ACTOR, ChannelRef, ChannelStore, mask_key, normalize_endpoint
 from algobot.crypto import SECRET_ENV, SecretKeyError, key_file_path, load_cipher
-from algobot.db import BUSY_TIMEOUT_MS, database, immediate, migrate
+from algobot.db import BUSY_TIMEOUT_MS, DatabaseLocked, database, immediate, migrate
 from algobot.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def _reports_errors(handler: Handler) -> Handler:
     def run(args: argparse.Namespace) -> int:
         try:
             return handler(args)
-        except (CliError, SettingsError, SecretKeyError) as error:
+        except (CliError, SettingsError, SecretKeyError, DatabaseLocked) as error:
             print(f"algobot: error: {error}", file=sys.stderr)
             return 2
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sqlite3
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 
 from algobot import audit
 from algobot.channels import ChannelRef, ChannelStore
+from algobot.cli import main
 from algobot.crypto import KeyCipher
 from algobot.db import DatabaseLocked, PendingWrites, database, immediate, migrate, retry_locked
 from tests.fixtures.locks import held_lock, on_log, short_locks
@@ -170,3 +172,17 @@ def test_pending_writes_are_retried_on_their_own_and_named_when_lost_at_shutdown
         queue.add("the record of update", lambda db: db.execute("insert into notices_sent values ('u', 1)"))
         assert queue.close() == ["the record of update"]
     assert "lost at shutdown, the database never answered: the record of update" in caplog.text
+
+
+def test_a_cli_call_that_cannot_get_the_lock_says_so_in_one_line_and_changes_nothing(db_path, monkeypatch, capsys):
+    monkeypatch.setenv("ALGOBOT_DB", str(db_path))
+    monkeypatch.setenv("ALGOBOT_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(TEST_API_KEY + "\n"))
+    short_locks(monkeypatch, busy_ms=50, retry_seconds=0.2)
+    with held_lock(db_path):
+        code = main(["channel", "set-key", "--team", "T1", "--channel", "C1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "algobot: error: the database stayed locked" in err and "Traceback" not in err
+    assert TEST_API_KEY not in err
+    with database(db_path) as db:
+        assert db.table("channel_keys").count == 0
