@@ -9,6 +9,7 @@ sleep: when the bot logs that it is waiting, or once the user has been told what
 from __future__ import annotations
 
 import pytest
+import requests
 from slack_sdk import WebClient
 
 from algobot.channels import ChannelRef
@@ -50,6 +51,10 @@ def tracked(bot):
 
 def channel_message(bot, text):
     return bot.reply(lambda m: not m.is_ephemeral and text in message_text(m))
+
+
+def metrics_text(bot):
+    return requests.get(bot.url.removesuffix("/slack/events") + "/metrics", timeout=5).text
 
 
 def no_internal_error(bot):
@@ -116,6 +121,7 @@ def test_a_compile_whose_record_outlasts_the_lock_bound_is_kept_told_and_followe
         [build] = bot.sandbox.client().builds("demo/hello")["results"][:1]
         assert f"Build `{build['build_id']}`" in message_text(told) and build["build_id"] in message_text(started)
         assert audit_rows(bot, "compile") == [] and tracked(bot) == []
+        bot.slack.wait_for(lambda: "algobot_records_waiting 2.0" in metrics_text(bot))  # the build, its message
     no_internal_error(bot)
 
     job.tick(clock.advance(1))  # the database answers: the waiting record is written first
@@ -126,6 +132,7 @@ def test_a_compile_whose_record_outlasts_the_lock_bound_is_kept_told_and_followe
     bot.sandbox.sandbox.release_builds()
     bot.sandbox.sandbox.wait_for_builds()
     run_until(job, clock, lambda: "succeeded" in message_text(bot.slack.message(DEV_CHANNEL, started.ts)))
+    assert "algobot_records_waiting 0.0" in metrics_text(bot)
 
 
 @pytest.mark.parametrize(("name", "result"), [("publish", "0.1.0"), ("update", None)])
