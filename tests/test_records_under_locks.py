@@ -263,10 +263,12 @@ def test_a_lock_outlasting_the_mark_retries_never_resends_the_part_slack_accepte
         job = NotificationJob(make_job(bot).poller, sender)
         job.tick(clock.advance(1))  # part 1 accepted, its mark refused past the bound
         assert len(build_notices(bot)) == 1 and len(bot.slack.thread(DEV_CHANNEL, build_notices(bot)[0].ts)) == 1
-        job.tick(clock.advance(CLAIM_LEASE + 1))  # still locked: nothing is sent again
+        job.tick(clock.advance(2))  # still locked: nothing is sent again
         assert sender.client.posts == 1
     finally:
         lock.close()
+    job.tick(clock.advance(2))  # well inside the claim's lease: the sender resumes its own row at once
+    assert_delivered_once(bot)
     for _ in range(3):
         job.tick(clock.advance(CLAIM_LEASE + 1))
     assert_delivered_once(bot)

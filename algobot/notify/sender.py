@@ -98,7 +98,7 @@ class OutboxSender:
         report = SendReport()
         db = open_db(self.db_path)
         try:
-            for row in store.due_outbox(db, now):
+            for row in store.due_outbox(db, now, sender_id=self.sender_id):
                 ref = store.ref_of(row)
                 if store.next_send_at(db, ref) > now:
                     report.deferred += 1
@@ -184,7 +184,8 @@ class OutboxSender:
     def _mark(self, db: Any, row: dict[str, Any], step: int, parent_ts: str | None, now: float) -> bool:
         """Record that Slack accepted part ``step``; False when a lock outlasted the retries.
 
-        The progress is then only in memory: the row stays claimed and resumes after that part.
+        The progress is then only in memory: the row stays claimed by this sender, which resumes it
+        after that part at its next run (other senders wait for the claim's lease to end).
         """
         ref = store.ref_of(row)
         try:
