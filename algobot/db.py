@@ -151,9 +151,12 @@ def migrate(path: str | os.PathLike[str]) -> list[str]:
                     continue
             retry_locked(lambda step=step: step.fn(db), f"applying migration {step.name}")
             with immediate(db, what="applying migrations"):
-                pending = migrations.pending(db)
-                if pending and pending[0].name == step.name:
-                    migrations.apply(db, stop_before=[m.name for m in pending[1:]])  # a no-op now: records it
+                if step.name in {m.name for m in migrations.pending(db)}:  # not recorded by another process
+                    # Recorded as sqlite-utils' own apply() records it (running the step again here would
+                    # put it inside a transaction, which such a step cannot run in).
+                    db.table(migrations.migrations_table).insert(
+                        {"migration_set": migrations.name, "name": step.name, "applied_at": str(datetime.now(UTC))}
+                    )
                     applied.append(step.name)
 
 
