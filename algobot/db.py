@@ -78,14 +78,16 @@ def retry_locked(
     what: str,
     *,
     retry_seconds: float | None = None,
+    waits: list[str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> T:
     """Run ``write()``; while the database is locked, run it again with backoff, up to the bound.
 
     ``write`` must be safe to repeat: one statement, or one transaction that rolls back when it fails.
-    The first wait is logged once (``what`` says what is being written); the last failure is raised as
-    `DatabaseLocked`. Any other error is raised at once.
+    The first wait is logged once (``what`` says what is being written); calls sharing a ``waits``
+    list log only the first wait among them. The last failure is raised as `DatabaseLocked`. Any
+    other error is raised at once.
     """
     bound = LOCKS.retry_seconds if retry_seconds is None else retry_seconds
     started = clock()
@@ -101,7 +103,10 @@ def retry_locked(
             if elapsed >= bound:
                 raise DatabaseLocked(f"the database stayed locked for {elapsed:.1f}s while {what}") from error
             if not waited:
-                log.warning("database is locked while %s; waiting up to %.0fs for it", what, bound)
+                if not waits:
+                    log.warning("database is locked while %s; waiting up to %.0fs for it", what, bound)
+                if waits is not None:
+                    waits.append(what)
                 waited = True
             sleep(min(pause * random.uniform(0.5, 1.0), max(bound - elapsed, 0.0)))
             pause = min(pause * 2, LOCKS.max_pause)
@@ -138,9 +143,10 @@ def migrate(path: str | os.PathLike[str]) -> list[str]:
     idempotent; it is recorded under the lock.
     """
     applied: list[str] = []
+    waits: list[str] = []  # one log line per process that waits, however many steps it waits for
     with database(path) as db:
         while True:
-            with immediate(db, what="applying migrations"):
+            with immediate(db, what="applying migrations", waits=waits):
                 pending = migrations.pending(db)
                 if not pending:
                     return applied
@@ -149,8 +155,8 @@ def migrate(path: str | os.PathLike[str]) -> list[str]:
                     migrations.apply(db, stop_before=[m.name for m in pending[1:]])
                     applied.append(step.name)
                     continue
-            retry_locked(lambda step=step: step.fn(db), f"applying migration {step.name}")
-            with immediate(db, what="applying migrations"):
+            retry_locked(lambda step=step: step.fn(db), f"applying migration {step.name}", waits=waits)
+            with immediate(db, what="applying migrations", waits=waits):
                 if step.name in {m.name for m in migrations.pending(db)}:  # not recorded by another process
                     # Recorded as sqlite-utils' own apply() records it (running the step again here would
                     # put it inside a transaction, which such a step cannot run in).
@@ -162,7 +168,11 @@ def migrate(path: str | os.PathLike[str]) -> list[str]:
 
 @contextlib.contextmanager
 def immediate(
-    db: sqlite_utils.Database, *, what: str = "writing", retry_seconds: float | None = None
+    db: sqlite_utils.Database,
+    *,
+    what: str = "writing",
+    retry_seconds: float | None = None,
+    waits: list[str] | None = None,
 ) -> Iterator[sqlite_utils.Database]:
     """A transaction that takes the write lock up front (`BEGIN IMMEDIATE`).
 
@@ -172,14 +182,15 @@ def immediate(
     started with `immediate` for the guarantee to hold.
 
     Taking the lock waits for other writers with `retry_locked` (``what`` names the write in its log
-    line) and raises `DatabaseLocked` past the bound; nothing has been written then. In WAL mode the
-    lock, once taken, is kept until commit, so the body itself does not hit "database is locked".
+    line, ``waits`` is passed on) and raises `DatabaseLocked` past the bound; nothing has been written
+    then. In WAL mode the lock, once taken, is kept until commit, so the body itself does not hit
+    "database is locked".
     """
     if db.conn.in_transaction:
         with db.atomic():
             yield db
         return
-    retry_locked(lambda: db.execute("BEGIN IMMEDIATE"), what, retry_seconds=retry_seconds)
+    retry_locked(lambda: db.execute("BEGIN IMMEDIATE"), what, retry_seconds=retry_seconds, waits=waits)
     try:
         yield db
     except BaseException:

@@ -100,7 +100,7 @@ def test_set_keys_wait_for_a_lock_held_on_the_new_file_then_all_succeed(tmp_path
         out.thread.join(5)
     assert codes == [0] * 12, [out.lines for out in outputs]
     for out in outputs:
-        assert sum(WAITING in line for line in out.lines) == 1, out.lines
+        assert sum(f"{WAITING} while applying migration" in line for line in out.lines) == 1, out.lines
     _assert_all_stored(db_path, 12)
 
 
