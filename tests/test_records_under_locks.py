@@ -1,9 +1,10 @@
 """Nothing a command did at Algorithmia goes unrecorded: database locks and Slack refusals.
 
 Another connection holds SQLite's write lock (`BEGIN EXCLUSIVE`, as a backup, an operator's shell or a
-second process would) while a command runs. Lock waits are scaled down (busy timeout 0.2 s instead of
-5 s, retry bound a few seconds instead of 30 s) and the lock is released on a condition, never after a
-sleep: when the bot logs that it is waiting, or once the user has been told what happened.
+second process would) while a command runs. Lock waits are scaled down (busy timeout 0.1-0.2 s instead
+of 5 s, retry bound under a second to a few seconds instead of 30 s), except in one slow test that keeps
+the real ones, and the lock is released on a condition, never after a sleep: when the bot logs that it
+is waiting, or once the user has been told what happened.
 """
 
 from __future__ import annotations
