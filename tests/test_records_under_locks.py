@@ -185,19 +185,20 @@ def test_a_compile_slack_refuses_to_announce_is_still_followed_and_its_end_poste
 # -- the outbox: a notice Slack accepted is marked, through a lock, and never sent twice -------------
 
 
-class LockAfterFirstPost(WebClient):
-    """The bot's real Web API client; right after Slack accepts the first post, another connection
-    takes the database's write lock (the moment the sender must mark the part as sent)."""
+class LockAfterPost(WebClient):
+    """The bot's real Web API client; right after Slack accepts post number ``lock_after``, another
+    connection takes the database's write lock (the moment the sender must mark the part as sent)."""
 
-    def __init__(self, lock: HeldLock, **kwargs):
+    def __init__(self, lock: HeldLock, lock_after: int = 1, **kwargs):
         super().__init__(**kwargs)
         self.lock = lock
+        self.lock_after = lock_after
         self.posts = 0
 
     def chat_postMessage(self, **kwargs):  # noqa: N802 - slack_sdk's method name
         response = super().chat_postMessage(**kwargs)
         self.posts += 1
-        if self.posts == 1:
+        if self.posts == self.lock_after:
             self.lock.hold()
         return response
 
@@ -217,8 +218,8 @@ def queued_notice(bot, tmp_path, clock):
         assert len(store.outbox_rows(db)) == 1
 
 
-def locking_sender(bot, lock):
-    client = LockAfterFirstPost(lock, token=bot.settings.slack_bot_token, base_url=bot.settings.slack_api_url)
+def locking_sender(bot, lock, lock_after=1):
+    client = LockAfterPost(lock, lock_after, token=bot.settings.slack_bot_token, base_url=bot.settings.slack_api_url)
     return OutboxSender(bot.settings.db_path, client)
 
 
@@ -284,3 +285,28 @@ def test_a_configuration_change_that_cannot_get_the_lock_changes_nothing_and_say
     no_internal_error(bot)
     with database(bot.settings.db_path) as db:
         assert db.table("channel_allowed_users").count == 0 and audit_rows(bot, "allow") == []
+
+
+def test_a_lock_after_the_last_part_outlasting_the_retries_finishes_the_notice_without_resending(
+    bot, tmp_path, monkeypatch
+):
+    clock = Clock()
+    queued_notice(bot, tmp_path, clock)
+    short_locks(monkeypatch, busy_ms=100, retry_seconds=0.5)
+    lock = HeldLock(bot.settings.db_path)
+    try:
+        sender = locking_sender(bot, lock, lock_after=2)
+        job = NotificationJob(make_job(bot).poller, sender)
+        job.tick(clock.advance(1))  # the notice; its log tail waits its turn in the channel
+        job.tick(clock.advance(2))  # the log tail accepted, then the lock: the notice cannot be marked done
+        [notice] = build_notices(bot)
+        assert len(bot.slack.thread(DEV_CHANNEL, notice.ts)) == 2 and sender.client.posts == 2
+        with database(bot.settings.db_path) as db:
+            assert len(store.outbox_rows(db)) == 1
+        job.tick(clock.advance(2))
+        assert sender.client.posts == 2
+    finally:
+        lock.close()
+    job.tick(clock.advance(2))
+    assert sender.client.posts == 2
+    assert_delivered_once(bot)
