@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from slack_sdk.errors import SlackClientError
 from sqlite_utils import Database
 
 from algobot import audit, messages, metrics, permissions
@@ -317,7 +318,7 @@ def deliver(reply: Reply, responder: Responder) -> str | None:
     if reply.announce is not None:
         try:
             announced_ts = responder.announce(reply.announce)
-        except Exception as exc:
+        except (SlackClientError, OSError) as exc:  # Slack refused it, or could not be reached
             if reply.outcome != "ok":
                 raise
             # What Algorithmia did stands: the caller sees the announcement instead of a generic error.
