@@ -17,7 +17,7 @@ from algobot.channels import ChannelRef, ChannelStore
 from algobot.cli import main
 from algobot.crypto import KeyCipher
 from algobot.db import DatabaseLocked, PendingWrites, database, immediate, migrate, retry_locked
-from tests.fixtures.locks import held_lock, on_log, short_locks
+from tests.fixtures.locks import eventually, held_lock, on_log, short_locks
 from tests.fixtures.store import TEST_API_KEY, TEST_SECRET
 
 WAITING = "database is locked"
@@ -163,10 +163,7 @@ def test_pending_writes_are_retried_on_their_own_and_named_when_lost_at_shutdown
     queue = PendingWrites(db_path, retry_every=0.05)
     with held_lock(db_path):
         queue.add("the record of publish", lambda db: db.execute("insert into notices_sent values ('p', 1)"))
-    deadline = time.monotonic() + 10
-    while len(queue) and time.monotonic() < deadline:
-        time.sleep(0.02)  # waiting for the helper thread: a condition wait
-    assert len(queue) == 0  # no command, no tick: the helper thread wrote it once the lock went
+    eventually(lambda: len(queue) == 0)  # no command, no tick: the helper thread writes it once the lock went
 
     with held_lock(db_path):
         queue.add("the record of update", lambda db: db.execute("insert into notices_sent values ('u', 1)"))

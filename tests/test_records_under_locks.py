@@ -19,7 +19,7 @@ from algobot.notify import store
 from algobot.notify.scheduler import NotificationJob
 from algobot.notify.sender import CLAIM_LEASE, OutboxSender
 from tests.fixtures.bot import message_text
-from tests.fixtures.locks import HeldLock, held_lock, on_log, short_locks
+from tests.fixtures.locks import HeldLock, eventually, held_lock, on_log, short_locks
 from tests.fixtures.sandbox import HELLO_PY, push_files
 from tests.fixtures.slack import DEV_CHANNEL, TEAM_ID
 from tests.test_notifications import Clock, make_job, run_until
@@ -75,7 +75,7 @@ def test_a_lock_held_while_a_change_reaches_algorithmia_is_waited_out_and_record
     assert row["outcome"] == "ok"
     no_internal_error(bot)
     if name == "compile":
-        bot.slack.wait_for(lambda: tracked(bot) and tracked(bot)[0]["message_ts"], timeout=10)
+        eventually(lambda: tracked(bot) and tracked(bot)[0]["message_ts"])
         [build] = tracked(bot)
         assert row["result"] == build["build_id"] and build["message_ts"] == posted.ts and build["origin"] == "compile"
     if name == "publish":
@@ -122,11 +122,11 @@ def test_a_compile_whose_record_outlasts_the_lock_bound_is_kept_told_and_followe
         [build] = bot.sandbox.client().builds("demo/hello")["results"][:1]
         assert f"Build `{build['build_id']}`" in message_text(told) and build["build_id"] in message_text(started)
         assert audit_rows(bot, "compile") == [] and tracked(bot) == []
-        bot.slack.wait_for(lambda: "algobot_records_waiting 2.0" in metrics_text(bot))  # the build, its message
+        eventually(lambda: "algobot_records_waiting 2.0" in metrics_text(bot))  # the build, its message
     no_internal_error(bot)
 
     job.tick(clock.advance(1))  # the database answers: the waiting record is written first
-    bot.slack.wait_for(lambda: tracked(bot) and tracked(bot)[0]["message_ts"], timeout=10)
+    eventually(lambda: tracked(bot) and tracked(bot)[0]["message_ts"])
     [row] = audit_rows(bot, "compile")
     [followed] = tracked(bot)
     assert row["result"] == build["build_id"] == followed["build_id"] and followed["message_ts"] == started.ts
@@ -151,7 +151,7 @@ def test_a_change_whose_record_outlasts_the_lock_bound_is_written_by_the_next_co
         assert audit_rows(bot, name) == []
     no_internal_error(bot)
     bot.command("status")  # the next command finds the database answering and writes the waiting record
-    bot.slack.wait_for(lambda: audit_rows(bot, name), timeout=10)
+    eventually(lambda: audit_rows(bot, name))
     [row] = audit_rows(bot, name)
     assert row["outcome"] == "ok" and row["result"] == result
 
