@@ -32,7 +32,7 @@ import sqlite_utils
 from algobot import audit
 from algobot.channels import CLI_ACTOR, ChannelRef, ChannelStore, mask_key, normalize_endpoint
 from algobot.crypto import SECRET_ENV, SecretKeyError, key_file_path, load_cipher
-from algobot.db import BUSY_TIMEOUT_MS, database, immediate, migrate
+from algobot.db import BUSY_TIMEOUT_MS, DatabaseLocked, database, immediate, migrate
 from algobot.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def _reports_errors(handler: Handler) -> Handler:
             return 2
         except BrokenPipeError:
             raise
-        except (CliError, SettingsError, SecretKeyError, OSError, sqlite3.Error) as error:
+        except (CliError, SettingsError, SecretKeyError, DatabaseLocked, OSError, sqlite3.Error) as error:
             log.debug("%s failed", handler.__name__, exc_info=True)
             print(f"algobot: error: {error}", file=sys.stderr)
             return 1

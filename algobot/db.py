@@ -5,28 +5,122 @@ unit of work (a Slack request, a scheduler job, a CLI command) with `database(pa
 Every sqlite-utils write auto-commits; group writes with `db.atomic()`, or with `immediate(db)` when a
 write depends on something read first (the audit chain's last hash) and must hold the write lock
 across both.
+
+SQLite lets one writer at a time hold the file. Another writer (a CLI call, a backup, a second
+process, an operator's `sqlite3` shell) can keep it for longer than a statement's busy timeout, so
+writes that must not be lost go through `retry_locked` (or `immediate`, which uses it to take the
+lock): the write is tried again with growing pauses until `LOCKS.retry_seconds` have passed, then
+`DatabaseLocked` is raised and the caller decides what to tell people. What a command already did
+at Algorithmia and could still not be written is kept in a `PendingWrites` queue (see
+`pending_writes`) and written as soon as the database answers.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
-from collections.abc import Iterator
+import random
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import sqlite_utils
 
 from algobot.migrations import migrations
 
-# How long a connection waits for another writer before raising "database is locked".
-BUSY_TIMEOUT_MS = 5000
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LockPolicy:
+    """How long a writer waits for another writer's lock.
+
+    ``busy_timeout_ms`` is SQLite's own wait inside one statement; ``retry_seconds`` bounds the whole
+    retry loop around a write, well above the busy timeout so a lock held for tens of seconds (a
+    backup, a long CLI transaction) delays a record instead of losing it.
+    """
+
+    busy_timeout_ms: int = 5000
+    retry_seconds: float = 30.0
+    first_pause: float = 0.05
+    max_pause: float = 2.0
+
+
+# The process-wide policy, read at every call (tests swap it for short bounds).
+LOCKS = LockPolicy()
+# How long a connection waits for another writer before raising "database is locked" (the default).
+BUSY_TIMEOUT_MS = LOCKS.busy_timeout_ms
+
+
+class DatabaseLocked(Exception):
+    """A write still found the database locked after retrying for `LOCKS.retry_seconds`."""
+
+
+def is_locked(error: BaseException) -> bool:
+    """True for SQLite's "database is locked" / busy errors, which a later attempt may not hit."""
+    if not isinstance(error, sqlite3.OperationalError):
+        return False
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(error) or "busy" in str(error)
+
+
+def retry_locked(
+    write: Callable[[], T],
+    what: str,
+    *,
+    retry_seconds: float | None = None,
+    waits: list[str] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
+    """Run ``write()``; while the database is locked, run it again with backoff, up to the bound.
+
+    ``write`` must be safe to repeat: one statement, or one transaction that rolls back when it fails.
+    The first wait is logged once (``what`` says what is being written); calls sharing a ``waits``
+    list log only the first wait among them. The last failure is raised as `DatabaseLocked`. Any
+    other error is raised at once.
+    """
+    bound = LOCKS.retry_seconds if retry_seconds is None else retry_seconds
+    started = clock()
+    pause = LOCKS.first_pause
+    waited = False
+    while True:
+        try:
+            result = write()
+        except sqlite3.OperationalError as error:
+            if not is_locked(error):
+                raise
+            elapsed = clock() - started
+            if elapsed >= bound:
+                raise DatabaseLocked(f"the database stayed locked for {elapsed:.1f}s while {what}") from error
+            if not waited:
+                if not waits:
+                    log.warning("database is locked while %s; waiting up to %.0fs for it", what, bound)
+                if waits is not None:
+                    waits.append(what)
+                waited = True
+            sleep(min(pause * random.uniform(0.5, 1.0), max(bound - elapsed, 0.0)))
+            pause = min(pause * 2, LOCKS.max_pause)
+            continue
+        if waited:
+            log.info("database answered after %.1fs while %s", clock() - started, what)
+        return result
 
 
 def open_db(path: str | os.PathLike[str]) -> sqlite_utils.Database:
     """Open one connection for one unit of work; the caller closes it (or use `database`)."""
     create_private(path)
     db = sqlite_utils.Database(path)
-    db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    db.execute(f"PRAGMA busy_timeout={int(LOCKS.busy_timeout_ms)}")
     return db
 
 
@@ -54,33 +148,169 @@ def database(path: str | os.PathLike[str]) -> Iterator[sqlite_utils.Database]:
 
 
 def migrate(path: str | os.PathLike[str]) -> list[str]:
-    """Apply pending migrations to the database at `path` (created if missing); return their names."""
+    """Apply pending migrations to the database at `path` (created if missing); return their names.
+
+    Several processes may start at once on a new file (replicas, CLI calls): each migration runs under
+    the write lock, taken with `immediate` (so it waits and retries), and the list of pending steps is
+    read under that lock, so each step is applied exactly once and the others simply find it done. A
+    step registered with ``transactional=False`` (WAL) runs outside the lock first and must be
+    idempotent; it is recorded under the lock.
+    """
+    applied: list[str] = []
+    waits: list[str] = []  # one log line per process that waits, however many steps it waits for
     with database(path) as db:
-        before = {m.name for m in migrations.applied(db)}
-        migrations.apply(db)
-        return [m.name for m in migrations.applied(db) if m.name not in before]
+        while True:
+            with immediate(db, what="applying migrations", waits=waits):
+                pending = migrations.pending(db)
+                if not pending:
+                    return applied
+                step = pending[0]
+                if step.transactional:
+                    migrations.apply(db, stop_before=[m.name for m in pending[1:]])
+                    applied.append(step.name)
+                    continue
+            retry_locked(lambda step=step: step.fn(db), f"applying migration {step.name}", waits=waits)
+            with immediate(db, what="applying migrations", waits=waits):
+                if step.name in {m.name for m in migrations.pending(db)}:  # not recorded by another process
+                    # Recorded as sqlite-utils' own apply() records it (running the step again here would
+                    # put it inside a transaction, which such a step cannot run in).
+                    db.table(migrations.migrations_table).insert(
+                        {"migration_set": migrations.name, "name": step.name, "applied_at": str(datetime.now(UTC))}
+                    )
+                    applied.append(step.name)
 
 
 @contextlib.contextmanager
-def immediate(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+def immediate(
+    db: sqlite_utils.Database,
+    *,
+    what: str = "writing",
+    retry_seconds: float | None = None,
+    waits: list[str] | None = None,
+) -> Iterator[sqlite_utils.Database]:
     """A transaction that takes the write lock up front (`BEGIN IMMEDIATE`).
 
     Use it when a write depends on a read (read the last audit hash, then append): with a plain
     deferred `BEGIN` two writers could read the same state and then race for the lock. Inside an
     already open transaction this becomes a savepoint, so the outer transaction must itself have been
     started with `immediate` for the guarantee to hold.
+
+    Taking the lock waits for other writers with `retry_locked` (``what`` names the write in its log
+    line, ``waits`` is passed on) and raises `DatabaseLocked` past the bound; nothing has been written
+    then. In WAL mode the lock, once taken, is kept until commit, so the body itself does not hit
+    "database is locked".
     """
     if db.conn.in_transaction:
         with db.atomic():
             yield db
         return
-    db.execute("BEGIN IMMEDIATE")
+    retry_locked(lambda: db.execute("BEGIN IMMEDIATE"), what, retry_seconds=retry_seconds, waits=waits)
     try:
         yield db
     except BaseException:
         db.rollback()
         raise
     db.commit()
+
+
+class PendingWrites:
+    """Records the database refused past the retry bound, kept in memory until it answers.
+
+    Each write is a function of an open database, run inside one `immediate` transaction; they are
+    written in the order they were added (a tracked build before the message it updates). `flush` runs
+    after each command, at each notification tick, and every ``retry_every`` seconds on a helper thread
+    while anything waits (a web process without a poller may see no command for a while). They live
+    only in this process: one that stops first loses them, which is why `add` logs each at ERROR level
+    and `close` names the ones lost.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, retry_every: float = 1.0) -> None:
+        self.path = path
+        self.retry_every = retry_every
+        self._items: deque[tuple[str, Callable[[sqlite_utils.Database], None]]] = deque()
+        self._guard = threading.Lock()
+        self._flushing = threading.Lock()
+        self._retrier: threading.Thread | None = None
+        self._closed = threading.Event()
+
+    def __len__(self) -> int:
+        with self._guard:
+            return len(self._items)
+
+    def waiting(self) -> list[str]:
+        """What is waiting, oldest first (for logs and shutdown)."""
+        with self._guard:
+            return [what for what, _ in self._items]
+
+    def add(self, what: str, write: Callable[[sqlite_utils.Database], None]) -> None:
+        with self._guard:
+            self._items.append((what, write))
+            waiting = len(self._items)
+            if self._retrier is None or not self._retrier.is_alive():
+                self._retrier = threading.Thread(target=self._retry, name="algobot-pending-writes", daemon=True)
+                self._retrier.start()
+        log.error(
+            "could not write %s: the database is locked; kept in memory (%d waiting) until it answers", what, waiting
+        )
+
+    def _retry(self) -> None:
+        while len(self) and not self._closed.wait(self.retry_every):
+            self.flush()
+
+    def flush(self) -> int:
+        """Write what is waiting, in order, with one short try each; returns how many were written.
+
+        Stops at the first write the database still refuses. A write failing for another reason is a
+        defect: it is logged with its traceback and dropped, so it cannot block the ones after it.
+        """
+        if not len(self) or not self._flushing.acquire(blocking=False):
+            return 0
+        written = 0
+        try:
+            with database(self.path) as db:
+                while True:
+                    with self._guard:
+                        if not self._items:
+                            break
+                        what, write = self._items[0]
+                    try:
+                        with immediate(db, what=what, retry_seconds=0):
+                            write(db)
+                    except DatabaseLocked:
+                        log.info("the database is still locked; %d record(s) wait in memory", len(self))
+                        break
+                    except Exception:
+                        log.exception("dropped %s: writing it failed for a reason other than a lock", what)
+                    else:
+                        written += 1
+                        log.warning("wrote %s, which had waited for the database", what)
+                    with self._guard:
+                        self._items.popleft()
+        finally:
+            self._flushing.release()
+        return written
+
+    def close(self) -> list[str]:
+        """At shutdown: one last flush; returns (and logs at ERROR) what is lost with this process."""
+        self._closed.set()
+        self.flush()
+        lost = self.waiting()
+        for what in lost:
+            log.error("lost at shutdown, the database never answered: %s", what)
+        return lost
+
+
+_PENDING: dict[str, PendingWrites] = {}
+_PENDING_GUARD = threading.Lock()
+
+
+def pending_writes(path: str | os.PathLike[str]) -> PendingWrites:
+    """This process's queue of writes waiting for the database at ``path``."""
+    key = os.path.realpath(os.fspath(path))
+    with _PENDING_GUARD:
+        if key not in _PENDING:
+            _PENDING[key] = PendingWrites(path)
+        return _PENDING[key]
 
 
 def utc_iso(moment: datetime) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from slack_sdk.errors import SlackClientError
 from sqlite_utils import Database
 
 from algobot import audit, messages, metrics, permissions
@@ -22,7 +23,7 @@ from algobot.algorithmia import AlgorithmiaClient, AlgorithmiaError, Forbidden, 
 from algobot.blocks import text_message
 from algobot.channels import ChannelRef, ChannelStore
 from algobot.crypto import KeyCipher
-from algobot.db import immediate, open_db
+from algobot.db import DatabaseLocked, immediate, open_db, pending_writes, retry_locked
 from algobot.parsing import ParsedCommand, ParseError, contains_key_shape
 from algobot.settings import Settings
 
@@ -131,6 +132,8 @@ class Reply:
     audit_arguments: dict[str, Any] | None = None
     skip_audit: bool = False
     track: TrackBuild | None = None
+    # A last ephemeral about what algobot could not do (record it, post it), set by the dispatcher.
+    followup: dict[str, Any] | None = None
 
 
 class Responder(Protocol):
@@ -207,31 +210,102 @@ def _permission(ctx: CommandContext, spec: CommandSpec) -> permissions.Decision:
     return permissions.Decision(True, "")
 
 
-def _audit(ctx: CommandContext, spec: CommandSpec, parsed: ParsedCommand, reply: Reply) -> None:
+def _audit_entry(
+    ctx: CommandContext, spec: CommandSpec, parsed: ParsedCommand, reply: Reply
+) -> audit.AuditEntry | None:
     if reply.skip_audit or not spec.audited:
-        return
+        return None
     arguments: dict[str, Any] = {"args": list(parsed.positional), **parsed.options}
     if reply.audit_arguments is not None:
         arguments = reply.audit_arguments
     action = spec.name if ctx.invocation.source == "command" else f"{ctx.invocation.source}:{spec.name}"
-    audit.record(
-        ctx.db,
-        audit.AuditEntry(
-            team_id=ctx.ref.team_id,
-            enterprise_id=ctx.ref.enterprise_id,
-            channel_id=ctx.ref.channel_id,
-            user_id=ctx.user_id,
-            action=action,
-            source=ctx.invocation.source,
-            algorithm=reply.algorithm,
-            arguments=arguments,
-            outcome=reply.outcome,
-            error=reply.error,
-            result=reply.result,
-        ),
-        now=ctx.now,
-        key=ctx.services.cipher.audit_key,
+    return audit.AuditEntry(
+        team_id=ctx.ref.team_id,
+        enterprise_id=ctx.ref.enterprise_id,
+        channel_id=ctx.ref.channel_id,
+        user_id=ctx.user_id,
+        action=action,
+        source=ctx.invocation.source,
+        algorithm=reply.algorithm,
+        arguments=arguments,
+        outcome=reply.outcome,
+        error=reply.error,
+        result=reply.result,
     )
+
+
+def _audit(ctx: CommandContext, spec: CommandSpec, parsed: ParsedCommand, reply: Reply) -> None:
+    entry = _audit_entry(ctx, spec, parsed, reply)
+    if entry is not None:
+        audit.record(ctx.db, entry, now=ctx.now, key=ctx.services.cipher.audit_key)
+
+
+def _record(ctx: CommandContext, spec: CommandSpec, parsed: ParsedCommand, reply: Reply) -> bool:
+    """Write what the command did (audit row, build to follow) in one transaction, before any reply.
+
+    A lock held by another writer is waited out (`immediate` retries up to the bound). Past it, the
+    record goes to the in-memory queue, written when the database answers, and the caller is told what
+    happened at Algorithmia instead of a generic error. Returns False when the record is waiting.
+    """
+    from algobot.notify import store
+
+    entry = _audit_entry(ctx, spec, parsed, reply)
+    build = None
+    if reply.track is not None and reply.outcome == "ok":
+        build = store.NewBuild(
+            algorithm=reply.track.algorithm,
+            build_id=reply.track.build_id,
+            origin="compile",
+            commit_sha=reply.track.commit_sha,
+            started_by=ctx.user_id,
+        )
+    if entry is None and build is None:
+        return True
+    ref, now, key = ctx.ref, ctx.now, ctx.services.cipher.audit_key
+
+    def write(db: Database) -> None:
+        with immediate(db, what=f"recording {spec.name}"):
+            if entry is not None:
+                audit.record(db, entry, now=now, key=key)
+            if build is not None:
+                store.track(db, ref, build, now.timestamp())
+
+    try:
+        write(ctx.db)
+    except DatabaseLocked:
+        what = f"the record of {entry.action if entry else spec.name} by {ctx.user_id} in {ref} ({reply.algorithm})"
+        if build is not None:
+            what += f", build {build.build_id}"
+        pending_writes(ctx.settings.db_path).add(what, write)
+        if spec.kind is Kind.CHANGE and reply.outcome == "ok":
+            text = messages.unrecorded(spec.name, reply.algorithm, build and build.build_id, reply.result)
+            reply.followup = text_message(text)
+        return False
+    return True
+
+
+def _remember_message(services: Services, invocation: Invocation, track: TrackBuild, message_ts: str) -> None:
+    """Point the tracked build at its "build started" message, so its final notice updates it in place.
+
+    Queued behind the build's own record when that is still waiting, so the two land in order.
+    """
+    from algobot.notify import store
+
+    def write(db: Database) -> None:
+        store.set_message_ts(db, invocation.ref, track.algorithm, track.build_id, message_ts)
+
+    queue = pending_writes(services.settings.db_path)
+    what = f"the message of build {track.build_id} in {invocation.ref}"
+    if len(queue):
+        queue.add(what, write)
+        return
+    db = open_db(services.settings.db_path)
+    try:
+        retry_locked(lambda: write(db), what)
+    except DatabaseLocked:
+        queue.add(what, write)
+    finally:
+        db.close()
 
 
 def _algorithm_argument(parsed: ParsedCommand) -> str | None:
@@ -248,35 +322,22 @@ def deliver(reply: Reply, responder: Responder) -> str | None:
     if reply.view is not None:
         responder.open_view(reply.view)
     if reply.announce is not None:
-        announced_ts = responder.announce(reply.announce)
+        try:
+            announced_ts = responder.announce(reply.announce)
+        except (SlackClientError, OSError) as exc:  # Slack refused it, or could not be reached
+            if reply.outcome != "ok":
+                raise
+            # What Algorithmia did stands: the caller sees the announcement instead of a generic error.
+            log.warning("Slack refused the announcement of %s (%s): %r", reply.algorithm, reply.result, exc)
+            text = messages.announcement_refused(str(reply.announce.get("text") or ""), reply.track is not None)
+            responder.ephemeral(text_message(text))
     if reply.ephemeral is not None:
         responder.ephemeral(reply.ephemeral)
     if reply.upload is not None:
         responder.upload(reply.upload)
+    if reply.followup is not None:
+        responder.ephemeral(reply.followup)
     return announced_ts
-
-
-def _track(services: Services, invocation: Invocation, track: TrackBuild, message_ts: str | None) -> None:
-    """Hand a build started from Slack to the poller, with the message its final status updates."""
-    from algobot.notify import store
-
-    db = open_db(services.settings.db_path)
-    try:
-        store.track(
-            db,
-            invocation.ref,
-            store.NewBuild(
-                algorithm=track.algorithm,
-                build_id=track.build_id,
-                origin="compile",
-                commit_sha=track.commit_sha,
-                started_by=invocation.user_id,
-                message_ts=message_ts,
-            ),
-            services.clock().timestamp(),
-        )
-    finally:
-        db.close()
 
 
 def help_reply(registry: Mapping[str, CommandSpec], intro: str | None = None) -> Reply:
@@ -314,20 +375,28 @@ def execute(services: Services, invocation: Invocation, parsed: ParsedCommand, r
         if spec.kind is Kind.CONFIGURE and not spec.needs_key:
             # A configuration change and its audit row land together or not at all (no API call
             # happens inside, so the write lock is held only for local work).
-            with immediate(db):
-                reply = _run(ctx, spec, parsed, decision)
-                _audit(ctx, spec, parsed, reply)
+            recorded = True
+            try:
+                with immediate(db, what=f"running {spec.name}"):
+                    reply = _run(ctx, spec, parsed, decision)
+                    _audit(ctx, spec, parsed, reply)
+            except DatabaseLocked:
+                reply = Reply(ephemeral=text_message(messages.DATABASE_BUSY), outcome="error", skip_audit=True)
+                recorded = False
         else:
             reply = _run(ctx, spec, parsed, decision)
-            _audit(ctx, spec, parsed, reply)
+            # Recorded before anything is posted: what Algorithmia did is never only in a Slack message.
+            recorded = _record(ctx, spec, parsed, reply)
     finally:
         if ctx is not None and ctx.api is not None:
             ctx.api.close()
         db.close()
     metrics.COMMANDS.labels(command=spec.name, source=invocation.source, outcome=reply.outcome).inc()
     announced_ts = deliver(reply, responder)
-    if reply.track is not None and reply.outcome == "ok":
-        _track(services, invocation, reply.track, announced_ts)
+    if reply.track is not None and reply.outcome == "ok" and announced_ts:
+        _remember_message(services, invocation, reply.track, announced_ts)
+    if recorded:  # the database answered: write what earlier commands could not
+        pending_writes(services.settings.db_path).flush()
     return reply
 
 

@@ -282,6 +282,38 @@ def published(
     return text
 
 
+# What Algorithmia did stands even when algobot could not record it or Slack would not show it.
+DATABASE_BUSY = (
+    ":hourglass: algobot's database is locked by another process, so nothing was changed. "
+    "Try again in a minute; if it keeps happening, tell whoever runs algobot."
+)
+
+
+def unrecorded(action: str, algorithm: str | None, build_id: str | None, result: str | None) -> str:
+    """The command reached Algorithmia but its record (audit row, tracked build) waits in memory."""
+    subject = f" of *{esc(algorithm)}*" if algorithm else ""
+    if build_id:
+        return (
+            f":warning: Build `{esc(build_id)}`{subject} started at Algorithmia, but algobot could not record it "
+            "yet: its database is locked. It keeps the record in memory and follows the build, posting how it "
+            "ends here, as soon as the database answers."
+        )
+    done = f" ({esc(result)})" if result else ""
+    return (
+        f":warning: `/algo {esc(action)}`{subject} was done at Algorithmia{done}, but algobot could not write it to "
+        "the audit trail yet: its database is locked. It keeps the record in memory and writes it as soon as "
+        "the database answers."
+    )
+
+
+def announcement_refused(announcement: str, followed: bool) -> str:
+    """Slack refused the channel message of a command that succeeded: the caller sees it instead."""
+    text = ":warning: Slack refused to post this in the channel, so only you see it:\n" + announcement
+    if followed:
+        text += "\nalgobot follows the build and will post how it ends in the channel as a new message."
+    return text
+
+
 def confirm_public_publish(algorithm: str) -> str:
     return (
         f":warning: Publishing *{esc(algorithm)}* with *public* callability lets any Algorithmia user call it. "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from algobot.db import open_db
+from algobot.db import open_db, pending_writes
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -72,6 +72,7 @@ def _state_gauges(db_path: str) -> bytes:
         subscriptions = db.execute("select count(*) from subscriptions").fetchone()[0]
     finally:
         db.close()
+    waiting = len(pending_writes(db_path))
 
     class _Collector:
         def collect(self):  # noqa: ANN202 - prometheus collector protocol
@@ -80,6 +81,11 @@ def _state_gauges(db_path: str) -> bytes:
                 "algobot_outbox_depth", "Notices written but not yet accepted by Slack.", value=outbox
             )
             yield GaugeMetricFamily("algobot_subscriptions", "Watched (channel, algorithm) pairs.", value=subscriptions)
+            yield GaugeMetricFamily(
+                "algobot_records_waiting",
+                "Records of commands this process could not write yet (the database stayed locked); lost if it stops.",
+                value=waiting,
+            )
 
     registry.register(_Collector())
     return generate_latest(registry)

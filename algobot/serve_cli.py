@@ -40,6 +40,7 @@ def _exit_on_sigterm(on_signal: Callable[[], None] | None = None) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     from algobot.crypto import SecretKeyError, load_cipher
+    from algobot.db import pending_writes
     from algobot.notify.scheduler import build_job, start_scheduler
     from algobot.server import BotServer, build_wsgi, graceful_stop, start_socket_mode
 
@@ -88,6 +89,7 @@ def serve(args: argparse.Namespace) -> int:
         clean = graceful_stop(
             server, socket_mode=socket_mode, executor=executor, scheduler=scheduler, timeout=remaining
         )
+        pending_writes(settings.db_path).close()  # records a lock kept out: a last try, then named if lost
     if not clean:
         # Work still running past the deadline (a command or a tick waiting on a slow API) would keep the
         # process alive. What it had not finished is safe: acked commands were told "working on it", and
@@ -101,7 +103,7 @@ def serve(args: argparse.Namespace) -> int:
 
 def poller(args: argparse.Namespace) -> int:
     from algobot.crypto import SecretKeyError, load_cipher
-    from algobot.db import migrate
+    from algobot.db import migrate, pending_writes
     from algobot.notify.scheduler import build_job, start_scheduler
     from algobot.server import graceful_stop, start_audit_chain
 
@@ -123,6 +125,7 @@ def poller(args: argparse.Namespace) -> int:
         pass
     finally:
         clean = graceful_stop(None, scheduler=scheduler, timeout=SHUTDOWN_SECONDS - 1)  # the tick in progress ends
+        pending_writes(settings.db_path).close()
     if not clean:
         log.warning("shutdown: exiting with the notification tick still running")
         logging.shutdown()

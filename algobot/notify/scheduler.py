@@ -17,6 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk import WebClient
 
 from algobot.crypto import KeyCipher
+from algobot.db import pending_writes
 from algobot.notify.checkpoint import AuditCheckpoint
 from algobot.notify.poller import Poller
 from algobot.notify.sender import OutboxSender
@@ -29,7 +30,10 @@ TICK_SECONDS = 1.0
 
 
 class NotificationJob:
-    """One tick: a poll cycle, then the outbox. Each half logs its own failure and the next tick runs."""
+    """One tick: records waiting for the database, a poll cycle, then the outbox.
+
+    Each part logs its own failure and the next tick runs.
+    """
 
     def __init__(
         self,
@@ -47,6 +51,10 @@ class NotificationJob:
 
     def tick(self, now: float | None = None) -> None:
         now = self.clock() if now is None else now
+        try:  # records commands could not write while the database was locked (builds to follow first)
+            pending_writes(self.sender.db_path).flush()
+        except Exception:
+            log.exception("writing the records waiting for the database failed")
         try:
             self.poller.run(now)
         except Exception:  # logged with context; the outbox still drains and the next tick runs

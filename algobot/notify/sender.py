@@ -2,7 +2,13 @@
 
 A notice is a list of parts (post or update, then thread replies). The row records how many parts
 Slack has accepted, so a crash between parts resumes at the next one; the row is deleted, and its
-dedupe key remembered, only once Slack has accepted every part. 429s wait for Retry-After (passed
+dedupe key remembered, only once Slack has accepted every part.
+
+Marks survive database locks: each is retried with backoff up to the bound (`algobot.db.LOCKS`),
+and the sender also keeps in memory how far each notice got, so a part Slack accepted is never sent
+again by this process even when its mark could not be written; the next attempt resumes after it.
+The one duplicate left is a crash (or kill) between Slack's answer and the mark: the part is then
+sent again after the claim lease, as no record of Slack's answer survived. 429s wait for Retry-After (passed
 clock, no sleeping); a permanent refusal (channel gone, bot removed, archived, account inactive)
 stops that channel's subscriptions and is written to the audit trail.
 """
@@ -22,7 +28,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from algobot import audit, metrics
 from algobot.channels import ChannelRef
-from algobot.db import open_db
+from algobot.db import DatabaseLocked, immediate, open_db
 from algobot.notify import store
 
 log = logging.getLogger(__name__)
@@ -65,6 +71,8 @@ class OutboxSender:
         self.token_for = token_for
         self.audit_key = audit_key  # seals the audit row written when a channel refuses notices
         self._clients: dict[str, WebClient] = {}
+        # outbox row id -> (dedupe key, parts Slack accepted, parent ts), for marks a lock kept out of the table
+        self._progress: dict[int, tuple[str, int, str | None]] = {}
 
     def _client_for(self, ref: ChannelRef) -> WebClient | None:
         """The client holding the bot token of ref's workspace; None when the workspace has no installation."""
@@ -92,7 +100,7 @@ class OutboxSender:
         report = SendReport()
         db = open_db(self.db_path)
         try:
-            for row in store.due_outbox(db, now):
+            for row in store.due_outbox(db, now, sender_id=self.sender_id):
                 ref = store.ref_of(row)
                 if store.next_send_at(db, ref) > now:
                     report.deferred += 1
@@ -109,6 +117,9 @@ class OutboxSender:
         parts: list[dict[str, Any]] = json.loads(row["parts"])
         step, parent_ts = int(row["step"]), row["parent_ts"]
         attempts = int(row["attempts"])
+        known = self._progress.get(row["id"])
+        if known is not None and known[0] == row["dedupe_key"] and known[1] > step:
+            step, parent_ts = known[1], known[2]  # accepted by Slack in this process; only the mark was lost
         try:
             client = self._client_for(ref)
         except Exception as exc:  # the installation store could not be read: try again later
@@ -156,12 +167,37 @@ class OutboxSender:
                 return
             step += 1
             parent_ts = parent_ts or ts
-            store.advance_outbox(db, row["id"], step, parent_ts)
-            store.set_next_send_at(db, ref, now + self.min_interval)
+            self._progress[row["id"]] = (row["dedupe_key"], step, parent_ts)  # before the mark: never resent
             report.parts += 1
-        store.finish_outbox(db, row, now)
+            if not self._mark(db, row, step, parent_ts, now):
+                report.deferred += 1
+                return
+        try:
+            with immediate(db, what=f"marking a {row['kind']} notice delivered"):
+                store.finish_outbox(db, row, now)
+        except DatabaseLocked as exc:
+            log.warning("notice %s to %s delivered but not yet marked (%s); retried next run", row["kind"], ref, exc)
+            report.deferred += 1
+            return
+        self._progress.pop(row["id"], None)
         metrics.NOTICES_SENT.labels(kind=row["kind"]).inc()
         report.sent += 1
+
+    def _mark(self, db: Any, row: dict[str, Any], step: int, parent_ts: str | None, now: float) -> bool:
+        """Record that Slack accepted part ``step``; False when a lock outlasted the retries.
+
+        The progress is then only in memory: the row stays claimed by this sender, which resumes it
+        after that part at its next run (other senders wait for the claim's lease to end).
+        """
+        ref = store.ref_of(row)
+        try:
+            with immediate(db, what=f"marking part {step} of a {row['kind']} notice sent"):
+                store.advance_outbox(db, row["id"], step, parent_ts)
+                store.set_next_send_at(db, ref, now + self.min_interval)
+        except DatabaseLocked as exc:
+            log.warning("part %d of notice %s to %s sent but not yet marked (%s)", step, row["kind"], ref, exc)
+            return False
+        return True
 
     def _send(self, channel: str, part: dict[str, Any], parent_ts: str | None, client: WebClient | None = None) -> str:
         client = client or self.client

@@ -150,6 +150,14 @@ def track(db: Database, ref: ChannelRef, build: NewBuild, now: float) -> bool:
     return False
 
 
+def set_message_ts(db: Database, ref: ChannelRef, algorithm: str, build_id: str, message_ts: str) -> None:
+    """The "build started" message a compile posted, which the build's final notice updates in place."""
+    db.execute(
+        f"update tracked_builds set message_ts = ? where {_REF_WHERE} and algorithm = ? and build_id = ?",
+        [message_ts, *_ref_args(ref), algorithm, build_id],
+    )
+
+
 def known_build_ids(db: Database, ref: ChannelRef, algorithm: str) -> set[str]:
     return {
         r[0]
@@ -265,22 +273,28 @@ def enqueue(
     return bool(cursor.rowcount)
 
 
-def due_outbox(db: Database, now: float, limit: int = 500) -> list[dict[str, Any]]:
-    """Due rows; a notice's first message goes before the thread replies of others (latency of the news)."""
+def due_outbox(db: Database, now: float, limit: int = 500, sender_id: str | None = None) -> list[dict[str, Any]]:
+    """Due rows; a notice's first message goes before the thread replies of others (latency of the news).
+
+    Rows ``sender_id`` itself still holds count as due: a lock kept its last mark out of the table, and
+    it resumes them from what it remembers instead of waiting for its own lease to end.
+    """
     return list(
         db.query(
-            """select * from outbox where next_attempt_at <= ? and (claimed_until is null or claimed_until < ?)
+            """select * from outbox where next_attempt_at <= ?
+                   and (claimed_until is null or claimed_until < ? or claimed_by = ?)
                order by step > 0, id limit ?""",
-            [now, now, limit],
+            [now, now, sender_id, limit],
         )
     )
 
 
 def claim_outbox(db: Database, row_id: int, sender_id: str, now: float, lease: float) -> bool:
+    """Claim a row unless another sender holds it (a sender may renew its own claim)."""
     cursor = db.execute(
         """update outbox set claimed_by = ?, claimed_until = ?
-           where id = ? and (claimed_until is null or claimed_until < ?)""",
-        [sender_id, now + lease, row_id, now],
+           where id = ? and (claimed_until is null or claimed_until < ? or claimed_by = ?)""",
+        [sender_id, now + lease, row_id, now, sender_id],
     )
     return bool(cursor.rowcount)
 
