@@ -32,6 +32,18 @@ INTERNAL_ERROR = (
     "Reference `{ref}` — give it to whoever runs algobot."
 )
 NO_RETRY_NOTE = "The command was not carried out."
+BUSY = (
+    ":hourglass: algobot is busy with other commands right now, so `/algo {name}` was not run. Try again in a minute."
+)
+BUSY_FIELD = "algobot is busy with other commands right now and did not save this. Try again in a minute."
+TIMED_OUT_WAITING = (
+    ":hourglass: algobot was too busy to start `/algo {name}` within {seconds} s, so it was not run. "
+    "Try again in a minute."
+)
+TIMED_OUT_RUNNING = (
+    ":hourglass: `/algo {name}` got no answer within {seconds} s, so algobot stopped waiting for it. "
+    "If it changed something, `/algo audit` shows the outcome once it ends; check before running it again."
+)
 
 
 def bad_input(problem: str, usage: str) -> str:

@@ -31,6 +31,7 @@ from waitress.server import BaseWSGIServer, MultiSocketServer
 
 from algobot.crypto import load_cipher
 from algobot.db import migrate
+from algobot.intake import WorkQueue
 from algobot.settings import Settings
 from algobot.slack_app import create_app
 from algobot.wsgi import AlgobotWSGI
@@ -137,7 +138,7 @@ def graceful_stop(
     server: BotServer | None,
     *,
     socket_mode: SocketModeHandler | None = None,
-    executor: Executor | None = None,
+    executor: Executor | WorkQueue | None = None,
     scheduler: Any = None,
     timeout: float = 8.0,
 ) -> bool:

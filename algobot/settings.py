@@ -65,6 +65,7 @@ class Settings:
     poll_seconds: int = 10
     log_tail_lines: int = 20
     command_workers: int = 64
+    command_queue: int = 256
     log_format: str = "text"
     # Socket Mode (an app-level token) instead of a public Request URL.
     slack_app_token: str | None = field(default=None, repr=False)
@@ -101,6 +102,7 @@ class Settings:
             poll_seconds=_int("ALGOBOT_POLL_SECONDS", get("ALGOBOT_POLL_SECONDS") or "10", minimum=1),
             log_tail_lines=_int("ALGOBOT_LOG_TAIL_LINES", get("ALGOBOT_LOG_TAIL_LINES") or "20", minimum=1),
             command_workers=_int("ALGOBOT_COMMAND_WORKERS", get("ALGOBOT_COMMAND_WORKERS") or "64", minimum=1),
+            command_queue=_int("ALGOBOT_COMMAND_QUEUE", get("ALGOBOT_COMMAND_QUEUE") or "256", minimum=0),
             log_format=_choice("ALGOBOT_LOG_FORMAT", (get("ALGOBOT_LOG_FORMAT") or "text").lower(), ("text", "json")),
             slack_app_token=_app_token(get("SLACK_APP_TOKEN")),
             slack_client_id=get("SLACK_CLIENT_ID"),

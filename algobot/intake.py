@@ -1,0 +1,162 @@
+"""Request intake: the bounded hand-off from the request thread (which acks) to the command workers.
+
+Slack wants every ack within 3 s, whatever Algorithmia is doing. So listeners run on the request
+thread (Bolt's ``process_before_response``), ack, and hand the real work to a `WorkQueue`:
+
+- at most ``workers`` items run at once and at most ``capacity`` more wait; anything beyond is
+  refused at once (`submit` returns False) so the listener can say "busy" instead of going silent;
+- every admitted item has a deadline counted from its admission: an item still waiting then is never
+  run, and one still running is reported, through its ``on_timeout`` callback, so the person who
+  asked is told either way. A running Python thread cannot be stopped; its slot stays taken until it
+  returns (the Algorithmia client's own timeouts bound that).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+DEADLINE_SECONDS = 90.0  # admission to answer; a response_url stays usable for 30 min, people give up sooner
+QUEUE_FACTOR = 4  # waiting items allowed per worker when no capacity is given
+WATCHDOG_SECONDS = 1.0  # how often deadlines are checked
+
+
+@dataclass(order=True)
+class _Item:
+    due: float
+    seq: int
+    work: Callable[[], None] = field(compare=False)
+    on_timeout: Callable[[bool], None] = field(compare=False)  # called with: was it running?
+    state: str = field(default="queued", compare=False)  # queued | running | done | timed_out
+
+
+class WorkQueue:
+    """Runs submitted work on ``executor`` with a bound on work in flight and a deadline per item."""
+
+    def __init__(
+        self,
+        executor: Executor,
+        *,
+        workers: int,
+        capacity: int | None = None,
+        deadline: float = DEADLINE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        watchdog: bool = True,
+    ):
+        self.executor = executor
+        self.workers = workers
+        self.capacity = workers * QUEUE_FACTOR if capacity is None else capacity
+        self.deadline = deadline
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._seq = itertools.count()
+        self._due: list[_Item] = []
+        self._stopping = threading.Event()
+        # Timeout notices go out from their own small pool, so a slow Slack never delays the watchdog.
+        self._notices = ThreadPoolExecutor(max_workers=2, thread_name_prefix="algobot-notice")
+        self._watchdog: threading.Thread | None = None
+        if watchdog:
+            self._watchdog = threading.Thread(target=self._watch, name="algobot-deadlines", daemon=True)
+            self._watchdog.start()
+
+    @classmethod
+    def threaded(cls, workers: int, capacity: int | None = None, **kwargs) -> WorkQueue:
+        """A queue with its own pool of ``workers`` threads."""
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="algobot-command")
+        return cls(pool, workers=workers, capacity=capacity, **kwargs)
+
+    @property
+    def limit(self) -> int:
+        """Items admitted at once: running plus waiting."""
+        return self.workers + self.capacity
+
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return self._in_flight
+
+    def submit(self, work: Callable[[], None], *, on_timeout: Callable[[bool], None]) -> bool:
+        """Admit ``work`` unless the queue is full; False means it was refused and will never run."""
+        with self._lock:
+            if self._in_flight >= self.limit or self._stopping.is_set():
+                return False
+            self._in_flight += 1
+            item = _Item(self.clock() + self.deadline, next(self._seq), work, on_timeout)
+            heapq.heappush(self._due, item)
+        try:
+            self.executor.submit(self._run, item)
+        except RuntimeError:  # the executor is shutting down
+            self._finish(item, "done")
+            return False
+        return True
+
+    def _run(self, item: _Item) -> None:
+        with self._lock:
+            if item.state != "queued":  # its deadline passed while it waited: already told
+                self._in_flight -= 1
+                return
+            item.state = "running"
+        try:
+            item.work()
+        finally:
+            self._finish(item, "done")
+
+    def _finish(self, item: _Item, state: str) -> None:
+        with self._lock:
+            if item.state != "timed_out":
+                item.state = state
+            self._in_flight -= 1
+
+    def check_deadlines(self) -> int:
+        """Tell the owner of every item past its deadline; returns how many were reported."""
+        now = self.clock()
+        expired = []
+        with self._lock:
+            while self._due and self._due[0].due <= now:
+                item = heapq.heappop(self._due)
+                if item.state in ("queued", "running"):
+                    was = item.state
+                    item.state = "timed_out"
+                    expired.append((item, was))
+            # Finished items are dropped lazily; keep the heap from growing without bound.
+            if len(self._due) > 4 * self.limit:
+                self._due = [i for i in self._due if i.state in ("queued", "running")]
+                heapq.heapify(self._due)
+        for item, was in expired:
+            running = was == "running"
+            log.warning(
+                "command past its %.0f s deadline (%s)", self.deadline, "running" if running else "never started"
+            )
+            self._notices.submit(_logged, lambda item=item, running=running: item.on_timeout(running))
+        return len(expired)
+
+    def notify(self, send: Callable[[], object]) -> None:
+        """Send a short Slack message (a notice, a modal) off the request thread, outside the queue."""
+        self._notices.submit(_logged, send)
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(WATCHDOG_SECONDS):
+            self.check_deadlines()
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Refuse new work; with ``wait``, return once the admitted work has finished."""
+        self._stopping.set()
+        self.executor.shutdown(wait=wait)
+        self._notices.shutdown(wait=wait)
+
+
+def _logged(send: Callable[[], object]) -> None:
+    """Nobody waits on a notice's future, so a failure to send one is logged here, not lost."""
+    try:
+        send()
+    except Exception:
+        log.exception("could not send a notice to Slack")

@@ -1,0 +1,161 @@
+"""Request intake under load: acks never wait for a worker, overflow is told "busy", stuck work times out.
+
+The bot runs under waitress with a tiny work queue; its channel's Algorithmia endpoint is a real HTTP
+server on 127.0.0.1 that holds every request until the test releases it, so "the workers are all
+busy waiting on Algorithmia" is a state the test controls, not a race.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from algobot import messages
+from algobot.crypto import load_cipher
+from algobot.db import database
+from algobot.ids import BLOCK_LOGIN_KEY
+from algobot.intake import WorkQueue
+from algobot.localslack import LocalSlack
+from algobot.server import BotServer, build_wsgi
+from tests.fixtures.bot import RunningBot, make_settings, message_text
+from tests.fixtures.slack import ADMIN, DEV_CHANNEL
+
+WAIT = 10.0
+
+
+class HeldAlgorithmia:
+    """An Algorithmia endpoint that answers nothing until `release`, then 404 to everything."""
+
+    def __init__(self) -> None:
+        self.released = threading.Event()
+        self.arrived = 0
+        self._cond = threading.Condition()
+        held = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                with held._cond:
+                    held.arrived += 1
+                    held._cond.notify_all()
+                held.released.wait(WAIT)
+                body = json.dumps({"error": {"message": "algorithm not found", "code": 404}}).encode()
+                self.send_response(404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_arrived(self, count: int) -> None:
+        with self._cond:
+            assert self._cond.wait_for(lambda: self.arrived >= count, WAIT), f"{self.arrived} of {count} arrived"
+
+    def close(self) -> None:
+        self.released.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@dataclass
+class QueuedBot:
+    bot: RunningBot
+    queue: WorkQueue
+    held: HeldAlgorithmia
+    clock: list[float]
+
+
+@pytest.fixture
+def queued_bot(tmp_path, slack: LocalSlack, sandbox) -> Iterator[QueuedBot]:
+    """The bot with 2 workers and room for 1 waiting command; the channel's endpoint holds requests."""
+    clock = [1000.0]
+    queue = WorkQueue.threaded(2, capacity=1, deadline=60, clock=lambda: clock[0], watchdog=False)
+    settings = make_settings(tmp_path, slack, sandbox.url)
+    server = BotServer.create(build_wsgi(settings, work_queue=queue), "127.0.0.1", 0).start()
+    held = HeldAlgorithmia()
+    cipher = load_cipher(settings.secret_key, settings.db_path, logging.getLogger("tests"))
+    bot = RunningBot(server.url + "/slack/events", settings, slack, sandbox, server, cipher)
+    bot.set_key(sandbox.key("demo"), endpoint=held.url)
+    try:
+        yield QueuedBot(bot, queue, held, clock)
+    finally:
+        held.released.set()
+        queue.shutdown(wait=True)
+        server.close()
+        held.close()
+
+
+def replies(bot: RunningBot, text: str) -> list:
+    return [m for m in bot.slack.messages(DEV_CHANNEL, include_ephemeral_for=ADMIN) if text in message_text(m)]
+
+
+def test_acks_do_not_wait_for_busy_workers_and_overflow_is_told_busy(queued_bot):
+    bot, held = queued_bot.bot, queued_bot.held
+    first, second = bot.command("info demo/one"), bot.command("info demo/two")
+    held.wait_arrived(2)  # both workers now wait on Algorithmia
+    waiting = bot.command("info demo/three")  # takes the one free place in the queue
+    shed = bot.command("info demo/four")
+    for response in (first, second, waiting, shed):
+        assert response.status_code == 200 and response.elapsed.total_seconds() < 3
+    assert first.text == second.text == waiting.text == ""
+    assert shed.json()["text"] == messages.BUSY.format(name="info")  # told at once, in the ack itself
+    assert not replies(bot, "failed with the error")  # Slack saw every ack in time
+
+    # A local command is refused too while the queue is full: nothing is ever silently dropped.
+    assert bot.command("status").json()["text"] == messages.BUSY.format(name="status")
+
+    held.released.set()
+    for name in ("one", "two", "three"):
+        bot.reply_containing(f"demo/{name}")
+    queued_bot.queue.shutdown(wait=True)
+    assert held.arrived == 3  # the shed command never reached Algorithmia
+    assert not replies(bot, "demo/four")
+
+
+def test_a_login_dialog_submitted_while_busy_stays_open_with_the_busy_sentence(queued_bot):
+    from tests.test_channel_config_e2e import open_login, submit_key
+
+    bot, held = queued_bot.bot, queued_bot.held
+    view = open_login(bot)
+    for name in ("one", "two", "three"):
+        bot.command(f"info demo/{name}")
+    held.wait_arrived(2)
+    response = submit_key(bot, view, bot.sandbox.key("demo"))
+    assert response.status_code == 200
+    assert bot.slack.view(view.id).errors == {BLOCK_LOGIN_KEY: messages.BUSY_FIELD}
+    assert not bot.slack.view(view.id).closed  # what was typed is still there to submit again
+    with database(bot.settings.db_path) as db:
+        assert [r["endpoint"] for r in db["channel_keys"].rows] == [held.url]  # the key was not replaced
+
+
+def test_stuck_commands_are_reported_at_their_deadline_and_late_replies_dropped(queued_bot):
+    bot, held, queue = queued_bot.bot, queued_bot.held, queued_bot.queue
+    bot.command("info demo/one")
+    bot.command("info demo/two")
+    held.wait_arrived(2)
+    bot.command("info demo/three")  # waits behind the two stuck ones
+    assert queue.check_deadlines() == 0
+    queued_bot.clock[0] += 61
+    assert queue.check_deadlines() == 3
+    running = messages.TIMED_OUT_RUNNING.format(name="info", seconds=60)
+    waiting = messages.TIMED_OUT_WAITING.format(name="info", seconds=60)
+    bot.slack.wait_for(lambda: len(replies(bot, "got no answer within 60 s")) == 2, WAIT)
+    bot.reply_containing(waiting)
+    assert [m.text for m in replies(bot, "got no answer")] == [running, running]
+
+    held.released.set()
+    queue.shutdown(wait=True)  # the stuck commands end now; their answers come too late to be shown
+    assert held.arrived == 2  # the one that timed out while waiting never ran
+    assert not replies(bot, "No such algorithm")
