@@ -34,7 +34,7 @@ from algobot.db import migrate
 from algobot.intake import WorkQueue
 from algobot.settings import Settings
 from algobot.slack_app import create_app
-from algobot.wsgi import AlgobotWSGI
+from algobot.wsgi import MAX_BODY_BYTES, AlgobotWSGI
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def build_wsgi(settings: Settings, **app_kwargs) -> AlgobotWSGI:
     migrate(settings.db_path)
     cipher = load_cipher(settings.secret_key, settings.db_path, log)
     app = create_app(settings, cipher, **app_kwargs)
-    return AlgobotWSGI(app, settings.db_path)
+    return AlgobotWSGI(app, settings.db_path, signing_secret=settings.slack_signing_secret)
 
 
 @dataclass
@@ -58,7 +58,14 @@ class BotServer:
 
     @classmethod
     def create(cls, wsgi: AlgobotWSGI, host: str, port: int, threads: int = 8) -> BotServer:
-        server = waitress.create_server(wsgi, host=host, port=port, threads=threads, asyncore_use_poll=True)
+        server = waitress.create_server(
+            wsgi,
+            host=host,
+            port=port,
+            threads=threads,
+            asyncore_use_poll=True,
+            max_request_body_size=MAX_BODY_BYTES,  # 413 from waitress before the body is read
+        )
         return cls(wsgi=wsgi, server=server)
 
     @property
