@@ -47,6 +47,8 @@ TIMED_OUT_RUNNING = (
 
 
 def bad_input(problem: str, usage: str) -> str:
+    if problem.startswith(":"):  # the sentence brings its own icon (login's refusals): one is enough
+        return f"{esc(problem)}\n" + USAGE.format(usage=usage)
     return BAD_INPUT.format(problem=esc(problem), usage=usage)
 
 
@@ -290,7 +292,7 @@ NOTHING_WATCHED = "This channel watches no algorithm. Start with `/algo watch US
 
 
 def watching_line(algorithm: str, only: str, created_by: str) -> str:
-    return f"• *{esc(algorithm)}* — {esc(only)} builds (since <@{created_by}>)"
+    return f"• *{esc(algorithm)}* — {esc(only)} builds (set up by <@{created_by}>)"
 
 
 def outage_notice(endpoint: str, minutes: int) -> str:

@@ -159,3 +159,13 @@ def test_stuck_commands_are_reported_at_their_deadline_and_late_replies_dropped(
     queue.shutdown(wait=True)  # the stuck commands end now; their answers come too late to be shown
     assert held.arrived == 2  # the one that timed out while waiting never ran
     assert not replies(bot, "No such algorithm")
+
+
+def test_a_reply_whose_response_url_answers_500_falls_back_to_chat_post_ephemeral(bot):
+    bot.slack.script("response_url", "internal error", status=500)
+    assert bot.command("status").status_code == 200
+    reply = bot.reply_containing("no Algorithmia API key")
+    assert reply.is_ephemeral and reply.ephemeral_to == ADMIN and reply.source != "response_url"
+    [failed] = bot.slack.calls("response_url")
+    assert failed.status == 500
+    assert [c.args["channel"] for c in bot.slack.calls("chat.postEphemeral")] == [DEV_CHANNEL]
