@@ -38,6 +38,9 @@ from algobot.wsgi import MAX_BODY_BYTES, AlgobotWSGI
 
 log = logging.getLogger(__name__)
 
+# A burst of slash commands arrives as one connection each; waitress stops accepting at its default 100.
+CONNECTION_LIMIT = 1000
+
 
 def build_wsgi(settings: Settings, **app_kwargs) -> AlgobotWSGI:
     """Validate settings, migrate the database and assemble the WSGI application."""
@@ -65,6 +68,7 @@ class BotServer:
             threads=threads,
             asyncore_use_poll=True,
             max_request_body_size=MAX_BODY_BYTES,  # 413 from waitress before the body is read
+            connection_limit=CONNECTION_LIMIT,
         )
         return cls(wsgi=wsgi, server=server)
 

@@ -13,18 +13,18 @@ command's answer reached the local Slack.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import logging
 import os
 import re
+import selectors
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +50,7 @@ ALGO_SETTINGS = {
 }
 REPLY_MARK = "Latest version"  # in every answer of `/algo info demo/hello`
 BUSY = messages.BUSY.format(name="info")
+TIMED_OUT_MARK = "within 90 s"  # both deadline sentences (see algobot.intake.DEADLINE_SECONDS)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -63,6 +64,7 @@ class Run:
     acks_ms: list[float]
     shed: int
     answered: int
+    timed_out: int
     failed: int
     replies_seconds: float
 
@@ -140,6 +142,40 @@ def signed_command(slack: LocalSlack, text: str) -> tuple[str, dict[str, str]]:
     return body, headers
 
 
+def burst(host: str, port: int, requests_: list[tuple[str, dict[str, str]]]) -> list[tuple[float, str]]:
+    """Send every request at once over its own connection; (seconds to the full answer, body) each."""
+    sockets = [socket.create_connection((host, port), timeout=30) for _ in requests_]
+    selector = selectors.DefaultSelector()
+    started: dict[int, float] = {}
+    buffers: dict[int, bytes] = {}
+    results: dict[int, tuple[float, str]] = {}
+    for index, (sock, (body, headers)) in enumerate(zip(sockets, requests_, strict=True)):
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        data = body.encode()
+        raw = f"POST /slack/events HTTP/1.1\r\nHost: {host}\r\n{head}Content-Length: {len(data)}\r\n"
+        started[index] = time.perf_counter()
+        sock.sendall(raw.encode() + b"Connection: close\r\n\r\n" + data)
+        sock.setblocking(False)
+        selector.register(sock, selectors.EVENT_READ, index)
+        buffers[index] = b""
+    deadline = time.perf_counter() + 60
+    while len(results) < len(requests_) and time.perf_counter() < deadline:
+        for key, _ in selector.select(timeout=1):
+            index, sock = key.data, key.fileobj
+            chunk = sock.recv(65536)
+            buffers[index] += chunk
+            head, _, body = buffers[index].partition(b"\r\n\r\n")
+            length = re.search(rb"(?i)content-length: (\d+)", head)
+            if not chunk or (length and len(body) >= int(length.group(1))):
+                status = int(head.split(b" ", 2)[1]) if head else 0
+                assert status == 200, buffers[index][:300]
+                results[index] = (time.perf_counter() - started[index], body.decode())
+                selector.unregister(sock)
+                sock.close()
+    assert len(results) == len(requests_), f"only {len(results)} of {len(requests_)} answered within 60 s"
+    return [results[i] for i in range(len(requests_))]
+
+
 def one_run(commands: int, latency_ms: int, work: Path) -> Run:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ALGORITHMIA_"))}
     env = {k: v for k, v in env.items() if k not in ("ALGOBOT_DB", "ALGOBOT_SECRET_KEY")}
@@ -182,38 +218,24 @@ def one_run(commands: int, latency_ms: int, work: Path) -> Run:
         slack.send_command(url, user="U0BENCH", channel="C0BENCH", text="help")  # warm up (auth.test, imports)
         slack.wait_for(lambda: slack.calls("response_url"), timeout=30)
 
-        # Build and sign every request first, then release them together: the figure is the bot's
-        # answer time, not this process's work.
-        requests_ = [signed_command(slack, "info demo/hello") for _ in range(commands)]
-        gate = threading.Barrier(commands)
+        # Build and sign every request first, then send them all from one thread and wait for the
+        # answers with select(): the figure is the bot's answer time, not this process's scheduling.
         host, port = re.match(r"http://([^:/]+):(\d+)", url).groups()
-
-        def one(request: tuple[str, dict[str, str]]) -> tuple[float, str]:
-            body, headers = request
-            connection = http.client.HTTPConnection(host, int(port), timeout=30)
-            connection.connect()
-            gate.wait()
-            started = time.perf_counter()
-            connection.request("POST", "/slack/events", body=body.encode(), headers=headers)
-            response = connection.getresponse()
-            text = response.read().decode()
-            elapsed = time.perf_counter() - started
-            connection.close()
-            assert response.status == 200, text
-            return elapsed, text
-
         begun = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=commands) as pool:
-            results = list(pool.map(one, requests_))
+        results = burst(host, int(port), [signed_command(slack, "info demo/hello") for _ in range(commands)])
         shed = sum(1 for _, text in results if BUSY in text)
 
-        def answered() -> int:
-            return len([c for c in slack.calls("response_url") if REPLY_MARK in str(c.args)])
+        def count(*marks: str) -> int:
+            return len([c for c in slack.calls("response_url") if any(m in str(c.args) for m in marks)])
 
-        slack.wait_for(lambda: answered() >= commands - shed, timeout=300)
+        def told() -> int:  # an answer, or the sentence that its deadline passed
+            return count(REPLY_MARK, TIMED_OUT_MARK)
+
+        slack.wait_for(lambda: told() >= commands - shed, timeout=300)
         replies_seconds = time.perf_counter() - begun
         failed = len([m for m in slack.messages("C0BENCH", include_ephemeral_for="U0BENCH") if "failed with" in m.text])
-        return Run([r[0] * 1000 for r in results], shed, answered(), failed, replies_seconds)
+        acks_ms = [r[0] * 1000 for r in results]
+        return Run(acks_ms, shed, count(REPLY_MARK), count(TIMED_OUT_MARK), failed, replies_seconds)
     finally:
         for proc in (bot, sandbox):
             proc.terminate()
@@ -242,7 +264,8 @@ def main() -> None:
         print(
             f"run {number}: ack ms p50 {f['p50']:.0f}  p95 {f['p95']:.0f}  p99 {f['p99']:.0f}  max {f['max']:.0f};"
             f"  over 3 s {sum(1 for a in run.acks_ms if a >= 3000)};  shed (told busy) {run.shed};"
-            f"  answered {run.answered} of {args.commands - run.shed} admitted in {run.replies_seconds:.1f} s;"
+            f"  answered {run.answered} of {args.commands - run.shed} admitted in {run.replies_seconds:.1f} s"
+            f" ({run.timed_out} told their deadline passed);"
             f"  Slack-side failures {run.failed}  (logs in {work})",
             flush=True,
         )
