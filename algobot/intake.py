@@ -5,6 +5,9 @@ thread (Bolt's ``process_before_response``), ack, and hand the real work to a `W
 
 - at most ``workers`` items run at once and at most ``capacity`` more wait; anything beyond is
   refused at once (`submit` returns False) so the listener can say "busy" instead of going silent;
+- acks come first: a worker about to start an item waits until no request has been acked for
+  QUIET_SECONDS (at most ACKS_FIRST_SECONDS), so a burst of commands is acked before the CPU goes
+  to the commands it admitted (one GIL: starting 64 commands at once otherwise delays the acks);
 - every admitted item has a deadline counted from its admission: an item still waiting then is never
   run, and one still running is reported, through its ``on_timeout`` callback, so the person who
   asked is told either way. A running Python thread cannot be stopped; its slot stays taken until it
@@ -27,6 +30,35 @@ log = logging.getLogger(__name__)
 DEADLINE_SECONDS = 90.0  # admission to answer; a response_url stays usable for 30 min, people give up sooner
 QUEUE_FACTOR = 4  # waiting items allowed per worker when no capacity is given
 WATCHDOG_SECONDS = 1.0  # how often deadlines are checked
+QUIET_SECONDS = 0.02  # no ack for this long: the burst is over, work may start
+ACKS_FIRST_SECONDS = 1.0  # longest a worker defers starting an item during a burst
+
+
+class AckPriority:
+    """When the last request was acked, so workers can let a burst of acks go first."""
+
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self.clock = clock
+        self.sleep = sleep
+        self.last_ack = float("-inf")
+
+    def acked(self) -> None:
+        self.last_ack = self.clock()
+
+    def wait_quiet(self, quiet: float = QUIET_SECONDS, limit: float = ACKS_FIRST_SECONDS) -> None:
+        """Return once no ack happened for ``quiet`` seconds, or after ``limit`` seconds."""
+        give_up = self.clock() + limit
+        while True:
+            now = self.clock()
+            pause = min(self.last_ack + quiet, give_up) - now
+            if pause <= 0:
+                return
+            self.sleep(pause)
+
+
+ACKS = AckPriority()  # one per process: every Slack endpoint and every work queue share the CPU
 
 
 @dataclass(order=True)
@@ -105,6 +137,7 @@ class WorkQueue:
                 self._in_flight -= 1
                 return
             item.state = "running"
+        ACKS.wait_quiet()
         try:
             item.work()
         finally:

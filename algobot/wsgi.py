@@ -27,6 +27,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from algobot import metrics
 from algobot.db import open_db
+from algobot.intake import ACKS
 from algobot.logs import SecretFilter
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,7 @@ class AlgobotWSGI:
 
     def _slack(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
+        ACKS.acked()
         try:
             if environ.get("REQUEST_METHOD") == "POST":
                 try:
@@ -164,6 +166,7 @@ class AlgobotWSGI:
                 environ = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
             return self.bolt(environ, start_response)
         finally:
+            ACKS.acked()
             metrics.ACK_SECONDS.observe(time.perf_counter() - started)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

@@ -20,7 +20,7 @@ from algobot import messages
 from algobot.crypto import load_cipher
 from algobot.db import database
 from algobot.ids import BLOCK_LOGIN_KEY
-from algobot.intake import WorkQueue
+from algobot.intake import AckPriority, WorkQueue
 from algobot.localslack import LocalSlack
 from algobot.server import BotServer, build_wsgi
 from tests.fixtures.bot import RunningBot, make_settings, message_text
@@ -169,3 +169,25 @@ def test_a_reply_whose_response_url_answers_500_falls_back_to_chat_post_ephemera
     [failed] = bot.slack.calls("response_url")
     assert failed.status == 500
     assert [c.args["channel"] for c in bot.slack.calls("chat.postEphemeral")] == [DEV_CHANNEL]
+
+
+def test_work_waits_for_a_burst_of_acks_to_pass_but_never_longer_than_the_limit():
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+        if now[0] < 0.5:
+            priority.acked()  # acks keep arriving for the first half second
+
+    priority = AckPriority(clock=lambda: now[0], sleep=sleep)
+    priority.wait_quiet(quiet=0.02, limit=1.0)
+    assert slept == []  # nothing acked yet: work starts at once
+    priority.acked()
+    priority.wait_quiet(quiet=0.02, limit=1.0)
+    assert 0.5 <= now[0] <= 0.55  # started once the burst was over
+    now[0] = 10.0
+    priority.last_ack = float("inf")  # acks that never stop
+    priority.wait_quiet(quiet=0.02, limit=1.0)
+    assert now[0] == 11.0
