@@ -10,8 +10,10 @@ thread (Bolt's ``process_before_response``), ack, and hand the real work to a `W
   to the commands it admitted (one GIL: starting 64 commands at once otherwise delays the acks);
 - every admitted item has a deadline counted from its admission: an item still waiting then is never
   run, and one still running is reported, through its ``on_timeout`` callback, so the person who
-  asked is told either way. A running Python thread cannot be stopped; its slot stays taken until it
-  returns (the Algorithmia client's own timeouts bound that).
+  asked is told either way. A running Python thread cannot be stopped; its slot stays taken until
+  it returns (the Algorithmia client's own timeouts bound that);
+- on shutdown, running items finish and waiting ones are told they were not run (reason
+  "stopping") instead of starting work the process's shutdown deadline would cut off.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ class _Item:
     due: float
     seq: int
     work: Callable[[], None] = field(compare=False)
-    on_timeout: Callable[[bool], None] = field(compare=False)  # called with: was it running?
+    on_timeout: Callable[[str], None] = field(compare=False)  # called with "running", "waiting" or "stopping"
     state: str = field(default="queued", compare=False)  # queued | running | done | timed_out
 
 
@@ -116,7 +118,7 @@ class WorkQueue:
         with self._lock:
             return self._in_flight
 
-    def submit(self, work: Callable[[], None], *, on_timeout: Callable[[bool], None]) -> bool:
+    def submit(self, work: Callable[[], None], *, on_timeout: Callable[[str], None]) -> bool:
         """Admit ``work`` unless the queue is full; False means it was refused and will never run."""
         with self._lock:
             if self._in_flight >= self.limit or self._stopping.is_set():
@@ -135,6 +137,11 @@ class WorkQueue:
         with self._lock:
             if item.state != "queued":  # its deadline passed while it waited: already told
                 self._in_flight -= 1
+                return
+            if self._stopping.is_set():  # shutting down: tell, rather than start work that may be cut off
+                item.state = "timed_out"
+                self._in_flight -= 1
+                self._notices.submit(_logged, lambda: item.on_timeout("stopping"))
                 return
             item.state = "running"
         ACKS.wait_quiet()
@@ -165,11 +172,9 @@ class WorkQueue:
                 self._due = [i for i in self._due if i.state in ("queued", "running")]
                 heapq.heapify(self._due)
         for item, was in expired:
-            running = was == "running"
-            log.warning(
-                "command past its %.0f s deadline (%s)", self.deadline, "running" if running else "never started"
-            )
-            self._notices.submit(_logged, lambda item=item, running=running: item.on_timeout(running))
+            reason = "running" if was == "running" else "waiting"
+            log.warning("command past its %.0f s deadline (%s)", self.deadline, reason)
+            self._notices.submit(_logged, lambda item=item, reason=reason: item.on_timeout(reason))
         return len(expired)
 
     def notify(self, send: Callable[[], object]) -> None:
@@ -180,8 +185,12 @@ class WorkQueue:
         while not self._stopping.wait(WATCHDOG_SECONDS):
             self.check_deadlines()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
     def shutdown(self, wait: bool = True) -> None:
-        """Refuse new work; with ``wait``, return once the admitted work has finished."""
+        """Refuse new work and tell waiting items; with ``wait``, return once running work has finished."""
         self._stopping.set()
         self.executor.shutdown(wait=wait)
         self._notices.shutdown(wait=wait)

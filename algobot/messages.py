@@ -40,6 +40,7 @@ TIMED_OUT_WAITING = (
     ":hourglass: algobot was too busy to start `/algo {name}` within {seconds} s, so it was not run. "
     "Try again in a minute."
 )
+NOT_RUN_STOPPING = ":hourglass: algobot is restarting, so `/algo {name}` was not run. Try again in a minute."
 TIMED_OUT_RUNNING = (
     ":hourglass: `/algo {name}` got no answer within {seconds} s, so algobot stopped waiting for it. "
     "If it changed something, `/algo audit` shows the outcome once it ends; check before running it again."

@@ -90,8 +90,8 @@ def serve(args: argparse.Namespace) -> int:
         )
     if not clean:
         # Work still running past the deadline (a command or a tick waiting on a slow API) would keep the
-        # process alive. What it had not finished is safe: acked commands were told "working on it", and
-        # unsent notices stay in the outbox for the next start.
+        # process alive. Commands still waiting for a worker were told they were not run; one still
+        # running is cut off (its "Working on …" was the last word); unsent notices stay in the outbox.
         log.warning("shutdown: exiting with work still running")
         logging.shutdown()
         os._exit(0)

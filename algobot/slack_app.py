@@ -184,9 +184,13 @@ def _hand_off(
             reference = _report_failure(exc, body, log)
             responder.notice(blocks.text_message(messages.INTERNAL_ERROR.format(ref=reference)))
 
-    def on_timeout(running: bool) -> None:
+    def on_timeout(reason: str) -> None:
         responder.expired = True
-        sentence = messages.TIMED_OUT_RUNNING if running else messages.TIMED_OUT_WAITING
+        sentence = {
+            "running": messages.TIMED_OUT_RUNNING,
+            "waiting": messages.TIMED_OUT_WAITING,
+            "stopping": messages.NOT_RUN_STOPPING,
+        }[reason]
         responder.notice(blocks.text_message(sentence.format(name=blocks.esc(name), seconds=round(work.deadline))))
 
     return work.submit(run, on_timeout=on_timeout)

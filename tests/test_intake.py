@@ -191,3 +191,20 @@ def test_work_waits_for_a_burst_of_acks_to_pass_but_never_longer_than_the_limit(
     priority.last_ack = float("inf")  # acks that never stop
     priority.wait_quiet(quiet=0.02, limit=1.0)
     assert now[0] == 11.0
+
+
+def test_on_shutdown_running_commands_finish_and_waiting_ones_are_told_they_were_not_run(queued_bot):
+    bot, held, queue = queued_bot.bot, queued_bot.held, queued_bot.queue
+    for name in ("one", "two", "three"):
+        bot.command(f"info demo/{name}")
+    held.wait_arrived(2)
+    stopper = threading.Thread(target=queue.shutdown, kwargs={"wait": True})
+    stopper.start()  # as SIGTERM does, while two commands wait on Algorithmia and one waits for a worker
+    bot.slack.wait_for(lambda: queue.stopping, WAIT)
+    held.released.set()
+    stopper.join(WAIT)
+    assert not stopper.is_alive()
+    bot.reply_containing("demo/one")
+    bot.reply_containing("demo/two")
+    bot.reply_containing(messages.NOT_RUN_STOPPING.format(name="info"))
+    assert held.arrived == 2 and not replies(bot, "demo/three")
