@@ -13,18 +13,20 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlencode
 
 import pytest
 
-from algobot import messages
+from algobot import ids, messages
 from algobot.crypto import load_cipher
 from algobot.db import database
 from algobot.ids import BLOCK_LOGIN_KEY
 from algobot.intake import AckPriority, WorkQueue
 from algobot.localslack import LocalSlack
+from algobot.localslack.client import post_signed
 from algobot.server import BotServer, build_wsgi
 from tests.fixtures.bot import RunningBot, make_settings, message_text
-from tests.fixtures.slack import ADMIN, DEV_CHANNEL
+from tests.fixtures.slack import ADMIN, DEV_CHANNEL, TEAM_ID
 
 WAIT = 10.0
 
@@ -208,3 +210,45 @@ def test_on_shutdown_running_commands_finish_and_waiting_ones_are_told_they_were
     bot.reply_containing("demo/two")
     bot.reply_containing(messages.NOT_RUN_STOPPING.format(name="info"))
     assert held.arrived == 2 and not replies(bot, "demo/three")
+
+
+def test_working_on_keeps_the_arguments_escaped_and_never_a_key(bot):
+    bot.login_demo()
+    bot.sandbox.create_algorithm("demo/hello")
+    assert bot.command('update demo/hello summary="<b> & two words"').text == ""
+    bot.reply_containing('Working on `/algo update demo/hello summary="&lt;b&gt; &amp; two words"`…')
+    key = "simA1b2C3d4E5f6G7h8I9j0k1"
+    bot.command(f"info {key}")
+    working = bot.reply_containing("Working on `/algo info [redacted]`…")
+    assert key not in message_text(working)
+    bot.command("info demo/" + "x" * 300)
+    assert len(bot.reply_containing("Working on `/algo info demo/xxx").text) < 160
+
+
+def test_local_answers_and_refusals_never_say_working_on(bot):
+    for text in ("help", "status", "watching", "info demo/hello", "allow <@U0MEMBER>"):
+        assert bot.command(text).text == ""
+    bot.reply_containing("no Algorithmia API key")  # info without a key is refused before any API call
+    bot.reply_containing("<@U0MEMBER>")
+    assert not replies(bot, "Working on")
+
+
+def test_a_button_pressed_while_busy_is_told_so(queued_bot):
+    bot, held = queued_bot.bot, queued_bot.held
+    for name in ("one", "two", "three"):
+        bot.command(f"info demo/{name}")
+    held.wait_arrived(2)
+    payload = {
+        "type": "block_actions",
+        "team": {"id": TEAM_ID},
+        "user": {"id": ADMIN, "team_id": TEAM_ID},
+        "channel": {"id": DEV_CHANNEL},
+        "response_url": bot.slack.issue_response_url(DEV_CHANNEL, ADMIN),
+        "trigger_id": bot.slack.issue_trigger_id(ADMIN, DEV_CHANNEL),
+        "actions": [{"action_id": ids.COMMAND_ACTIONS[0], "value": json.dumps({"cmd": "builds", "args": ["demo/x"]})}],
+    }
+    response, _ = post_signed(
+        bot.slack, bot.url, urlencode({"payload": json.dumps(payload)}), timestamp=None, secret=None, timeout=WAIT
+    )
+    assert response.status_code == 200
+    bot.reply_containing(messages.BUSY.format(name="builds"))
