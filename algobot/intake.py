@@ -27,6 +27,8 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from algobot import metrics
+
 log = logging.getLogger(__name__)
 
 DEADLINE_SECONDS = 90.0  # admission to answer; a response_url stays usable for 30 min, people give up sooner
@@ -121,17 +123,22 @@ class WorkQueue:
     def submit(self, work: Callable[[], None], *, on_timeout: Callable[[str], None]) -> bool:
         """Admit ``work`` unless the queue is full; False means it was refused and will never run."""
         with self._lock:
-            if self._in_flight >= self.limit or self._stopping.is_set():
-                return False
-            self._in_flight += 1
-            item = _Item(self.clock() + self.deadline, next(self._seq), work, on_timeout)
-            heapq.heappush(self._due, item)
-        try:
-            self.executor.submit(self._run, item)
-        except RuntimeError:  # the executor is shutting down
-            self._finish(item, "done")
-            return False
-        return True
+            full = self._in_flight >= self.limit
+            admitted = not full and not self._stopping.is_set()
+            if admitted:
+                self._in_flight += 1
+                item = _Item(self.clock() + self.deadline, next(self._seq), work, on_timeout)
+                heapq.heappush(self._due, item)
+        if admitted:
+            try:
+                self.executor.submit(self._run, item)
+                return True
+            except RuntimeError:  # the executor is shutting down
+                self._finish(item, "done")
+        reason = "busy" if full else "stopping"
+        metrics.COMMANDS_NOT_ANSWERED.labels(reason=reason).inc()
+        log.warning("command refused (%s): %d running or waiting, the limit", reason, self.limit)
+        return False
 
     def _run(self, item: _Item) -> None:
         with self._lock:
@@ -141,6 +148,7 @@ class WorkQueue:
             if self._stopping.is_set():  # shutting down: tell, rather than start work that may be cut off
                 item.state = "timed_out"
                 self._in_flight -= 1
+                metrics.COMMANDS_NOT_ANSWERED.labels(reason="stopping").inc()
                 self._notices.submit(_logged, lambda: item.on_timeout("stopping"))
                 return
             item.state = "running"
@@ -173,6 +181,7 @@ class WorkQueue:
                 heapq.heapify(self._due)
         for item, was in expired:
             reason = "running" if was == "running" else "waiting"
+            metrics.COMMANDS_NOT_ANSWERED.labels(reason=reason).inc()
             log.warning("command past its %.0f s deadline (%s)", self.deadline, reason)
             self._notices.submit(_logged, lambda item=item, reason=reason: item.on_timeout(reason))
         return len(expired)

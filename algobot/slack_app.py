@@ -182,7 +182,10 @@ def _hand_off(
             job()
         except Exception as exc:  # reported to the person with a reference, and logged with the traceback
             reference = _report_failure(exc, body, log)
-            responder.notice(blocks.text_message(messages.INTERNAL_ERROR.format(ref=reference)))
+            try:
+                responder.notice(blocks.text_message(messages.INTERNAL_ERROR.format(ref=reference)))
+            except Exception:  # Slack itself failing: the log line above is all that is left
+                log.exception("could not tell the user about ref=%s", reference)
 
     def on_timeout(reason: str) -> None:
         responder.expired = True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlencode
 
 import pytest
+import requests
 
 from algobot import ids, messages
 from algobot.crypto import load_cipher
@@ -103,8 +105,16 @@ def replies(bot: RunningBot, text: str) -> list:
     return [m for m in bot.slack.messages(DEV_CHANNEL, include_ephemeral_for=ADMIN) if text in message_text(m)]
 
 
+def not_answered(bot: RunningBot, reason: str) -> float:
+    """algobot_commands_not_answered_total{reason=...} as /metrics shows it to an operator."""
+    text = requests.get(bot.url.replace("/slack/events", "/metrics"), timeout=WAIT).text
+    match = re.search(rf'^algobot_commands_not_answered_total\{{reason="{reason}"\}} (\S+)$', text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
 def test_acks_do_not_wait_for_busy_workers_and_overflow_is_told_busy(queued_bot):
     bot, held = queued_bot.bot, queued_bot.held
+    shed_before = not_answered(bot, "busy")
     first, second = bot.command("info demo/one"), bot.command("info demo/two")
     held.wait_arrived(2)  # both workers now wait on Algorithmia
     waiting = bot.command("info demo/three")  # takes the one free place in the queue
@@ -117,6 +127,7 @@ def test_acks_do_not_wait_for_busy_workers_and_overflow_is_told_busy(queued_bot)
 
     # A local command is refused too while the queue is full: nothing is ever silently dropped.
     assert bot.command("status").json()["text"] == messages.BUSY.format(name="status")
+    assert not_answered(bot, "busy") == shed_before + 2  # operators see the shedding
 
     held.released.set()
     for name in ("one", "two", "three"):
@@ -223,6 +234,7 @@ def test_working_on_keeps_the_arguments_escaped_and_never_a_key(bot):
     assert key not in message_text(working)
     bot.command("info demo/" + "x" * 300)
     assert len(bot.reply_containing("Working on `/algo info demo/xxx").text) < 160
+    bot.reply(lambda m: "Working on" not in m.text and "xxxxxxxx" in message_text(m))  # its answer
 
 
 def test_local_answers_and_refusals_never_say_working_on(bot):
