@@ -107,6 +107,12 @@ def test_a_body_over_the_limit_is_refused_with_413_and_never_logged(bot, caplog)
     assert "A" * 100 not in caplog.text
 
 
+def test_a_chunked_body_over_the_limit_is_refused_too(bot):
+    chunks = iter([b"text=" + b"A" * 65536] * 32)  # no Content-Length: sent chunked, 2 MB in all
+    response = requests.post(bot.url, data=chunks, headers={"X-Slack-Request-Timestamp": "1"}, timeout=WAIT)
+    assert response.status_code == 413
+
+
 def test_a_refused_body_is_logged_as_one_short_escaped_line(bot, capsys):
     logs.configure("INFO")
     try:
