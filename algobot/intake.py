@@ -97,6 +97,8 @@ class WorkQueue:
         self._seq = itertools.count()
         self._due: list[_Item] = []
         self._stopping = threading.Event()
+        self._refused: dict[str, int] = {}
+        self._refusals_logged_at = float("-inf")
         # Timeout notices go out from their own small pool, so a slow Slack never delays the watchdog.
         self._notices = ThreadPoolExecutor(max_workers=2, thread_name_prefix="algobot-notice")
         self._watchdog: threading.Thread | None = None
@@ -137,8 +139,20 @@ class WorkQueue:
                 self._finish(item, "done")
         reason = "busy" if full else "stopping"
         metrics.COMMANDS_NOT_ANSWERED.labels(reason=reason).inc()
-        log.warning("command refused (%s): %d running or waiting, the limit", reason, self.limit)
+        with self._lock:
+            self._refused[reason] = self._refused.get(reason, 0) + 1
+        self._log_refusals(at_most_every=WATCHDOG_SECONDS)
         return False
+
+    def _log_refusals(self, at_most_every: float) -> None:
+        """One warning line per second at most for refused commands, however many a burst brings."""
+        with self._lock:
+            now = self.clock()
+            if not self._refused or now - self._refusals_logged_at < at_most_every:
+                return
+            counts, self._refused, self._refusals_logged_at = self._refused, {}, now
+        for reason, count in sorted(counts.items()):
+            log.warning("%d command(s) refused (%s): %d running or waiting is the limit", count, reason, self.limit)
 
     def _run(self, item: _Item) -> None:
         with self._lock:
@@ -193,6 +207,7 @@ class WorkQueue:
     def _watch(self) -> None:
         while not self._stopping.wait(WATCHDOG_SECONDS):
             self.check_deadlines()
+            self._log_refusals(at_most_every=0)
 
     @property
     def stopping(self) -> bool:
@@ -201,6 +216,7 @@ class WorkQueue:
     def shutdown(self, wait: bool = True) -> None:
         """Refuse new work and tell waiting items; with ``wait``, return once running work has finished."""
         self._stopping.set()
+        self._log_refusals(at_most_every=0)
         self.executor.shutdown(wait=wait)
         self._notices.shutdown(wait=wait)
 

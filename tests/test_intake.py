@@ -12,6 +12,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlencode
@@ -264,3 +265,23 @@ def test_a_button_pressed_while_busy_is_told_so(queued_bot):
     )
     assert response.status_code == 200
     bot.reply_containing(messages.BUSY.format(name="builds"))
+
+
+def test_a_burst_of_refusals_leaves_one_log_line_a_second(caplog):
+    class Never(Executor):
+        def submit(self, fn, /, *args, **kwargs):
+            return Future()
+
+    now = [0.0]
+    queue = WorkQueue(Never(), workers=1, capacity=0, clock=lambda: now[0], watchdog=False)
+    assert queue.submit(lambda: None, on_timeout=lambda reason: None)
+    with caplog.at_level(logging.WARNING, logger="algobot.intake"):
+        for _ in range(100):
+            assert not queue.submit(lambda: None, on_timeout=lambda reason: None)
+        now[0] += 1.0
+        assert not queue.submit(lambda: None, on_timeout=lambda reason: None)
+    lines = [r.getMessage() for r in caplog.records if r.name == "algobot.intake"]
+    assert lines == [
+        "1 command(s) refused (busy): 1 running or waiting is the limit",
+        "100 command(s) refused (busy): 1 running or waiting is the limit",
+    ]
