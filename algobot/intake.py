@@ -5,6 +5,9 @@ thread (Bolt's ``process_before_response``), ack, and hand the real work to a `W
 
 - at most ``workers`` items run at once and at most ``capacity`` more wait; anything beyond is
   refused at once (`submit` returns False) so the listener can say "busy" instead of going silent;
+- work that never calls Algorithmia (help, status, login's dialog, allow…) goes to a small lane of
+  its own (``lane="local"``, LOCAL_WORKERS threads), so it is answered even while every command
+  worker waits on a slow Algorithmia (and `/algo login` opens its dialog before the trigger expires);
 - acks come first: a worker about to start an item waits until no request has been acked for
   QUIET_SECONDS (at most ACKS_FIRST_SECONDS), so a burst of commands is acked before the CPU goes
   to the commands it admitted (one GIL: starting 64 commands at once otherwise delays the acks);
@@ -36,6 +39,9 @@ QUEUE_FACTOR = 4  # waiting items allowed per worker when no capacity is given
 WATCHDOG_SECONDS = 1.0  # how often deadlines are checked
 QUIET_SECONDS = 0.02  # no ack for this long: the burst is over, work may start
 ACKS_FIRST_SECONDS = 1.0  # longest a worker defers starting an item during a burst
+LOCAL_WORKERS = 4  # the lane for work that never waits on Algorithmia ...
+LOCAL_CAPACITY = 60  # ... and how many such items may wait
+LANES = ("api", "local")
 
 
 class AckPriority:
@@ -71,11 +77,16 @@ class _Item:
     seq: int
     work: Callable[[], None] = field(compare=False)
     on_timeout: Callable[[str], None] = field(compare=False)  # called with "running", "waiting" or "stopping"
+    lane: str = field(default="api", compare=False)
     state: str = field(default="queued", compare=False)  # queued | running | done | timed_out
 
 
 class WorkQueue:
-    """Runs submitted work on ``executor`` with a bound on work in flight and a deadline per item."""
+    """Runs submitted work with a bound on work in flight per lane and a deadline per item.
+
+    The "api" lane runs on ``executor`` (``workers`` + ``capacity`` items at once), the "local" lane
+    on ``local_executor`` (default: ``executor`` too) with ``local_limit`` items at once.
+    """
 
     def __init__(
         self,
@@ -86,18 +97,22 @@ class WorkQueue:
         deadline: float = DEADLINE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         watchdog: bool = True,
+        local_executor: Executor | None = None,
+        local_limit: int = LOCAL_WORKERS + LOCAL_CAPACITY,
     ):
         self.executor = executor
+        self.local_executor = local_executor
         self.workers = workers
         self.capacity = workers * QUEUE_FACTOR if capacity is None else capacity
+        self.local_limit = local_limit
         self.deadline = deadline
         self.clock = clock
         self._lock = threading.Lock()
-        self._in_flight = 0
+        self._in_flight = dict.fromkeys(LANES, 0)
         self._seq = itertools.count()
         self._due: list[_Item] = []
         self._stopping = threading.Event()
-        self._refused: dict[str, int] = {}
+        self._refused: dict[tuple[str, str], int] = {}
         self._refusals_logged_at = float("-inf")
         # Timeout notices go out from their own small pool, so a slow Slack never delays the watchdog.
         self._notices = ThreadPoolExecutor(max_workers=2, thread_name_prefix="algobot-notice")
@@ -108,39 +123,42 @@ class WorkQueue:
 
     @classmethod
     def threaded(cls, workers: int, capacity: int | None = None, **kwargs) -> WorkQueue:
-        """A queue with its own pool of ``workers`` threads."""
+        """A queue with its own pool of ``workers`` threads, and LOCAL_WORKERS for the local lane."""
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="algobot-command")
-        return cls(pool, workers=workers, capacity=capacity, **kwargs)
+        local = ThreadPoolExecutor(max_workers=LOCAL_WORKERS, thread_name_prefix="algobot-local")
+        return cls(pool, workers=workers, capacity=capacity, local_executor=local, **kwargs)
 
     @property
     def limit(self) -> int:
-        """Items admitted at once: running plus waiting."""
+        """Items admitted at once in the "api" lane: running plus waiting."""
         return self.workers + self.capacity
 
     @property
     def in_flight(self) -> int:
         with self._lock:
-            return self._in_flight
+            return sum(self._in_flight.values())
 
-    def submit(self, work: Callable[[], None], *, on_timeout: Callable[[str], None]) -> bool:
-        """Admit ``work`` unless the queue is full; False means it was refused and will never run."""
+    def submit(self, work: Callable[[], None], *, on_timeout: Callable[[str], None], lane: str = "api") -> bool:
+        """Admit ``work`` unless its lane is full; False means it was refused and will never run."""
+        limit = self.limit if lane == "api" else self.local_limit
         with self._lock:
-            full = self._in_flight >= self.limit
+            full = self._in_flight[lane] >= limit
             admitted = not full and not self._stopping.is_set()
             if admitted:
-                self._in_flight += 1
-                item = _Item(self.clock() + self.deadline, next(self._seq), work, on_timeout)
+                self._in_flight[lane] += 1
+                item = _Item(self.clock() + self.deadline, next(self._seq), work, on_timeout, lane=lane)
                 heapq.heappush(self._due, item)
         if admitted:
+            executor = self.local_executor if lane == "local" and self.local_executor is not None else self.executor
             try:
-                self.executor.submit(self._run, item)
+                executor.submit(self._run, item)
                 return True
             except RuntimeError:  # the executor is shutting down
                 self._finish(item, "done")
         reason = "busy" if full else "stopping"
         metrics.COMMANDS_NOT_ANSWERED.labels(reason=reason).inc()
         with self._lock:
-            self._refused[reason] = self._refused.get(reason, 0) + 1
+            self._refused[(reason, lane)] = self._refused.get((reason, lane), 0) + 1
         self._log_refusals(at_most_every=WATCHDOG_SECONDS)
         return False
 
@@ -151,17 +169,18 @@ class WorkQueue:
             if not self._refused or now - self._refusals_logged_at < at_most_every:
                 return
             counts, self._refused, self._refusals_logged_at = self._refused, {}, now
-        for reason, count in sorted(counts.items()):
-            log.warning("%d command(s) refused (%s): %d running or waiting is the limit", count, reason, self.limit)
+        for (reason, lane), count in sorted(counts.items()):
+            limit = self.limit if lane == "api" else self.local_limit
+            log.warning("%d command(s) refused (%s): %d running or waiting is the limit", count, reason, limit)
 
     def _run(self, item: _Item) -> None:
         with self._lock:
             if item.state != "queued":  # its deadline passed while it waited: already told
-                self._in_flight -= 1
+                self._in_flight[item.lane] -= 1
                 return
             if self._stopping.is_set():  # shutting down: tell, rather than start work that may be cut off
                 item.state = "timed_out"
-                self._in_flight -= 1
+                self._in_flight[item.lane] -= 1
                 metrics.COMMANDS_NOT_ANSWERED.labels(reason="stopping").inc()
                 self._notices.submit(_logged, lambda: item.on_timeout("stopping"))
                 return
@@ -176,7 +195,7 @@ class WorkQueue:
         with self._lock:
             if item.state != "timed_out":
                 item.state = state
-            self._in_flight -= 1
+            self._in_flight[item.lane] -= 1
 
     def check_deadlines(self) -> int:
         """Tell the owner of every item past its deadline; returns how many were reported."""
@@ -190,7 +209,7 @@ class WorkQueue:
                     item.state = "timed_out"
                     expired.append((item, was))
             # Finished items are dropped lazily; keep the heap from growing without bound.
-            if len(self._due) > 4 * self.limit:
+            if len(self._due) > 4 * (self.limit + self.local_limit):
                 self._due = [i for i in self._due if i.state in ("queued", "running")]
                 heapq.heapify(self._due)
         for item, was in expired:
@@ -217,6 +236,8 @@ class WorkQueue:
         """Refuse new work and tell waiting items; with ``wait``, return once running work has finished."""
         self._stopping.set()
         self._log_refusals(at_most_every=0)
+        if self.local_executor is not None:
+            self.local_executor.shutdown(wait=wait)
         self.executor.shutdown(wait=wait)
         self._notices.shutdown(wait=wait)
 

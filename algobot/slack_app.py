@@ -173,9 +173,18 @@ def _report_failure(error: Exception, body: Mapping[str, Any], logger: logging.L
 
 
 def _hand_off(
-    work: WorkQueue, name: str, body: Mapping[str, Any], responder: BoltResponder, job: Callable[[], None]
+    work: WorkQueue,
+    name: str,
+    body: Mapping[str, Any],
+    responder: BoltResponder,
+    job: Callable[[], None],
+    *,
+    lane: str = "api",
 ) -> bool:
-    """Queue ``job``; False when the queue is full (the caller says "busy"). Failures and timeouts are told."""
+    """Queue ``job``; False when the queue is full (the caller says "busy"). Failures and timeouts are told.
+
+    ``lane="local"`` for work that never calls Algorithmia, so it never waits behind work that does.
+    """
 
     def run() -> None:
         try:
@@ -196,7 +205,7 @@ def _hand_off(
         }[reason]
         responder.notice(blocks.text_message(sentence.format(name=blocks.esc(name), seconds=round(work.deadline))))
 
-    return work.submit(run, on_timeout=on_timeout)
+    return work.submit(run, on_timeout=on_timeout, lane=lane)
 
 
 def _valid_endpoint(value: str) -> bool:
@@ -345,7 +354,9 @@ def create_app(
             on_api_call=working if spec is not None and spec.needs_key else None,
         )
         name = spec.name if spec is not None else "help"
-        if not _hand_off(work, name, body, responder, lambda: execute(services, invocation, parsed, responder)):
+        lane = "api" if spec is not None and spec.needs_key else "local"
+        job = lambda: execute(services, invocation, parsed, responder)  # noqa: E731
+        if not _hand_off(work, name, body, responder, job, lane=lane):
             ack(**blocks.text_message(messages.BUSY.format(name=blocks.esc(name))))
             return
         ack()  # no text: the answer follows, after "Working on …" when Algorithmia is asked
@@ -476,7 +487,7 @@ def create_app(
         )
         responder = BoltResponder(client, ref, user_id)
         job = lambda: execute(services, invocation, ParsedCommand(name="login"), responder)  # noqa: E731
-        if not _hand_off(work, "login", body, responder, job):
+        if not _hand_off(work, "login", body, responder, job, lane="local"):  # stores the key; no API call
             ack(response_action="errors", errors={ids.BLOCK_LOGIN_KEY: messages.BUSY_FIELD})
             return
         ack()
