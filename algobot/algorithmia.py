@@ -454,7 +454,7 @@ class AlgorithmiaClient:
                 continue
             elapsed_ms = (time.monotonic() - started) * 1000
             metrics.observe_algorithmia(method, response.status_code, elapsed_ms / 1000)
-            log.info("algorithmia %s %s -> %s in %.0f ms", method, url, response.status_code, elapsed_ms)
+            log.debug("algorithmia %s %s -> %s in %.0f ms", method, url, response.status_code, elapsed_ms)
             if response.ok:
                 return self._parse_success(response)
             error = error_from_response(response)

@@ -93,6 +93,7 @@ class Invocation:
     trigger_id: str | None = None
     confirmed: bool = False  # a confirmation button was pressed
     secret_input: Mapping[str, str] | None = field(default=None, repr=False)  # the login modal's key
+    on_api_call: Callable[[], None] | None = field(default=None, repr=False)  # "Working on …", once a key is found
 
 
 @dataclass
@@ -416,6 +417,8 @@ def _run(ctx: CommandContext, spec: CommandSpec, parsed: ParsedCommand, decision
         key, endpoint = credentials
         ctx.endpoint = endpoint or ctx.settings.algorithmia_api
         ctx.api = ctx.services.api_factory(key, ctx.endpoint)
+        if ctx.invocation.on_api_call is not None:
+            ctx.invocation.on_api_call()
     try:
         reply = spec.run(ctx, parsed)
     except InvalidInput as exc:

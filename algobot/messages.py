@@ -33,6 +33,19 @@ INTERNAL_ERROR = (
     "Reference `{ref}` — give it to whoever runs algobot."
 )
 NO_RETRY_NOTE = "The command was not carried out."
+BUSY = (
+    ":hourglass: algobot is busy with other commands right now, so `/algo {name}` was not run. Try again in a minute."
+)
+BUSY_FIELD = "algobot is busy with other commands right now and did not save this. Try again in a minute."
+TIMED_OUT_WAITING = (
+    ":hourglass: algobot was too busy to start `/algo {name}` within {seconds} s, so it was not run. "
+    "Try again in a minute."
+)
+NOT_RUN_STOPPING = ":hourglass: algobot is restarting, so `/algo {name}` was not run. Try again in a minute."
+TIMED_OUT_RUNNING = (
+    ":hourglass: `/algo {name}` got no answer within {seconds} s, so algobot stopped waiting for it. "
+    "If it changed something, `/algo audit` shows the outcome once it ends; check before running it again."
+)
 
 
 def unknown_command(name: str) -> str:
@@ -41,6 +54,8 @@ def unknown_command(name: str) -> str:
 
 
 def bad_input(problem: str, usage: str) -> str:
+    if problem.startswith(":"):  # the sentence brings its own icon (login's refusals): one is enough
+        return f"{esc(problem)}\n" + USAGE.format(usage=usage)
     return BAD_INPUT.format(problem=esc(problem), usage=usage)
 
 
@@ -492,7 +507,7 @@ NOTHING_WATCHED = "This channel watches no algorithm. Start with `/algo watch US
 
 
 def watching_line(algorithm: str, only: str, created_by: str) -> str:
-    return f"• *{esc(algorithm)}* — {esc(only)} builds (since <@{created_by}>)"
+    return f"• *{esc(algorithm)}* — {esc(only)} builds (set up by <@{created_by}>)"
 
 
 def outage_notice(endpoint: str, minutes: int) -> str:

@@ -26,6 +26,13 @@ ACK_SECONDS = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0),
     registry=REGISTRY,
 )
+COMMANDS_NOT_ANSWERED = Counter(
+    "algobot_commands_not_answered",
+    "Commands told they were not run or not waited for: busy (queue full), waiting or running past the"
+    " deadline, stopping (shutdown).",
+    ["reason"],
+    registry=REGISTRY,
+)
 ALGORITHMIA_REQUESTS = Counter(
     "algobot_algorithmia_requests",
     "Requests to Algorithmia, by method and outcome.",

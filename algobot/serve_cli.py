@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -41,6 +40,7 @@ def _exit_on_sigterm(on_signal: Callable[[], None] | None = None) -> None:
 def serve(args: argparse.Namespace) -> int:
     from algobot.crypto import SecretKeyError, load_cipher
     from algobot.db import pending_writes
+    from algobot.intake import WorkQueue
     from algobot.notify.scheduler import build_job, start_scheduler
     from algobot.server import BotServer, build_wsgi, graceful_stop, start_socket_mode
 
@@ -50,8 +50,8 @@ def serve(args: argparse.Namespace) -> int:
         host = args.host or settings.host
         port = settings.port if args.port is None else args.port
         settings.require_slack()
-        executor = ThreadPoolExecutor(max_workers=settings.command_workers, thread_name_prefix="algobot-command")
-        wsgi = build_wsgi(settings, listener_executor=executor)
+        executor = WorkQueue.threaded(settings.command_workers, settings.command_queue)
+        wsgi = build_wsgi(settings, work_queue=executor)
         cipher = load_cipher(settings.secret_key, settings.db_path, log)
     except (SettingsError, SecretKeyError) as exc:
         if executor is not None:
@@ -92,8 +92,8 @@ def serve(args: argparse.Namespace) -> int:
         pending_writes(settings.db_path).close()  # records a lock kept out: a last try, then named if lost
     if not clean:
         # Work still running past the deadline (a command or a tick waiting on a slow API) would keep the
-        # process alive. What it had not finished is safe: acked commands were told "working on it", and
-        # unsent notices stay in the outbox for the next start.
+        # process alive. Commands still waiting for a worker were told they were not run; one still
+        # running is cut off (its "Working on …" was the last word); unsent notices stay in the outbox.
         log.warning("shutdown: exiting with work still running")
         logging.shutdown()
         os._exit(0)

@@ -33,11 +33,15 @@ from waitress.server import BaseWSGIServer, MultiSocketServer
 from algobot import audit
 from algobot.crypto import KeyCipher, load_cipher
 from algobot.db import database, migrate
+from algobot.intake import WorkQueue
 from algobot.settings import Settings
 from algobot.slack_app import create_app
-from algobot.wsgi import AlgobotWSGI
+from algobot.wsgi import MAX_BODY_BYTES, AlgobotWSGI
 
 log = logging.getLogger(__name__)
+
+# A burst of slash commands arrives as one connection each; waitress stops accepting at its default 100.
+CONNECTION_LIMIT = 1000
 
 
 def start_audit_chain(db_path: str, cipher: KeyCipher) -> None:
@@ -55,7 +59,7 @@ def build_wsgi(settings: Settings, **app_kwargs) -> AlgobotWSGI:
     cipher = load_cipher(settings.secret_key, settings.db_path, log)
     start_audit_chain(settings.db_path, cipher)
     app = create_app(settings, cipher, **app_kwargs)
-    return AlgobotWSGI(app, settings.db_path)
+    return AlgobotWSGI(app, settings.db_path, signing_secret=settings.slack_signing_secret)
 
 
 @dataclass
@@ -68,7 +72,15 @@ class BotServer:
 
     @classmethod
     def create(cls, wsgi: AlgobotWSGI, host: str, port: int, threads: int = 8) -> BotServer:
-        server = waitress.create_server(wsgi, host=host, port=port, threads=threads, asyncore_use_poll=True)
+        server = waitress.create_server(
+            wsgi,
+            host=host,
+            port=port,
+            threads=threads,
+            asyncore_use_poll=True,
+            max_request_body_size=MAX_BODY_BYTES,  # 413 from waitress before the body is read
+            connection_limit=CONNECTION_LIMIT,
+        )
         return cls(wsgi=wsgi, server=server)
 
     @property
@@ -148,7 +160,7 @@ def graceful_stop(
     server: BotServer | None,
     *,
     socket_mode: SocketModeHandler | None = None,
-    executor: Executor | None = None,
+    executor: Executor | WorkQueue | None = None,
     scheduler: Any = None,
     timeout: float = 8.0,
 ) -> bool:

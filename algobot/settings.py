@@ -78,6 +78,7 @@ class Settings:
     poll_seconds: int = 10
     log_tail_lines: int = 20
     command_workers: int = 64
+    command_queue: int = 256
     log_format: str = "text"
     # Where the daily audit checkpoint is posted: "C0123" or, with OAuth, "T0123/C0123". None: not posted.
     audit_channel: str | None = None
@@ -116,6 +117,7 @@ class Settings:
             poll_seconds=_int("ALGOBOT_POLL_SECONDS", get("ALGOBOT_POLL_SECONDS") or "10", minimum=1),
             log_tail_lines=_int("ALGOBOT_LOG_TAIL_LINES", get("ALGOBOT_LOG_TAIL_LINES") or "20", minimum=1),
             command_workers=_int("ALGOBOT_COMMAND_WORKERS", get("ALGOBOT_COMMAND_WORKERS") or "64", minimum=1),
+            command_queue=_int("ALGOBOT_COMMAND_QUEUE", get("ALGOBOT_COMMAND_QUEUE") or "256", minimum=0),
             log_format=_choice("ALGOBOT_LOG_FORMAT", (get("ALGOBOT_LOG_FORMAT") or "text").lower(), ("text", "json")),
             audit_channel=_audit_channel(get("ALGOBOT_AUDIT_CHANNEL")),
             slack_app_token=_app_token(get("SLACK_APP_TOKEN")),

@@ -1,8 +1,10 @@
 """The Bolt app: thin listeners that parse, ack and hand over to `algobot.dispatch.execute`.
 
 `create_app` is the factory; nothing here runs at import time and no network call happens until a
-request arrives. Every listener acks before any Algorithmia call, and the work runs on the
-listener executor (sized by ALGOBOT_COMMAND_WORKERS) so a slow API never delays an ack.
+request arrives. Listeners run on the request thread (Bolt's ``process_before_response``): they
+parse, hand the work to the bounded `algobot.intake.WorkQueue` and ack, so a slow or dead
+Algorithmia never delays an ack. Work the queue cannot take is refused with a "busy" sentence, and
+work past its deadline is reported to whoever asked (see `algobot.intake`).
 
 With SLACK_CLIENT_ID / SLACK_CLIENT_SECRET the app serves Bolt's OAuth flow and looks each request's
 bot token up in the installation store (`algobot.workspaces`); a workspace that uninstalls the app
@@ -16,7 +18,7 @@ import logging
 import secrets
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
@@ -34,6 +36,8 @@ from algobot.algorithmia import AlgorithmiaClient
 from algobot.channels import ChannelRef, dialog_metadata
 from algobot.crypto import KeyCipher
 from algobot.dispatch import Invocation, Services, Upload, execute
+from algobot.intake import WorkQueue
+from algobot.logs import SecretFilter
 from algobot.parsing import ParsedCommand, ParseError, contains_key_shape, split_command
 from algobot.settings import Settings
 
@@ -63,12 +67,27 @@ class BoltResponder:
         self._respond = respond if respond is not None and respond.response_url else None
         self.trigger_id = trigger_id
         self.replace_original = replace_original
+        self.expired = False  # set once the person was told algobot stopped waiting
 
     def ephemeral(self, message: Mapping[str, Any]) -> None:
+        """A reply only the caller sees; dropped once the command was reported as timed out."""
+        if self.expired:
+            log.info("late reply dropped: the command had already been reported as timed out")
+            return
+        self.notice(message)
+
+    def notice(self, message: Mapping[str, Any]) -> None:
+        """Through response_url when there is one, falling back to chat.postEphemeral when it fails."""
         if self._respond is not None:
-            self._respond(**message, response_type="ephemeral", replace_original=self.replace_original)
-        else:
-            self.client.chat_postEphemeral(channel=self.ref.channel_id, user=self.user_id, **message)
+            try:
+                response = self._respond(**message, response_type="ephemeral", replace_original=self.replace_original)
+            except OSError as exc:  # urllib's URLError, a refused connection, a timeout
+                log.warning("response_url unreachable (%s); replying with chat.postEphemeral", type(exc).__name__)
+            else:
+                if response.status_code == 200:
+                    return
+                log.warning("response_url answered %s; replying with chat.postEphemeral", response.status_code)
+        self.client.chat_postEphemeral(channel=self.ref.channel_id, user=self.user_id, **message)
 
     def announce(self, message: Mapping[str, Any]) -> str | None:
         try:
@@ -161,12 +180,81 @@ def _dialog_target(cipher: KeyCipher, body: Mapping[str, Any], view: Mapping[str
     return fields
 
 
+WORKING_TEXT_LIMIT = 120  # characters of the command echoed in "Working on …"
+_KEY_SHAPES = SecretFilter()
+
+
 def _working_text(parsed: ParsedCommand) -> str:
-    """What the ack says; it never echoes free text, which could hold a secret."""
-    head = parsed.name
-    if parsed.positional and "/" in parsed.positional[0]:
-        head += " " + blocks.esc(parsed.positional[0])
-    return messages.WORKING.format(text=head)
+    """Said just before a command's first Algorithmia call: the command with its arguments.
+
+    Only commands that call the API say it (login never does); key-shaped text is redacted, the
+    rest escaped and cut to WORKING_TEXT_LIMIT characters.
+    """
+    words = [parsed.name, *parsed.positional]
+    words += [f'{k}="{v}"' if " " in v else f"{k}={v}" for k, v in parsed.options.items()]
+    text = _KEY_SHAPES.scrub(" ".join(words)).replace("`", "'")
+    if len(text) > WORKING_TEXT_LIMIT:
+        text = text[: WORKING_TEXT_LIMIT - 1] + "…"
+    return messages.WORKING.format(text=blocks.esc(text))
+
+
+def _usage_for(text: str, services: Services) -> str:
+    """The usage of the command the text names (even when the text cannot be parsed), else help's."""
+    words = text.split()
+    spec = services.registry.get(words[0].lower()) if words else None
+    return spec.usage if spec is not None else "/algo help"
+
+
+def _report_failure(error: Exception, body: Mapping[str, Any], logger: logging.Logger) -> str:
+    """Log an unexpected failure with a short reference a person can quote; returns the reference."""
+    reference = uuid.uuid4().hex[:8]
+    ref = channel_ref(body)
+    logger.error(
+        "unhandled error ref=%s team=%s channel=%s user=%s: %r",
+        reference,
+        ref.team_id,
+        ref.channel_id,
+        _user_id(body),
+        error,
+        exc_info=error,
+    )
+    return reference
+
+
+def _hand_off(
+    work: WorkQueue,
+    name: str,
+    body: Mapping[str, Any],
+    responder: BoltResponder,
+    job: Callable[[], None],
+    *,
+    lane: str = "api",
+) -> bool:
+    """Queue ``job``; False when the queue is full (the caller says "busy"). Failures and timeouts are told.
+
+    ``lane="local"`` for work that never calls Algorithmia, so it never waits behind work that does.
+    """
+
+    def run() -> None:
+        try:
+            job()
+        except Exception as exc:  # reported to the person with a reference, and logged with the traceback
+            reference = _report_failure(exc, body, log)
+            try:
+                responder.notice(blocks.text_message(messages.INTERNAL_ERROR.format(ref=reference)))
+            except Exception:  # Slack itself failing: the log line above is all that is left
+                log.exception("could not tell the user about ref=%s", reference)
+
+    def on_timeout(reason: str) -> None:
+        responder.expired = True
+        sentence = {
+            "running": messages.TIMED_OUT_RUNNING,
+            "waiting": messages.TIMED_OUT_WAITING,
+            "stopping": messages.NOT_RUN_STOPPING,
+        }[reason]
+        responder.notice(blocks.text_message(sentence.format(name=blocks.esc(name), seconds=round(work.deadline))))
+
+    return work.submit(run, on_timeout=on_timeout, lane=lane)
 
 
 def _valid_endpoint(value: str) -> bool:
@@ -256,8 +344,14 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     api_factory: Callable[[str, str], AlgorithmiaClient] | None = None,
     listener_executor: Executor | None = None,
+    work_queue: WorkQueue | None = None,
 ) -> App:
-    """Build the Bolt app and register every listener."""
+    """Build the Bolt app and register every listener.
+
+    Commands, buttons and dialogs run on ``work_queue`` (by default ALGOBOT_COMMAND_WORKERS threads
+    with room for ALGOBOT_COMMAND_QUEUE more waiting); ``listener_executor`` alone gives that queue
+    another executor (tests pass one that runs work inline).
+    """
     from commands import load_registry
 
     settings.require_slack()
@@ -274,6 +368,13 @@ def create_app(
         services.api_factory = api_factory
     store = workspaces.installation_store(settings, cipher) if settings.oauth_enabled else None
     logging.getLogger("slack_bolt.App").addFilter(_CLIENT_TOKEN_NOTICE)  # once: addFilter skips a duplicate
+    if work_queue is None:
+        workers, capacity = settings.command_workers, settings.command_queue
+        if listener_executor is None:
+            work_queue = WorkQueue.threaded(workers, capacity)
+        else:
+            work_queue = WorkQueue(listener_executor, workers=workers, capacity=capacity)
+    work = work_queue
     app = App(
         # In Socket Mode the signing secret is optional; without one, /slack/events must still refuse
         # every HTTP request, so Bolt verifies against a random secret nobody knows.
@@ -281,38 +382,59 @@ def create_app(
         client=client,
         oauth_settings=_oauth_settings(settings, store, client) if store is not None else None,
         token_verification_enabled=False,
-        listener_executor=listener_executor or ThreadPoolExecutor(max_workers=settings.command_workers),
+        # Listeners run on the request thread and only ack and queue, so an ack never waits for a worker.
+        process_before_response=True,
+        listener_executor=listener_executor,
     )
+    app.use(_mark_verified)
     if store is not None:
         _register_uninstall_listeners(app, settings, store, services)
 
     @app.command("/algo")
     def on_algo(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
+        text = body.get("text") or ""
         try:
-            parsed = split_command(body.get("text") or "")
+            parsed = split_command(text)
         except ParseError as exc:
-            ack(**blocks.text_message(messages.bad_input(str(exc), "/algo help")))
+            ack(**blocks.text_message(messages.bad_input(str(exc), _usage_for(text, services))))
             return
         spec = services.registry.get(parsed.name)
-        if spec is None or spec.name == "login":
-            ack()
-        else:
-            ack(text=_working_text(parsed))
+        if spec is not None:
+            try:
+                spec.check(parsed)
+            except ParseError as exc:  # answered in the ack: no worker needed, nothing to wait for
+                ack(**blocks.text_message(messages.bad_input(str(exc), spec.usage)))
+                return
         ref, user_id = channel_ref(body), _user_id(body)
         responder = BoltResponder(client, ref, user_id, respond=respond, trigger_id=body.get("trigger_id"))
+
+        def working() -> None:
+            responder.ephemeral(blocks.text_message(_working_text(parsed)))
+
         invocation = Invocation(
             ref=ref,
             user_id=user_id,
             source="command",
             response_url=body.get("response_url"),
             trigger_id=body.get("trigger_id"),
+            on_api_call=working if spec is not None and spec.needs_key else None,
         )
-        execute(services, invocation, parsed, responder)
+        name = spec.name if spec is not None else "help"
+        lane = "api" if spec is not None and spec.needs_key else "local"
+        job = lambda: execute(services, invocation, parsed, responder)  # noqa: E731
+        if not _hand_off(work, name, body, responder, job, lane=lane):
+            ack(**blocks.text_message(messages.BUSY.format(name=blocks.esc(name))))
+            return
+        ack()  # no text: the answer follows, after "Working on …" when Algorithmia is asked
 
     @app.action({"action_id": ids.ACTION_CANCEL})
     def on_cancel(ack: Ack, respond: Respond) -> None:
         ack()
-        respond(text=messages.CONFIRM_CANCELLED, replace_original=True)
+        work.notify(lambda: respond(text=messages.CONFIRM_CANCELLED, replace_original=True))
+
+    def busy_notice(responder: BoltResponder, name: str) -> None:
+        """A button cannot answer in its ack: the busy sentence goes out from the notice pool."""
+        work.notify(lambda: responder.notice(blocks.text_message(messages.BUSY.format(name=blocks.esc(name)))))
 
     for action_id in ids.COMMAND_ACTIONS:
 
@@ -346,7 +468,10 @@ def create_app(
                 response_url=body.get("response_url"),
                 confirmed=confirmed,
             )
-            execute(services, invocation, parsed, responder)
+            if not _hand_off(
+                work, parsed.name, body, responder, lambda: execute(services, invocation, parsed, responder)
+            ):
+                busy_notice(responder, parsed.name)
 
     @app.action({"action_id": ids.ACTION_OPEN_PUBLISH})
     def on_open_publish(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
@@ -368,7 +493,8 @@ def create_app(
             build_id=str(build_id) if build_id else None,
             commit=str(git_hash) if git_hash else None,
         )
-        client.views_open(trigger_id=body.get("trigger_id"), view=view)
+        # A Slack call only (no Algorithmia), and the trigger expires in 3 s: not behind the command queue.
+        work.notify(lambda: client.views_open(trigger_id=body.get("trigger_id"), view=view))
 
     @app.view(ids.VIEW_PUBLISH)
     def on_publish_submit(ack: Ack, body: dict, view: dict, client: WebClient) -> None:
@@ -393,7 +519,6 @@ def create_app(
         if shaped:  # refused in the dialog, which stays open with what was typed
             ack(response_action="errors", errors=shaped)
             return
-        ack()
         ref = ChannelRef(
             team_id=str(meta.get("team", "")),
             channel_id=str(meta.get("channel", "")),
@@ -411,7 +536,12 @@ def create_app(
         user_id = _user_id(body)
         # The modal is the confirmation, public callability included.
         invocation = Invocation(ref=ref, user_id=user_id, source="modal", confirmed=True)
-        execute(services, invocation, parsed, BoltResponder(client, ref, user_id))
+        responder = BoltResponder(client, ref, user_id)
+        if not _hand_off(work, "publish", body, responder, lambda: execute(services, invocation, parsed, responder)):
+            # The dialog stays open with the sentence, so nothing typed is lost.
+            ack(response_action="errors", errors={ids.BLOCK_PUBLISH_VERSION: messages.BUSY_FIELD})
+            return
+        ack()
 
     @app.view(ids.VIEW_LOGIN)
     def on_login_submit(ack: Ack, body: dict, view: dict, client: WebClient) -> None:
@@ -433,7 +563,6 @@ def create_app(
         if errors:
             ack(response_action="errors", errors=errors)
             return
-        ack()
         ref = ChannelRef(
             team_id=str(meta.get("team", "")),
             channel_id=str(meta.get("channel", "")),
@@ -446,21 +575,27 @@ def create_app(
             source="modal",
             secret_input={"api_key": key.strip(), "endpoint": endpoint.strip()},
         )
-        execute(services, invocation, ParsedCommand(name="login"), BoltResponder(client, ref, user_id))
+        responder = BoltResponder(client, ref, user_id)
+        job = lambda: execute(services, invocation, ParsedCommand(name="login"), responder)  # noqa: E731
+        if not _hand_off(work, "login", body, responder, job, lane="local"):  # stores the key; no API call
+            ack(response_action="errors", errors={ids.BLOCK_LOGIN_KEY: messages.BUSY_FIELD})
+            return
+        ack()
 
     @app.error
-    def on_error(error: Exception, body: dict, respond: Respond, logger: logging.Logger) -> None:
-        reference = uuid.uuid4().hex[:8]
-        logger.error(
-            "unhandled error ref=%s team=%s channel=%s user=%s: %r",
-            reference,
-            channel_ref(body).team_id,
-            channel_ref(body).channel_id,
-            _user_id(body),
-            error,
-            exc_info=error,
-        )
-        if respond is not None and respond.response_url:
+    def on_error(error: Exception, body: dict, context: BoltContext, respond: Respond, logger: logging.Logger) -> None:
+        reference = _report_failure(error, body, logger)
+        # Only a verified request's response_url is Slack's: an unverified body could name any URL.
+        if context.get(VERIFIED) and respond is not None and respond.response_url:
             respond(text=messages.INTERNAL_ERROR.format(ref=reference), response_type="ephemeral")
 
     return app
+
+
+VERIFIED = "algobot_verified"
+
+
+def _mark_verified(context: BoltContext, next: Callable[[], None]) -> None:  # noqa: A002 - Bolt's argument name
+    """Runs after Bolt's signature check (or for Socket Mode, whose requests need none): marks trusted requests."""
+    context[VERIFIED] = True
+    next()

@@ -117,8 +117,10 @@ def test_info_of_a_new_algorithm(bot):
     bot.sandbox.create_algorithm("demo/hello")
     response = bot.command("info demo/hello")
     assert response.status_code == 200
-    assert "Working on `/algo info demo/hello`" in response.text
+    assert response.text == ""  # the ack says nothing; "Working on" comes once Algorithmia is asked
     reply = bot.reply_containing("not published")
+    working = bot.reply_containing("Working on `/algo info demo/hello`…")
+    assert working.is_ephemeral and float(working.ts) < float(reply.ts)
     assert reply.is_ephemeral and reply.ephemeral_to == ADMIN
     assert "python3-1" in message_text(reply)
 

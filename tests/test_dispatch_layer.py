@@ -6,6 +6,7 @@ effect of a command deterministically; the HTTP-level tests cover the real timin
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from concurrent.futures import Executor, Future
@@ -77,6 +78,25 @@ def test_no_key_reply_and_no_api_call(app, slack, sandbox):
     app.dispatch(signed(slack, "info demo/hello"))
     replies = [m for m in slack.messages(DEV_CHANNEL, include_ephemeral_for=ADMIN) if "/algo login" in message_text(m)]
     assert replies and sum(sandbox.sandbox.request_counts.values()) == before
+
+
+def test_parse_error_names_the_usage_of_the_command_it_was_for(app, slack):
+    response = app.dispatch(signed(slack, 'update demo/x summary="open'))
+    assert "quote is not closed" in response.body and "/algo update USER/ALGO" in response.body
+
+
+def test_a_refused_login_text_shows_one_icon(app, slack):
+    response = app.dispatch(signed(slack, "login simA1b2C3d4E5f6G7h8I9j0"))
+    text = json.loads(response.body)["text"]
+    assert text.startswith(":no_entry:") and ":warning:" not in text
+
+
+def test_an_unparsable_timestamp_never_makes_the_error_handler_post_to_the_bodys_response_url(app, slack):
+    request = signed(slack, "help")
+    request.headers["x-slack-request-timestamp"] = ["abc"]  # Bolt's verifier raises on it
+    response = app.dispatch(request)
+    assert response.status >= 400
+    assert slack.calls("response_url") == []
 
 
 @pytest.mark.parametrize("secret, age", [("wrong-secret", 0), (None, 600)])

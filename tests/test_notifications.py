@@ -381,6 +381,7 @@ def test_watching_and_unwatch(bot):
     bot.command("watching")
     listing = bot.reply_containing("*demo/other* — all builds")
     assert "*demo/hello* — failed builds" in message_text(listing)
+    assert "(set up by <@U0ADMIN>)" in message_text(listing) and "since <@" not in message_text(listing)
     bot.command("unwatch demo/hello")
     bot.reply(lambda m: "unsubscribed this channel from *demo/hello*" in message_text(m))
     bot.command("unwatch all")
