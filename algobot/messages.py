@@ -265,7 +265,10 @@ def created(user_id: str, algorithm: str) -> str:
 
 
 def clone_instructions(clone_url: str) -> str:
-    return f"Next: `git clone {esc(clone_url)}`, add your code, commit and `git push`; every push starts a build."
+    return (
+        f"Next: `git clone {esc(clone_url)}`, add your code, commit and `git push`; every push starts a build. "
+        "Git asks for your Algorithmia user name and, as the password, an API key of yours."
+    )
 
 
 def updated(user_id: str, algorithm: str, changes: str) -> str:

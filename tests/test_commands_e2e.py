@@ -281,6 +281,7 @@ def test_create_announces_and_explains_the_push(bot):
     bot.command('create demo/sentiment label="Sentiment" tagline="Is it nice?"')
     message = announced(bot, "created *demo/sentiment*")
     assert f"git clone {bot.sandbox.url}/git/demo/sentiment.git" in message_text(message)
+    assert "user name and, as the password, an API key" in message_text(message)  # git over HTTP needs them
     info = bot.sandbox.client().info("demo/sentiment")
     assert info["details"]["label"] == "Sentiment"
     assert info["settings"]["license"] == "apl" and info["settings"]["network_access"] == "isolated"
