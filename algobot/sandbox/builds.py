@@ -62,6 +62,10 @@ _PYTHON2_COMPILE = (
     "import sys; sys.path = [p for p in sys.path if p not in ('', '.')]; import compileall; "
     "sys.exit(0 if compileall.compile_dir('.', quiet=1) else 1)"
 )
+# The check needs only the standard library, so it runs the base interpreter, resolved: a virtualenv's
+# python may live under /tmp (a checkout there), which an isolated build cannot see (its /tmp is its
+# private folder).
+BUILD_PYTHON = os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
 MARKER_VARIABLE = "ALGOBOT_SANDBOX_BUILD"  # in every build's environment, to find what it left behind
 
 # Run inside fresh PID and mount namespaces (as root): make the private folder the only writable
@@ -215,7 +219,7 @@ def run_build(
         if command is None:
             out.append("[sandbox] build succeeded")
             return "succeeded", _join(out)
-        shown = " ".join("python" if part == sys.executable else part for part in command)
+        shown = " ".join("python" if part == BUILD_PYTHON else part for part in command)
         if isolate:
             out.append("[sandbox] isolated: own PID and mount namespaces, read-only system, no capabilities")
         else:
@@ -269,7 +273,7 @@ def _command_for(work: Path, language: str | None, out: list[str]) -> list[str] 
             return [python2, "-E", "-s", "-c", _PYTHON2_COMPILE]
         out.append("[sandbox] no python2 on this machine; checking with Python 3 instead")
     out.append(f"[sandbox] byte-compiling {count} .py file(s)")
-    return [sys.executable, "-I", "-m", "compileall", "-q", "."]  # -I: no current folder on sys.path
+    return [BUILD_PYTHON, "-I", "-m", "compileall", "-q", "."]  # -I: no current folder on sys.path
 
 
 @functools.lru_cache(maxsize=1)
