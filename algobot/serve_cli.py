@@ -77,10 +77,11 @@ def serve(args: argparse.Namespace) -> int:
             wsgi.poller_status = lambda: job.last_completed
             scheduler = start_scheduler(job)
         via = "Slack over Socket Mode" if socket_mode is not None else "Slack endpoint /slack/events"
-        log.info("algobot listening on %s (%s, health /healthz)", server.url, via)
+        listening = f"http://{host}:{server.port}"  # as bound: 0.0.0.0 says every interface
+        log.info("algobot listening on %s (%s, health /healthz)", listening, via)
         if settings.oauth_enabled:
-            log.info("workspaces install algobot at %s/slack/install", server.url)
-        server.server.run()  # returns once SIGTERM (SystemExit) or Ctrl-C stops the loop
+            log.info("workspaces install algobot at %s/slack/install", listening)
+        server.run()  # returns once SIGTERM (SystemExit) or Ctrl-C stops the loop
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
