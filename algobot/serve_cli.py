@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from algobot.settings import Settings, SettingsError
+from algobot.settings import SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def serve(args: argparse.Namespace) -> int:
 
     executor = None
     try:
-        settings = Settings.from_env()
+        settings = args.settings()  # read once, by algobot.cli.main
         host = args.host or settings.host
         port = settings.port if args.port is None else args.port
         settings.require_slack()
@@ -109,7 +109,7 @@ def poller(args: argparse.Namespace) -> int:
     from algobot.server import graceful_stop, start_audit_chain
 
     try:
-        settings = Settings.from_env()
+        settings = args.settings()  # read once, by algobot.cli.main
         settings.require_slack()
         migrate(settings.db_path)
         cipher = load_cipher(settings.secret_key, settings.db_path, log)
