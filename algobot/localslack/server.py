@@ -16,7 +16,8 @@ class ThreadedWSGIServer(HttpServer):
     """Any WSGI app on ``http://host:port`` until `close`; usable as a context manager."""
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, threads: int = 8) -> None:
-        super().__init__(app, host, port, threads=threads, ident="localslack", name=f"wsgi-{port}")
+        super().__init__(app, host, port, threads=threads, ident="localslack")
+        self.name = f"wsgi-{self.port}"  # the serving thread's name, with the port it got
 
 
 class LocalSlackServer(ThreadedWSGIServer):
