@@ -205,7 +205,7 @@ def _parse_since(text: str | None) -> date | datetime | None:
 @_reports_errors
 def migrate_command(args: argparse.Namespace) -> int:
     """Create or upgrade the database schema."""
-    path = _db_path(args, Settings.from_env())
+    path = _db_path(args, args.settings())
     applied = _migrate(path)
     if applied:
         print(f"Applied {len(applied)} migration(s) to {path}: {', '.join(applied)}")
@@ -278,7 +278,7 @@ def _sqlite_copy(source: str, tmp: str) -> tuple[int, int | None]:
 @_reports_errors
 def backup_command(args: argparse.Namespace) -> int:
     """A consistent copy of the live database, plus its key file when there is one."""
-    settings = Settings.from_env()
+    settings = args.settings()
     source = _db_path(args, settings)
     if not os.path.isfile(source):
         raise CliError(f"there is no database at {source} (set ALGOBOT_DB or --db)")
@@ -316,7 +316,7 @@ def backup_command(args: argparse.Namespace) -> int:
 @_reports_errors
 def set_key_command(args: argparse.Namespace) -> int:
     """Store a channel's key from stdin, encrypted, and audit it."""
-    settings = Settings.from_env()
+    settings = args.settings()
     channel = _channel(args)
     try:
         endpoint = normalize_endpoint(args.endpoint)
@@ -346,7 +346,7 @@ def show_command(args: argparse.Namespace) -> int:
     """List configured channels with masked keys; with --team and --channel, also who may do what."""
     if args.channel and not args.team:
         raise UsageError("--channel needs --team: channel ids are only unique within a team")
-    path = _db_path(args, Settings.from_env())
+    path = _db_path(args, args.settings())
     with _existing_db(path, "channel_keys") as db:
         store = ChannelStore(db)
         configs = store.list(team_id=args.team, enterprise_id=args.enterprise)
@@ -370,7 +370,7 @@ def show_command(args: argparse.Namespace) -> int:
 def remove_command(args: argparse.Namespace) -> int:
     """Forget a channel's key (its allow list and configurers stay), and audit it."""
     channel = _channel(args)
-    settings = Settings.from_env()
+    settings = args.settings()
     path = _db_path(args, settings)
     now = datetime.now(UTC)
     _require_db(path, "channel_keys")
@@ -396,7 +396,7 @@ def verify_command(args: argparse.Namespace) -> int:
         raise UsageError("--head and --rows go together: both come from one checkpoint (the 'audit head' log line)")
     if args.head is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", args.head.strip()):
         raise UsageError("--head must be the 64 hexadecimal characters of a checkpoint's hash")
-    settings = Settings.from_env()
+    settings = args.settings()
     path = _db_path(args, settings)
     _require_db(path, "audit")
     cipher = load_cipher(settings.secret_key, path, log, create=False)  # a read-only check writes no key
@@ -418,7 +418,7 @@ def verify_command(args: argparse.Namespace) -> int:
 @_reports_errors
 def export_command(args: argparse.Namespace) -> int:
     """Write the trail to stdout or a file."""
-    path = _db_path(args, Settings.from_env())
+    path = _db_path(args, args.settings())
     since = _parse_since(args.since)
     with _existing_db(path, "audit") as db:
         if args.output:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from algobot.settings import Settings, SettingsError
+from algobot.settings import SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def serve(args: argparse.Namespace) -> int:
 
     executor = None
     try:
-        settings = Settings.from_env()
+        settings = args.settings()  # read once, by algobot.cli.main
         host = args.host or settings.host
         port = settings.port if args.port is None else args.port
         settings.require_slack()
@@ -77,10 +77,11 @@ def serve(args: argparse.Namespace) -> int:
             wsgi.poller_status = lambda: job.last_completed
             scheduler = start_scheduler(job)
         via = "Slack over Socket Mode" if socket_mode is not None else "Slack endpoint /slack/events"
-        log.info("algobot listening on %s (%s, health /healthz)", server.url, via)
+        listening = f"http://{host}:{server.port}"  # as bound: 0.0.0.0 says every interface
+        log.info("algobot listening on %s (%s, health /healthz)", listening, via)
         if settings.oauth_enabled:
-            log.info("workspaces install algobot at %s/slack/install", server.url)
-        server.server.run()  # returns once SIGTERM (SystemExit) or Ctrl-C stops the loop
+            log.info("workspaces install algobot at %s/slack/install", listening)
+        server.run()  # returns once SIGTERM (SystemExit) or Ctrl-C stops the loop
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
@@ -108,7 +109,7 @@ def poller(args: argparse.Namespace) -> int:
     from algobot.server import graceful_stop, start_audit_chain
 
     try:
-        settings = Settings.from_env()
+        settings = args.settings()  # read once, by algobot.cli.main
         settings.require_slack()
         migrate(settings.db_path)
         cipher = load_cipher(settings.secret_key, settings.db_path, log)

@@ -20,19 +20,16 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import waitress
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
-from waitress import wasyncore
-from waitress.server import BaseWSGIServer, MultiSocketServer
 
 from algobot import audit
 from algobot.crypto import KeyCipher, load_cipher
 from algobot.db import database, migrate
+from algobot.http_server import HttpServer
 from algobot.intake import WorkQueue
 from algobot.settings import Settings
 from algobot.slack_app import create_app
@@ -62,47 +59,24 @@ def build_wsgi(settings: Settings, **app_kwargs) -> AlgobotWSGI:
     return AlgobotWSGI(app, settings.db_path, signing_secret=settings.slack_signing_secret)
 
 
-@dataclass
-class BotServer:
+class BotServer(HttpServer):
     """The bot under waitress, in a thread (tests, the playground) or in the foreground (serve)."""
 
-    wsgi: AlgobotWSGI
-    server: BaseWSGIServer | MultiSocketServer
-    thread: threading.Thread | None = None
+    def __init__(self, wsgi: AlgobotWSGI, host: str, port: int, threads: int = 8):
+        super().__init__(
+            wsgi,
+            host,
+            port,
+            threads=threads,
+            max_body_bytes=MAX_BODY_BYTES,  # 413 from waitress before the body is read
+            connection_limit=CONNECTION_LIMIT,
+            name="algobot-http",
+        )
+        self.wsgi = wsgi
 
     @classmethod
     def create(cls, wsgi: AlgobotWSGI, host: str, port: int, threads: int = 8) -> BotServer:
-        server = waitress.create_server(
-            wsgi,
-            host=host,
-            port=port,
-            threads=threads,
-            asyncore_use_poll=True,
-            max_request_body_size=MAX_BODY_BYTES,  # 413 from waitress before the body is read
-            connection_limit=CONNECTION_LIMIT,
-        )
-        return cls(wsgi=wsgi, server=server)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.server.effective_host}:{self.server.effective_port}"
-
-    def start(self) -> BotServer:
-        self.thread = threading.Thread(target=self.server.run, name="algobot-http", daemon=True)
-        self.thread.start()
-        return self
-
-    def close(self) -> None:
-        server = self.server
-        if self.thread is None or not isinstance(server, BaseWSGIServer):
-            server.close()
-        else:
-            # Shut the loop down from inside its own thread (through waitress's trigger), so close()
-            # returns at once instead of after the loop's 1 s poll timeout.
-            server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
-            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-        if self.thread is not None:
-            self.thread.join(timeout=5)
+        return cls(wsgi, host, port, threads)
 
 
 CLOSE_SECONDS = 1.0  # for closing the WebSocket once nothing is in flight any more

@@ -1,4 +1,4 @@
-"""The `algobot` command line itself: --version, --log-level, and a reader that goes away (`| head`)."""
+"""The `algobot` command line itself: --version, --log-level (and ALGOBOT_LOG_LEVEL), a reader that goes away."""
 
 from __future__ import annotations
 
@@ -63,3 +63,26 @@ def test_audit_export_into_a_closed_pipe_exits_quietly(tmp_path):
         os.close(writer)
     assert done.stderr == ""
     assert done.returncode == SIGPIPE_STATUS
+
+
+def test_the_log_level_comes_from_algobot_log_level_and_the_flag_overrides_it(tmp_path, monkeypatch, capsys):
+    info = logging.getLogger("algobot.test_cli")
+    monkeypatch.setenv("ALGOBOT_LOG_LEVEL", "warning")
+    assert main(["migrate", "--db", str(tmp_path / "a.db")]) == 0
+    info.info("an INFO line")
+    info.warning("a WARNING line")
+    err = capsys.readouterr().err
+    assert "a WARNING line" in err and "an INFO line" not in err
+
+    assert main(["--log-level", "info", "migrate", "--db", str(tmp_path / "a.db")]) == 0  # the flag wins
+    info.info("an INFO line")
+    assert "an INFO line" in capsys.readouterr().err
+
+
+def test_a_bad_algobot_log_level_is_named_by_the_command_that_needs_the_settings(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ALGOBOT_LOG_LEVEL", "loud")
+    assert main(["migrate", "--db", str(tmp_path / "a.db")]) == 1
+    err = capsys.readouterr().err
+    assert "ALGOBOT_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, not 'loud'." in err
+    assert not (tmp_path / "a.db").exists()
+    assert main(["settings", "--markdown"]) == 0  # a command that does not need them still runs

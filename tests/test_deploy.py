@@ -3,7 +3,8 @@
 - Both Slack app manifests declare exactly the bot scopes the code needs: every Slack Web API method
   called from algobot/ and commands/ (the test doubles in algobot/localslack/ and algobot/sandbox/
   excepted) is covered by a declared scope, and no declared scope goes unused.
-- deploy/env.example names every environment variable `Settings.from_env` reads, with the real defaults.
+- deploy/env.example and the README's settings table are what the settings table in algobot/settings.py
+  renders (`algobot settings --env-example` / `--markdown`), so every setting is there with its real default.
 - The Procfile, Dockerfile and systemd unit run commands that exist, the way the README says.
 """
 
@@ -26,8 +27,9 @@ import pytest
 import yaml
 from slack_sdk import WebClient
 
-from algobot.cli import build_parser
-from algobot.settings import Settings
+from algobot.cli import build_parser, main
+from algobot.settings import SETTINGS, Settings, markdown_table, shown_default
+from algobot.settings import env_example as env_example_text
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -229,25 +231,9 @@ def test_the_package_declares_its_license_and_ships_the_file():
 
 # -- environment -------------------------------------------------------------------------------------
 
-SETTINGS_SOURCE = ROOT / "algobot" / "settings.py"
 ENV_EXAMPLE = DEPLOY / "env.example"
-ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 ENV_LINE = re.compile(r"^(?:#\s*)?([A-Z][A-Z0-9_]*)=(.*)$")
-
-
-def settings_variables() -> set[str]:
-    """Names settings.py reads: the string literal first argument of any call (`get("PORT")`,
-    `_int("PORT", …)`, `env.get(…)`, `os.environ.get(…)`) or a subscript (`env["X"]`)."""
-    names = set()
-    for node in ast.walk(ast.parse(SETTINGS_SOURCE.read_text())):
-        candidate = None
-        if isinstance(node, ast.Call) and node.args:
-            candidate = node.args[0]
-        elif isinstance(node, ast.Subscript):
-            candidate = node.slice
-        if isinstance(candidate, ast.Constant) and isinstance(candidate.value, str) and ENV_NAME.match(candidate.value):
-            names.add(candidate.value)
-    return names
+REGENERATE = "regenerate it: algobot settings --env-example > deploy/env.example"
 
 
 def env_example() -> dict[str, str]:
@@ -260,34 +246,50 @@ def env_example() -> dict[str, str]:
     return entries
 
 
-def test_the_settings_scan_finds_the_known_variables():
-    known = {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_API_URL", "ALGOBOT_DB", "ALGOBOT_SECRET_KEY"}
-    known |= {"ALGORITHMIA_API", "ALGOBOT_ADMINS", "HOST", "PORT", "ALGOBOT_POLL_SECONDS", "ALGOBOT_LOG_TAIL_LINES"}
-    known |= {"ALGOBOT_COMMAND_WORKERS"}
-    assert known <= settings_variables()
+def readme_settings_table() -> str:
+    """The table in the README's "Settings" section, as it is committed."""
+    lines = (ROOT / "README.md").read_text().splitlines()
+    start = lines.index("| Variable | Default | Meaning |")
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("|"))
+    return "\n".join(lines[start:end]) + "\n"
 
 
-def test_env_example_names_every_setting():
-    missing = settings_variables() - set(env_example())
-    assert not missing, f"deploy/env.example does not list {sorted(missing)}: add each with its default and meaning"
+def test_env_example_is_what_the_settings_table_renders():
+    assert ENV_EXAMPLE.read_text() == env_example_text(), f"deploy/env.example is out of date: {REGENERATE}"
 
 
-def test_env_example_documents_each_variable_and_shows_the_real_defaults():
-    lines = ENV_EXAMPLE.read_text().splitlines()
+def test_the_readme_settings_table_is_what_the_settings_table_renders():
+    assert readme_settings_table() == markdown_table(), (
+        "README.md's settings table is out of date: replace it with the output of `algobot settings --markdown`"
+    )
+
+
+def test_env_example_lists_every_setting_once_and_shows_the_real_defaults():
+    """Read back through the table's own readers, each default shown is the default that applies."""
+    entries = env_example()
+    assert list(entries) == [row.env for row in SETTINGS]
     baseline = Settings.from_env({})
-    for name, value in env_example().items():
-        index = next(i for i, line in enumerate(lines) if (m := ENV_LINE.match(line.strip())) and m.group(1) == name)
-        assert lines[index - 1].startswith("#"), f"{name} in env.example has no comment saying what it is"
-        if value and not value.startswith("<"):
-            assert Settings.from_env({name: value}) == baseline, f"env.example shows {name}={value}, not the default"
+    assert baseline == Settings()
+    for row in SETTINGS:
+        assert entries[row.env] == shown_default(row)
+        if entries[row.env]:
+            assert Settings.from_env({row.env: entries[row.env]}) == baseline, f"{row.env}={entries[row.env]}"
 
 
 def test_operator_docs_name_every_setting():
     docs = (ROOT / "README.md").read_text()
-    if (DEPLOY / "README-operators.md").exists():  # the draft, until it is merged into README.md
-        docs += (DEPLOY / "README-operators.md").read_text()
-    missing = sorted(name for name in settings_variables() | set(env_example()) if f"`{name}`" not in docs)
+    missing = sorted(row.env for row in SETTINGS if f"`{row.env}`" not in docs)
     assert not missing, f"the operator documentation does not mention {missing}"
+
+
+def test_algobot_settings_prints_the_files_it_generates(capsys):
+    assert main(["settings", "--env-example"]) == 0
+    assert capsys.readouterr().out == ENV_EXAMPLE.read_text()
+    assert main(["settings", "--markdown"]) == 0
+    assert capsys.readouterr().out == readme_settings_table()
+    with pytest.raises(SystemExit) as done:
+        main(["settings"])  # one of the two is required
+    assert done.value.code == 2
 
 
 # -- Procfile, Dockerfile, systemd -------------------------------------------------------------------

@@ -399,8 +399,8 @@ class LocalSlack:
             return self._version
 
     def _closing(self) -> bool:
-        server = self.server  # a LocalSlackServer drops its waitress server first thing in close()
-        return server is not None and getattr(server, "_server", True) is None
+        server = self.server  # a LocalSlackServer is marked closed first thing in close()
+        return server is not None and bool(getattr(server, "closed", False))
 
     def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0, message: str = "") -> T:
         """Block until ``predicate()`` is truthy and return it; woken by every state change.

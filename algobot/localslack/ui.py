@@ -39,6 +39,8 @@ from urllib.parse import parse_qs
 
 import requests
 
+from algobot.http_server import read_body as _read_body
+
 from .model import Message, View
 
 if TYPE_CHECKING:
@@ -463,11 +465,3 @@ def _view(view: View) -> dict[str, Any]:
         "errors": view.errors or {},
         "previous_view_id": view.previous_view_id,
     }
-
-
-def _read_body(environ: dict[str, Any]) -> bytes:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    return environ["wsgi.input"].read(length) if length > 0 else b""

@@ -22,6 +22,8 @@ from email.policy import HTTP
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, parse_qsl
 
+from algobot.http_server import read_body as _read_body
+
 from .model import SlackError
 from .ui import LocalSlackUI
 
@@ -156,14 +158,6 @@ def _render(start_response: StartResponse, status: int, body: Any, headers: dict
     out = {"Content-Type": content_type, **headers, "Content-Length": str(len(data))}
     start_response(f"{status} {_REASONS.get(status, 'Error')}", list(out.items()))
     return [data]
-
-
-def _read_body(environ: dict[str, Any]) -> bytes:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    return environ["wsgi.input"].read(length) if length > 0 else b""
 
 
 def _base_url(environ: dict[str, Any]) -> str:
