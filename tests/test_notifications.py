@@ -255,6 +255,8 @@ def test_archived_channel_stops_its_subscriptions_and_is_audited(bot, job, clock
         assert store.outbox_rows(db) == []
         rows = audit.recent(db, REF)
     assert rows[0]["action"] == "notify" and rows[0]["outcome"] == "error" and "is_archived" in rows[0]["error"]
+    # algobot acted by itself: the same actor as its other system rows (anchor, checkpoint, uninstall)
+    assert (rows[0]["source"], rows[0]["user_id"]) == ("system", "system")
 
 
 def test_a_build_that_disappears_is_dropped_with_one_notice(bot, job, clock, tmp_path):
