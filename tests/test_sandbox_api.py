@@ -200,7 +200,7 @@ def test_update_merges_json_and_validates_first(sandbox: RunningSandbox, key: st
 
 
 def test_form_encoded_update_is_accepted_and_changes_nothing(sandbox: RunningSandbox, key: str, hello: dict) -> None:
-    # What the official client 2.0.5 really sends (contract §9 #3).
+    # What the official client 2.0.5 really sends (docs/algorithmia-contract.md, "Official client quirks" 3).
     form = [("details", "label"), ("settings", "license"), ("version_info", ""), ("source", "")]
     response = call(sandbox, "PUT", ALGO, key, data=form)
     assert response.status_code == 200
