@@ -25,12 +25,12 @@ def test_create_compile_call_publish_info(sandbox: RunningSandbox, official, tmp
     created = algo.create(details={"label": "Hello"}, settings=ALGO_SETTINGS)
     assert created["name"] == "hello"
     push_files(created["clone_url"], {"src/hello.py": HELLO_PY}, tmp_path)
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
 
     compiled = algo.compile()
     git_hash = compiled["version_info"]["git_hash"]
     assert len(git_hash) == 40 and compiled["build"]["status"] == "in-progress"
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
 
     response = official.algo(f"demo/hello/{git_hash}").pipe("world")
     assert response.result == "world" and response.metadata.content_type == "text"
@@ -61,19 +61,19 @@ def test_form_encoded_update_does_not_fail(sandbox: RunningSandbox, official) ->
 def test_publish_retry_after_a_failure_publishes_once(sandbox: RunningSandbox, official, tmp_path: Path) -> None:
     algo = official.algo("demo/hello")
     push_files(algo.create(details={"label": "H"}, settings=ALGO_SETTINGS)["clone_url"], {"a.py": HELLO_PY}, tmp_path)
-    sandbox.sandbox.wait_for_builds()
-    sandbox.sandbox.reset_request_counts()
-    sandbox.sandbox.inject_fault(503, path_contains="/versions")
+    sandbox.box.wait_for_builds()
+    sandbox.box.reset_request_counts()
+    sandbox.box.inject_fault(503, path_contains="/versions")
     published = algo.publish()  # answered 503, then retried once by the client (quirk 5)
     assert published["version_info"]["semantic_version"] == "0.1.0"
-    assert sandbox.sandbox.request_counts[("POST", "/v1/algorithms/{u}/{a}/versions")] == 2
+    assert sandbox.box.request_counts[("POST", "/v1/algorithms/{u}/{a}/versions")] == 2
     assert len(algo.versions(published=True)["results"]) == 1
 
 
 def test_builds_and_logs_helpers(sandbox: RunningSandbox, official, tmp_path: Path) -> None:
     algo = official.algo("demo/hello")
     push_files(algo.create(details={"label": "H"}, settings=ALGO_SETTINGS)["clone_url"], {"a.py": HELLO_PY}, tmp_path)
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     [build] = algo.get_builds()["results"]  # limit=56 (quirk 6)
     assert algo.get_build(build["build_id"])["status"] == "succeeded"
     assert "build succeeded" in algo.get_build_logs(build["build_id"])["logs"]
