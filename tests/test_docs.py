@@ -30,7 +30,7 @@ def test_readme_opens_with_the_two_commands():
 ROOT = Path(__file__).parent.parent
 CONTRACT = ROOT / "docs" / "algorithmia-contract.md"
 # Written so this file does not match itself: a section sign, and the name of a document kept outside the repository.
-OUTSIDE_CITATIONS = ("\u00a7", "algorithmia" + "-api.md", "shared/" + "reference")
+OUTSIDE_CITATIONS = ("\u00a7", "algorithmia" + "-api", "shared/" + "reference")
 CITED_SECTION = re.compile(r'algorithmia-contract\.md, "([^"]+)"')
 
 
