@@ -7,7 +7,7 @@ hierarchy rooted at `AlgorithmiaError`. The key is sent only in the Authorizatio
 appears in a repr, an exception or a log line.
 
 The constants below come from the API's spec and docs and are shared with the bundled sandbox so
-client and server agree on what is valid.
+client and server agree on what is valid; docs/algorithmia-contract.md states the facts they encode.
 """
 
 from __future__ import annotations
@@ -240,7 +240,7 @@ def normalize_version_type(value: str | None, default: str = "minor") -> str:
 
 
 def encode_sample_input(value: Any) -> str:
-    """The API wants sample_input as a string: structured values are JSON-encoded (seed doc)."""
+    """The API wants sample_input as a string (its docs): structured values are sent as JSON text."""
     if isinstance(value, str):
         return value
     return json.dumps(value)
@@ -286,7 +286,7 @@ def _validate_limit(limit: int | None) -> None:
 
 
 def _error_fields(response: requests.Response) -> tuple[int | None, str]:
-    """Read code and message from the wrapped, bare or loose error bodies of the contract.
+    """Read code and message from the wrapped, bare or loose error bodies (docs/algorithmia-contract.md, "Errors").
 
     A body that is not JSON is never quoted: the endpoint is whatever URL a channel's configurer
     typed, possibly an internal service, and echoing its text would let them read it through Slack.

@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 GENESIS_HASH = "0" * 64
 SOURCES = frozenset({"command", "button", "modal", "cli", "system"})
+# The actor of what algobot does by itself (source "system"): anchors, checkpoints, uninstalls, stopped notices.
+SYSTEM_ACTOR = "system"
 OUTCOMES = frozenset({"ok", "error", "refused"})
 REDACTED = "[redacted]"
 # How a successful publish is recorded: typed, or pressed as a button / submitted in a dialog.
@@ -128,7 +130,7 @@ class AuditEntry:
     team_id: str = ""
     channel_id: str = ""
     enterprise_id: str = ""
-    user_id: str  # Slack user id, "cli" or "system"
+    user_id: str  # Slack user id, "cli" or SYSTEM_ACTOR
     action: str  # the subcommand ("publish", "login") or "<source>:<name>" ("button:rebuild")
     source: str  # one of SOURCES
     algorithm: str | None = None
@@ -327,7 +329,7 @@ def ensure_keyed(db: sqlite_utils.Database, key: bytes, *, now: datetime) -> dic
         if last:
             arguments["plain_chain"] = "intact" if legacy.ok else f"broken at row {legacy.bad_row_id}"
         entry = AuditEntry(
-            user_id="system",
+            user_id=SYSTEM_ACTOR,
             action="anchor",
             source="system",
             arguments=arguments,

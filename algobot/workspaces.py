@@ -171,7 +171,7 @@ def forget_team(
             audit.AuditEntry(
                 team_id=team_id or "",
                 enterprise_id=enterprise_id or "",
-                user_id="system",
+                user_id=audit.SYSTEM_ACTOR,
                 action="uninstall",
                 source="system",
                 arguments={"event": reason, "removed": {_LABELS.get(k, k): v for k, v in removed.items() if v}},

@@ -11,7 +11,6 @@ from algobot import audit, blocks
 from algobot.db import database
 from algobot.ids import ACTION_REBUILD
 from tests.fixtures.bot import message_text
-from tests.fixtures.sandbox import HELLO_PY, push_files
 from tests.fixtures.slack import ADMIN, DEV_CHANNEL, MEMBER
 
 
@@ -20,11 +19,7 @@ def audit_text(bot) -> str:
     return message_text(bot.reply_containing("Audit trail of this channel"))
 
 
-def test_the_audit_view_words_each_row_as_people_would(bot, tmp_path):
-    bot.login_demo()
-    clone = bot.sandbox.create_algorithm("demo/hello")
-    push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
-    bot.sandbox.sandbox.wait_for_builds()
+def test_the_audit_view_words_each_row_as_people_would(bot, built_algorithm):
     bot.command("publish demo/hello")
     bot.reply(lambda m: not m.is_ephemeral and "published" in message_text(m))
     # A Rebuild button on a build notice, pressed.

@@ -134,9 +134,7 @@ def test_whoever_configured_a_channel_may_configure_it_again_and_logout(bot):
     bot.reply_containing("no API key to remove")
 
 
-def test_allow_list_limits_changes_but_not_reads(bot, tmp_path):
-    bot.login_demo()
-    bot.sandbox.create_algorithm("demo/hello")
+def test_allow_list_limits_changes_but_not_reads(bot, created_algorithm):
     bot.command("allow <@U0ADMIN|alice>")
     bot.reply(lambda m: not m.is_ephemeral and "may now run create" in message_text(m))
 

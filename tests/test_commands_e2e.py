@@ -23,13 +23,6 @@ def announced(bot, text: str, channel: str = DEV_CHANNEL):
     return bot.reply(lambda m: not m.is_ephemeral and text in message_text(m), channel=channel)
 
 
-def published_algorithm(bot, tmp_path, name: str = "demo/hello") -> str:
-    clone = bot.sandbox.create_algorithm(name)
-    push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
-    bot.sandbox.sandbox.wait_for_builds()
-    return clone
-
-
 # -- help and grammar ------------------------------------------------------------------
 
 
@@ -69,8 +62,7 @@ def test_empty_command_gets_the_help(bot):
     assert "/algo info" in message_text(bot.reply_containing("/algo publish"))
 
 
-def test_echoed_arguments_are_escaped_exactly_once(bot):
-    bot.login_demo()
+def test_echoed_arguments_are_escaped_exactly_once(bot, demo_channel):
     bot.command("info demo/hello <!here> a&b")
     reply = bot.reply_containing("unexpected argument")
     raw = json.dumps(reply.blocks)
@@ -99,22 +91,19 @@ def test_unbalanced_quote_is_refused_in_the_ack(bot):
         ("update demo/hello license=wtfpl", "license must be one of"),
     ],
 )
-def test_bad_input_names_the_problem_and_shows_usage(bot, text, problem):
-    bot.login_demo()
-    before = sum(bot.sandbox.sandbox.request_counts.values())
+def test_bad_input_names_the_problem_and_shows_usage(bot, demo_channel, text, problem):
+    before = sum(bot.box.request_counts.values())
     bot.command(text)
     reply = bot.reply_containing(problem)
     assert reply.is_ephemeral
     assert "Usage: `/algo" in message_text(reply)
-    assert sum(bot.sandbox.sandbox.request_counts.values()) == before  # nothing was sent
+    assert sum(bot.box.request_counts.values()) == before  # nothing was sent
 
 
 # -- reads -------------------------------------------------------------------------------
 
 
-def test_info_of_a_new_algorithm(bot):
-    bot.login_demo()
-    bot.sandbox.create_algorithm("demo/hello")
+def test_info_of_a_new_algorithm(bot, created_algorithm):
     response = bot.command("info demo/hello")
     assert response.status_code == 200
     assert response.text == ""  # the ack says nothing; "Working on" comes once Algorithmia is asked
@@ -125,15 +114,13 @@ def test_info_of_a_new_algorithm(bot):
     assert "python3-1" in message_text(reply)
 
 
-def test_info_labels_the_published_commit_and_the_newest_builds_commit(bot, tmp_path):
-    bot.login_demo()
-    clone = bot.sandbox.create_algorithm("demo/hello")
-    released = push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path, message="release")
-    bot.sandbox.sandbox.wait_for_builds()
+def test_info_labels_the_published_commit_and_the_newest_builds_commit(bot, created_algorithm, tmp_path):
+    released = push_files(created_algorithm, {"src/hello.py": HELLO_PY}, tmp_path, message="release")
+    bot.box.wait_for_builds()
     bot.command("publish demo/hello")
     announced(bot, "*0.1.0*")
-    broken = push_files(clone, {"src/hello.py": BROKEN_PY}, tmp_path, message="later, broken")
-    bot.sandbox.sandbox.wait_for_builds()
+    broken = push_files(created_algorithm, {"src/hello.py": BROKEN_PY}, tmp_path, message="later, broken")
+    bot.box.wait_for_builds()
 
     bot.command("info demo/hello")
     reply = bot.reply(lambda m: m.is_ephemeral and "Latest version" in message_text(m))
@@ -149,15 +136,12 @@ def test_info_labels_the_published_commit_and_the_newest_builds_commit(bot, tmp_
     assert "Git hash" not in fields
 
 
-def test_info_of_a_missing_algorithm(bot):
-    bot.login_demo()
+def test_info_of_a_missing_algorithm(bot, demo_channel):
     bot.command("info demo/nothing")
     assert bot.reply_containing("No such algorithm *demo/nothing*").is_ephemeral
 
 
-def test_channel_ping_in_summary_arrives_escaped(bot):
-    bot.login_demo()
-    bot.sandbox.create_algorithm("demo/hello")
+def test_channel_ping_in_summary_arrives_escaped(bot, created_algorithm):
     bot.command('update demo/hello summary="<!channel> click <http://evil.example|here> & win"')
     announced(bot, "updated *demo/hello*")
     bot.command("info demo/hello")
@@ -167,12 +151,10 @@ def test_channel_ping_in_summary_arrives_escaped(bot):
     assert "&lt;!channel&gt;" in raw and "&amp; win" in raw
 
 
-def test_builds_pages_with_the_more_button(bot, tmp_path):
-    bot.login_demo()
-    clone = bot.sandbox.create_algorithm("demo/hello")
+def test_builds_pages_with_the_more_button(bot, created_algorithm, tmp_path):
     for number in range(3):
-        push_files(clone, {"src/hello.py": HELLO_PY + f"# {number}\n"}, tmp_path, message=f"c{number}")
-        bot.sandbox.sandbox.wait_for_builds()
+        push_files(created_algorithm, {"src/hello.py": HELLO_PY + f"# {number}\n"}, tmp_path, message=f"c{number}")
+        bot.box.wait_for_builds()
     bot.command("builds demo/hello limit=2")
     first = bot.reply_containing("Builds of demo/hello")
     assert message_text(first).count("succeeded") == 2
@@ -190,18 +172,15 @@ def test_builds_pages_with_the_more_button(bot, tmp_path):
     assert ACTION_MORE_BUILDS not in json.dumps(second.blocks)  # the last page has no More
 
 
-def test_builds_of_an_algorithm_without_builds(bot):
-    bot.login_demo()
-    bot.sandbox.create_algorithm("demo/hello")
+def test_builds_of_an_algorithm_without_builds(bot, created_algorithm):
     bot.command("builds demo/hello")
     assert bot.reply_containing("has no builds yet").is_ephemeral
 
 
-def test_build_and_logs_of_a_failed_build(bot, tmp_path):
-    bot.login_demo()
+def test_build_and_logs_of_a_failed_build(bot, demo_channel, tmp_path):
     clone = bot.sandbox.create_algorithm("demo/broken")
     push_files(clone, {"src/broken.py": BROKEN_PY}, tmp_path)
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.wait_for_builds()
     build_id = bot.sandbox.client().builds("demo/broken")["results"][0]["build_id"]
 
     bot.command(f"build demo/broken {build_id}")
@@ -231,9 +210,7 @@ RAW_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
 DATE_TOKEN = re.compile(r"<!date\^(\d+)\^\{date_short_pretty\} \{time\}\|\d{4}-\d\d-\d\d \d\d:\d\d UTC>")
 
 
-def test_times_use_slack_date_formatting_and_durations_read_plainly(bot, tmp_path):
-    bot.login_demo()
-    published_algorithm(bot, tmp_path)
+def test_times_use_slack_date_formatting_and_durations_read_plainly(bot, built_algorithm):
     build = bot.sandbox.client().builds("demo/hello")["results"][0]
     started = datetime.fromisoformat(build["started_at"].replace("Z", "+00:00"))
     bot.command('publish demo/hello notes="first"')
@@ -254,30 +231,25 @@ def test_times_use_slack_date_formatting_and_durations_read_plainly(bot, tmp_pat
             assert re.search(r"\*Duration\*\n\d+ (s|min)", shown)
 
 
-def test_unknown_build_id(bot, tmp_path):
-    bot.login_demo()
-    bot.sandbox.create_algorithm("demo/hello")
+def test_unknown_build_id(bot, created_algorithm):
     bot.command("build demo/hello 00000000-0000-0000-0000-000000000000")
     assert bot.reply_containing("has no build").is_ephemeral
 
 
-def test_logs_of_a_running_build(bot, tmp_path):
-    bot.login_demo()
-    clone = bot.sandbox.create_algorithm("demo/hello")
-    bot.sandbox.sandbox.hold_builds = True
-    push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
+def test_logs_of_a_running_build(bot, created_algorithm, tmp_path):
+    bot.box.hold_builds = True
+    push_files(created_algorithm, {"src/hello.py": HELLO_PY}, tmp_path)
     build_id = bot.sandbox.client().builds("demo/hello")["results"][0]["build_id"]
     bot.command(f"logs demo/hello {build_id}")
     assert bot.reply_containing("is still running").is_ephemeral
-    bot.sandbox.sandbox.release_builds()
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.release_builds()
+    bot.box.wait_for_builds()
 
 
 # -- changes -----------------------------------------------------------------------------
 
 
-def test_create_announces_and_explains_the_push(bot):
-    bot.login_demo()
+def test_create_announces_and_explains_the_push(bot, demo_channel):
     bot.command('create demo/sentiment label="Sentiment" tagline="Is it nice?"')
     message = announced(bot, "created *demo/sentiment*")
     assert f"git clone {bot.sandbox.url}/git/demo/sentiment.git" in message_text(message)
@@ -287,8 +259,7 @@ def test_create_announces_and_explains_the_push(bot):
     assert info["settings"]["license"] == "apl" and info["settings"]["network_access"] == "isolated"
 
 
-def test_create_errors(bot):
-    bot.login_demo()
+def test_create_errors(bot, demo_channel):
     bot.command("create demo/sentiment")
     assert bot.reply_containing("label= is required").is_ephemeral
     bot.sandbox.create_algorithm("demo/taken")
@@ -298,9 +269,7 @@ def test_create_errors(bot):
     assert bot.reply_containing("language must be one of").is_ephemeral
 
 
-def test_update_changes_settings_and_keeps_the_rest(bot):
-    bot.login_demo()
-    bot.sandbox.create_algorithm("demo/hello")
+def test_update_changes_settings_and_keeps_the_rest(bot, created_algorithm):
     bot.command("update demo/hello license=mit pipeline_enabled=true")
     announced(bot, "updated *demo/hello*")
     settings = bot.sandbox.client().info("demo/hello")["settings"]
@@ -308,31 +277,25 @@ def test_update_changes_settings_and_keeps_the_rest(bot):
     assert settings["source_visibility"] == "closed"
 
 
-def test_update_without_changes(bot):
-    bot.login_demo()
+def test_update_without_changes(bot, demo_channel):
     bot.command("update demo/hello")
     assert bot.reply_containing("give at least one key=value").is_ephemeral
 
 
-def test_compile_announces_the_build(bot, tmp_path):
-    bot.login_demo()
-    published_algorithm(bot, tmp_path)
+def test_compile_announces_the_build(bot, built_algorithm):
     bot.command("compile demo/hello")
     message = announced(bot, "started a build of *demo/hello*")
     assert "build `" in message_text(message)
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.wait_for_builds()
 
 
-def test_compile_with_no_code_says_why(bot):
-    bot.login_demo()
+def test_compile_with_no_code_says_why(bot, demo_channel):
     bot.sandbox.create_algorithm("demo/empty")
     bot.command("compile demo/empty")
     assert bot.reply_containing("Algorithmia refused the request").is_ephemeral
 
 
-def test_publish_then_republish_then_releases_and_versions(bot, tmp_path):
-    bot.login_demo()
-    published_algorithm(bot, tmp_path)
+def test_publish_then_republish_then_releases_and_versions(bot, built_algorithm):
     bot.command('publish demo/hello notes="faster tokenizer"')
     message = announced(bot, "published *demo/hello* *0.1.0*")
     assert "faster tokenizer" in message_text(message) and f"<@{ADMIN}>" in message_text(message)
@@ -342,7 +305,7 @@ def test_publish_then_republish_then_releases_and_versions(bot, tmp_path):
 
     bot.command("compile demo/hello")
     announced(bot, "started a build")
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.wait_for_builds()
     bot.command("publish demo/hello major")
     announced(bot, "*1.0.0*")
 
@@ -366,9 +329,7 @@ def test_publish_then_republish_then_releases_and_versions(bot, tmp_path):
     bot.reply(lambda m: m.ts != page.ts and "0.1.0" in message_text(m) and "Versions of" in message_text(m))
 
 
-def test_public_publish_asks_first(bot, tmp_path):
-    bot.login_demo()
-    published_algorithm(bot, tmp_path)
+def test_public_publish_asks_first(bot, built_algorithm):
     bot.command("publish demo/hello callability=public")
     question = bot.reply_containing("*public* callability")
     assert question.is_ephemeral
@@ -392,9 +353,7 @@ def test_public_publish_asks_first(bot, tmp_path):
     assert rows[0]["action"] == "button:publish" and rows[0]["result"] == "0.1.0"
 
 
-def test_cancelled_public_publish_changes_nothing(bot, tmp_path):
-    bot.login_demo()
-    published_algorithm(bot, tmp_path)
+def test_cancelled_public_publish_changes_nothing(bot, built_algorithm):
     bot.command("publish demo/hello callability=public")
     question = bot.reply_containing("*public* callability")
     bot.slack.click(
@@ -419,9 +378,7 @@ def _ref():
 # -- audit ---------------------------------------------------------------------------------
 
 
-def test_audit_lists_this_channels_actions_and_verify_catches_an_edit(bot, tmp_path, monkeypatch):
-    bot.login_demo()
-    published_algorithm(bot, tmp_path)
+def test_audit_lists_this_channels_actions_and_verify_catches_an_edit(bot, built_algorithm, monkeypatch):
     bot.command("publish demo/hello")
     announced(bot, "published")
     bot.command("info demo/nothing")
@@ -448,19 +405,19 @@ def test_audit_lists_this_channels_actions_and_verify_catches_an_edit(bot, tmp_p
 
 
 def test_no_key_says_how_to_login_and_sends_nothing(bot):
-    before = sum(bot.sandbox.sandbox.request_counts.values())
+    before = sum(bot.box.request_counts.values())
     bot.command("info demo/hello", user=MEMBER)
     assert bot.reply_containing("/algo login", user=MEMBER).is_ephemeral
-    assert sum(bot.sandbox.sandbox.request_counts.values()) == before
+    assert sum(bot.box.request_counts.values()) == before
 
 
 def test_a_key_set_in_one_channel_is_not_used_in_another(bot):
     bot.login_demo(channel=DEV_CHANNEL)
     bot.sandbox.create_algorithm("demo/hello")
-    before = sum(bot.sandbox.sandbox.request_counts.values())
+    before = sum(bot.box.request_counts.values())
     bot.command("info demo/hello", channel=OTHER_CHANNEL)
     assert bot.reply_containing("has no Algorithmia API key", channel=OTHER_CHANNEL).is_ephemeral
-    assert sum(bot.sandbox.sandbox.request_counts.values()) == before
+    assert sum(bot.box.request_counts.values()) == before
 
 
 def test_rejected_and_underpowered_keys(bot):
@@ -473,9 +430,7 @@ def test_rejected_and_underpowered_keys(bot):
 
 
 @pytest.mark.parametrize("typo", ["nosuch/thing", "Demo/Hello"])
-def test_a_typo_in_the_owner_does_not_send_people_to_replace_a_good_key(bot, typo):
-    bot.login_demo()
-    bot.sandbox.create_algorithm("demo/hello")
+def test_a_typo_in_the_owner_does_not_send_people_to_replace_a_good_key(bot, created_algorithm, typo):
     bot.command("info demo/hello")
     bot.reply_containing("Latest version")
     bot.command(f"info {typo}")
@@ -485,8 +440,7 @@ def test_a_typo_in_the_owner_does_not_send_people_to_replace_a_good_key(bot, typ
     assert "/algo login" not in text
 
 
-def test_a_403_with_nothing_known_about_the_key_names_both_causes(bot):
-    bot.login_demo()
+def test_a_403_with_nothing_known_about_the_key_names_both_causes(bot, demo_channel):
     bot.command("info nosuch/thing")
     text = message_text(bot.reply_containing("may not manage *nosuch/thing*"))
     assert "does not exist or belongs to someone" in text and "check the owner's spelling" in text
@@ -500,10 +454,8 @@ def test_unreachable_endpoint_names_it(bot):
     assert "http://127.0.0.1:9" in message_text(reply) and "was not carried out" in message_text(reply)
 
 
-def test_ack_is_fast_while_algorithmia_is_slow(bot):
-    bot.login_demo()
-    bot.sandbox.create_algorithm("demo/hello")
-    bot.sandbox.sandbox.latency_ms = 5000
+def test_ack_is_fast_while_algorithmia_is_slow(bot, created_algorithm):
+    bot.box.latency_ms = 5000
     started = time.monotonic()
     response = bot.command("info demo/hello")
     acked_in = time.monotonic() - started
@@ -514,20 +466,18 @@ def test_ack_is_fast_while_algorithmia_is_slow(bot):
         ),
         timeout=20,
     )
-    bot.sandbox.sandbox.latency_ms = 0
+    bot.box.latency_ms = 0
 
 
 @pytest.mark.parametrize("kind", ["bad signature", "stale timestamp"])
-def test_unsigned_requests_are_rejected_without_side_effects(bot, kind):
-    bot.login_demo()
-    bot.sandbox.create_algorithm("demo/hello")
-    before = sum(bot.sandbox.sandbox.request_counts.values())
+def test_unsigned_requests_are_rejected_without_side_effects(bot, created_algorithm, kind):
+    before = sum(bot.box.request_counts.values())
     if kind == "bad signature":
         response = bot.command("compile demo/hello", secret="not-the-secret")
     else:
         response = bot.command("compile demo/hello", timestamp=int(time.time()) - 600)
     assert response.status_code == 401
-    assert sum(bot.sandbox.sandbox.request_counts.values()) == before
+    assert sum(bot.box.request_counts.values()) == before
     assert bot.slack.calls("chat.postMessage") == []
     with database(bot.settings.db_path) as db:
         assert [row["action"] for row in audit.iter_rows(db)] == ["anchor"]  # only the start's sealed row

@@ -229,6 +229,33 @@ def test_the_package_declares_its_license_and_ships_the_file():
     assert (ROOT / "LICENSE").read_text().startswith("MIT License")
 
 
+def declared_requirements() -> list[str]:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return [*project["dependencies"], *(r for extra in project["optional-dependencies"].values() for r in extra)]
+
+
+@pytest.mark.parametrize("line", declared_requirements())
+def test_every_dependency_is_bounded_below_the_next_major_and_the_installed_version_fits(line):
+    """A new major release may break us: it is taken on purpose (raise the bound, run the suite), never by an
+    unpinned install. The bound is the major after the one we test with; an exact pin (`==`) is allowed."""
+    from importlib.metadata import version
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    requirement = Requirement(line)
+    installed = Version(version(requirement.name))
+    assert requirement.specifier.contains(installed), f"installed {requirement.name} {installed} is outside {line}"
+    if any(spec.operator == "==" for spec in requirement.specifier):
+        return
+    uppers = [spec for spec in requirement.specifier if spec.operator == "<"]
+    assert len(uppers) == 1, f"{line}: needs one upper bound `<next major`"
+    assert any(spec.operator == ">=" for spec in requirement.specifier), f"{line}: needs a lower bound"
+    assert uppers[0].version == str(installed.major + 1), f"{line}: the bound should be <{installed.major + 1}"
+
+
 # -- environment -------------------------------------------------------------------------------------
 
 ENV_EXAMPLE = DEPLOY / "env.example"

@@ -74,10 +74,10 @@ def test_parse_error_is_the_ack_itself(app, slack):
 
 
 def test_no_key_reply_and_no_api_call(app, slack, sandbox):
-    before = sum(sandbox.sandbox.request_counts.values())
+    before = sum(sandbox.box.request_counts.values())
     app.dispatch(signed(slack, "info demo/hello"))
     replies = [m for m in slack.messages(DEV_CHANNEL, include_ephemeral_for=ADMIN) if "/algo login" in message_text(m)]
-    assert replies and sum(sandbox.sandbox.request_counts.values()) == before
+    assert replies and sum(sandbox.box.request_counts.values()) == before
 
 
 def test_parse_error_names_the_usage_of_the_command_it_was_for(app, slack):

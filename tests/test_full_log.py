@@ -31,7 +31,7 @@ def test_full_log_from_a_channel_the_bot_is_not_in_arrives_privately(bot, tmp_pa
     bot.login_demo(channel=OTHER_CHANNEL)
     clone = bot.sandbox.create_algorithm("demo/broken")
     push_files(clone, {"src/broken.py": BROKEN_PY}, tmp_path)
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.wait_for_builds()
     build_id = bot.sandbox.client().builds("demo/broken")["results"][0]["build_id"]
     bot.command(f"logs demo/broken {build_id}", channel=OTHER_CHANNEL)
     logs = bot.reply_containing("SyntaxError", channel=OTHER_CHANNEL)
@@ -46,7 +46,7 @@ def test_full_log_on_a_notice_goes_into_its_thread(bot, tmp_path):
     job, clock = make_job(bot), Clock()
     clone = watched(bot)
     push_files(clone, {"src/hello.py": BROKEN_PY}, tmp_path)
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.wait_for_builds()
     run_until(job, clock, lambda: notices(bot))
     notice = notices(bot)[0]
     assert "finished <!date^" in message_text(notice)  # each reader sees their own time zone
@@ -58,7 +58,7 @@ def test_full_log_on_a_notice_after_the_bot_left_falls_back_to_private(bot, tmp_
     job, clock = make_job(bot), Clock()
     clone = watched(bot)
     push_files(clone, {"src/hello.py": BROKEN_PY}, tmp_path)
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.wait_for_builds()
     run_until(job, clock, lambda: notices(bot))
     notice = notices(bot)[0]
     bot.slack.channel(DEV_CHANNEL).bot_member = False  # someone removed the bot from the channel
@@ -70,11 +70,10 @@ def test_full_log_on_a_notice_after_the_bot_left_falls_back_to_private(bot, tmp_
     assert not any("Something went wrong" in message_text(m) for m in bot.slack.messages(DEV_CHANNEL, ADMIN))
 
 
-def test_full_log_without_the_im_write_scope_says_what_to_do_and_posts_nothing(bot, tmp_path):
-    bot.login_demo()
+def test_full_log_without_the_im_write_scope_says_what_to_do_and_posts_nothing(bot, demo_channel, tmp_path):
     clone = bot.sandbox.create_algorithm("demo/broken")
     push_files(clone, {"src/broken.py": BROKEN_PY}, tmp_path)
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.wait_for_builds()
     build_id = bot.sandbox.client().builds("demo/broken")["results"][0]["build_id"]
     bot.command(f"logs demo/broken {build_id}")
     logs = bot.reply_containing("SyntaxError")

@@ -234,10 +234,8 @@ def _delivered(bot) -> int:
 
 
 @pytest.fixture
-def fuzzed(bot) -> dict[str, Any]:
+def fuzzed(bot, created_algorithm) -> dict[str, Any]:
     """Send the whole corpus, one command at a time, waiting for each one's reply."""
-    bot.login_demo()
-    bot.sandbox.create_algorithm("demo/hello")
     acks = []
     for index, text in enumerate(corpus()):
         sub = text.split(" ", 1)[0]

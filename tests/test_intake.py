@@ -227,9 +227,7 @@ def test_on_shutdown_running_commands_finish_and_waiting_ones_are_told_they_were
     assert held.arrived == 2 and not replies(bot, "demo/three")
 
 
-def test_working_on_keeps_the_arguments_escaped_and_never_a_key(bot):
-    bot.login_demo()
-    bot.sandbox.create_algorithm("demo/hello")
+def test_working_on_keeps_the_arguments_escaped_and_never_a_key(bot, created_algorithm):
     assert bot.command('update demo/hello summary="<b> & two words"').text == ""
     bot.reply_containing('Working on `/algo update demo/hello summary="&lt;b&gt; &amp; two words"`…')
     key = "simA1b2C3d4E5f6G7h8I9j0k1"

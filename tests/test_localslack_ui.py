@@ -255,7 +255,7 @@ def test_click_round_trip_publishes_after_the_confirm_button(ui_bot, tmp_path):
     ui_bot.login_demo()
     clone = ui_bot.sandbox.create_algorithm("demo/hello")
     push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
-    ui_bot.sandbox.sandbox.wait_for_builds()
+    ui_bot.box.wait_for_builds()
     slack = ui_bot.slack
     post(
         slack, "/_ui/command", {"user": ADMIN, "channel": DEV_CHANNEL, "text": "publish demo/hello callability=public"}

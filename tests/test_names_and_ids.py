@@ -47,7 +47,7 @@ def test_git_hashes_of_the_wrong_shape_are_refused(git_hash: str) -> None:
 def test_the_client_sends_nothing_for_a_bad_name_id_or_hash(sandbox: RunningSandbox) -> None:
     client = sandbox.client("demo")
     sandbox.create_algorithm("demo/hello")
-    before = dict(sandbox.sandbox.request_counts)
+    before = dict(sandbox.box.request_counts)
     calls: list[Any] = [
         lambda: client.create("demo/evil\n", {"label": "Evil"}, ALGO_SETTINGS),
         lambda: client.info("demo/hello\n"),
@@ -59,8 +59,8 @@ def test_the_client_sends_nothing_for_a_bad_name_id_or_hash(sandbox: RunningSand
         with pytest.raises(InvalidInput):
             call()
     assert client.request_count == 0
-    assert sandbox.sandbox.request_counts == before
-    assert not list((sandbox.sandbox.data_dir / "repos" / "demo").glob("evil*"))
+    assert sandbox.box.request_counts == before
+    assert not list((sandbox.box.data_dir / "repos" / "demo").glob("evil*"))
 
 
 def test_the_sandbox_refuses_a_name_with_a_trailing_newline(sandbox: RunningSandbox) -> None:
@@ -74,7 +74,7 @@ def test_the_sandbox_refuses_a_name_with_a_trailing_newline(sandbox: RunningSand
         timeout=10,
     )
     assert response.status_code == 400 and "not a valid algorithm name" in response.json()["error"]["message"]
-    assert not (sandbox.sandbox.data_dir / "repos" / "demo").exists()
+    assert not (sandbox.box.data_dir / "repos" / "demo").exists()
     evil = requests.get(
         f"{sandbox.url}/v1/algorithms/demo/evil%0A",
         headers={"Authorization": f"Simple {sandbox.key('demo')}"},
@@ -83,25 +83,24 @@ def test_the_sandbox_refuses_a_name_with_a_trailing_newline(sandbox: RunningSand
     assert evil.status_code == 404
 
 
-def test_slash_create_with_a_trailing_newline_is_refused_before_any_request(bot: RunningBot) -> None:
-    bot.login_demo()
-    before = sum(bot.sandbox.sandbox.request_counts.values())
+def test_slash_create_with_a_trailing_newline_is_refused_before_any_request(bot: RunningBot, demo_channel: str) -> None:
+    before = sum(bot.box.request_counts.values())
     bot.command('create "demo/evil\n" label=Evil')
     reply = bot.reply_containing("is not a valid algorithm name")
     assert reply.is_ephemeral
-    assert sum(bot.sandbox.sandbox.request_counts.values()) == before
-    assert not (bot.sandbox.sandbox.data_dir / "repos" / "demo").exists()
+    assert sum(bot.box.request_counts.values()) == before
+    assert not (bot.box.data_dir / "repos" / "demo").exists()
 
 
 @pytest.mark.parametrize("command", ["build demo/hello ..", "logs demo/hello ..", "build demo/hello None"])
-def test_slash_build_with_a_bad_id_is_refused_before_any_request(bot: RunningBot, command: str) -> None:
-    bot.login_demo()
-    bot.sandbox.create_algorithm("demo/hello")
-    before = sum(bot.sandbox.sandbox.request_counts.values())
+def test_slash_build_with_a_bad_id_is_refused_before_any_request(
+    bot: RunningBot, created_algorithm: str, command: str
+) -> None:
+    before = sum(bot.box.request_counts.values())
     bot.command(command)
     reply = bot.reply_containing("is not a build id")
     assert reply.is_ephemeral and "build None: None" not in message_text(reply)
-    assert sum(bot.sandbox.sandbox.request_counts.values()) == before
+    assert sum(bot.box.request_counts.values()) == before
 
 
 # -- error bodies -----------------------------------------------------------------------------

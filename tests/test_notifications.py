@@ -82,12 +82,12 @@ def watched(bot, name="demo/hello", only="all"):
 
 def test_a_watched_push_gets_exactly_one_notice_with_the_tail(bot, job, clock, tmp_path):
     clone = watched(bot, "demo/broken")
-    bot.sandbox.sandbox.hold_builds = True
+    bot.box.hold_builds = True
     push_files(clone, {"src/broken.py": BROKEN_PY}, tmp_path)
     job.tick(clock.advance(1))  # discovered while running: tracked, nothing posted
     assert notices(bot) == []
-    bot.sandbox.sandbox.release_builds()
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.release_builds()
+    bot.box.wait_for_builds()
     run_until(job, clock, lambda: len(bot.slack.messages(DEV_CHANNEL)) >= 3 and notices(bot))
     for _ in range(5):
         job.tick(clock.advance(11))
@@ -99,11 +99,7 @@ def test_a_watched_push_gets_exactly_one_notice_with_the_tail(bot, job, clock, t
     assert "```" in message_text(thread[1])
 
 
-def test_watch_does_not_report_builds_that_ended_before_it(bot, job, clock, tmp_path):
-    bot.login_demo()
-    clone = bot.sandbox.create_algorithm("demo/hello")
-    push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
-    bot.sandbox.sandbox.wait_for_builds()
+def test_watch_does_not_report_builds_that_ended_before_it(bot, built_algorithm, job, clock):
     bot.command("watch demo/hello")
     bot.reply(lambda m: "subscribed this channel" in message_text(m))
     for _ in range(3):
@@ -111,17 +107,13 @@ def test_watch_does_not_report_builds_that_ended_before_it(bot, job, clock, tmp_
     assert notices(bot) == []
 
 
-def test_compile_from_slack_updates_its_own_message(bot, job, clock, tmp_path):
-    bot.login_demo()
-    clone = bot.sandbox.create_algorithm("demo/hello")
-    push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
-    bot.sandbox.sandbox.wait_for_builds()
-    bot.sandbox.sandbox.hold_builds = True
+def test_compile_from_slack_updates_its_own_message(bot, built_algorithm, job, clock):
+    bot.box.hold_builds = True
     bot.command("compile demo/hello")
     started = bot.reply(lambda m: not m.is_ephemeral and "started a build" in message_text(m))
     job.tick(clock.advance(1))
-    bot.sandbox.sandbox.release_builds()
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.release_builds()
+    bot.box.wait_for_builds()
     run_until(job, clock, lambda: "succeeded" in message_text(bot.slack.message(DEV_CHANNEL, started.ts)))
     updated = bot.slack.message(DEV_CHANNEL, started.ts)
     assert updated.history and "started a build" in updated.history[0]["text"]
@@ -134,12 +126,12 @@ def test_compile_from_slack_updates_its_own_message(bot, job, clock, tmp_path):
 def test_only_failed_filters_successes(bot, job, clock, tmp_path):
     clone = watched(bot, "demo/hello", only="failed")
     push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.wait_for_builds()
     for _ in range(4):
         job.tick(clock.advance(11))
     assert notices(bot) == []
     push_files(clone, {"src/bad.py": BROKEN_PY}, tmp_path, message="break it")
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.wait_for_builds()
     run_until(job, clock, lambda: notices(bot))
     assert "failed" in message_text(notices(bot)[0])
 
@@ -147,7 +139,7 @@ def test_only_failed_filters_successes(bot, job, clock, tmp_path):
 def test_restart_between_deciding_and_posting_delivers_once(bot, clock, tmp_path):
     clone = watched(bot)
     push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.wait_for_builds()
     first = make_job(bot)
     for _ in range(3):
         first.poller.run(clock.advance(11))  # decides and writes the outbox, then "dies" before sending
@@ -166,7 +158,7 @@ def test_restart_between_deciding_and_posting_delivers_once(bot, clock, tmp_path
 def test_two_pollers_on_one_database_deliver_one_notice(bot, clock, tmp_path):
     clone = watched(bot)
     push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.wait_for_builds()
     jobs = [make_job(bot), make_job(bot)]
     for _ in range(4):
         now = clock.advance(11)
@@ -188,7 +180,7 @@ def test_two_pollers_on_one_database_deliver_one_notice(bot, clock, tmp_path):
 def test_slack_429_is_retried_after_retry_after(bot, job, clock, tmp_path):
     clone = watched(bot)
     push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.wait_for_builds()
     bot.slack.script(
         "chat.postMessage", {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "30"}
     )
@@ -205,20 +197,20 @@ def test_slack_429_is_retried_after_retry_after(bot, job, clock, tmp_path):
 
 def test_outage_then_recovery_gets_one_notice_each_and_every_build_notice(bot, job, clock, tmp_path):
     clone = watched(bot)
-    bot.sandbox.sandbox.hold_builds = True
+    bot.box.hold_builds = True
     push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
     job.tick(clock.advance(11))
-    bot.sandbox.sandbox.fail_rate = 1.0
-    before = sum(bot.sandbox.sandbox.request_counts.values())
+    bot.box.fail_rate = 1.0
+    before = sum(bot.box.request_counts.values())
     for _ in range(120):  # 20 minutes of one tick per 10 s: back-off keeps requests few
         job.tick(clock.advance(10))
-    outage_requests = sum(bot.sandbox.sandbox.request_counts.values()) - before
+    outage_requests = sum(bot.box.request_counts.values()) - before
     assert outage_requests < 15
     texts = [message_text(m) for m in bot.slack.messages(DEV_CHANNEL)]
     assert sum("has been unreachable" in t for t in texts) == 1
-    bot.sandbox.sandbox.release_builds()
-    bot.sandbox.sandbox.wait_for_builds()
-    bot.sandbox.sandbox.fail_rate = 0.0
+    bot.box.release_builds()
+    bot.box.wait_for_builds()
+    bot.box.fail_rate = 0.0
     run_until(job, clock, lambda: notices(bot), step=30)
     for _ in range(5):
         job.tick(clock.advance(11))
@@ -232,13 +224,13 @@ def test_a_revoked_key_is_told_once_and_polling_stops(bot, job, clock, tmp_path)
     clone = watched(bot)
     bot.set_key("simRevokedKeyNobodyKnows", endpoint=bot.sandbox.url)
     push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.wait_for_builds()
     job.tick(clock.advance(11))
     job.tick(clock.advance(11))
-    before = sum(bot.sandbox.sandbox.request_counts.values())
+    before = sum(bot.box.request_counts.values())
     for _ in range(5):
         job.tick(clock.advance(11))
-    assert sum(bot.sandbox.sandbox.request_counts.values()) == before
+    assert sum(bot.box.request_counts.values()) == before
     texts = [message_text(m) for m in bot.slack.messages(DEV_CHANNEL)]
     assert sum("refused this channel's key" in t for t in texts) == 1
 
@@ -246,7 +238,7 @@ def test_a_revoked_key_is_told_once_and_polling_stops(bot, job, clock, tmp_path)
 def test_archived_channel_stops_its_subscriptions_and_is_audited(bot, job, clock, tmp_path):
     clone = watched(bot)
     push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.wait_for_builds()
     bot.slack.update_channel(DEV_CHANNEL, is_archived=True)
     for _ in range(4):
         job.tick(clock.advance(11))
@@ -255,14 +247,12 @@ def test_archived_channel_stops_its_subscriptions_and_is_audited(bot, job, clock
         assert store.outbox_rows(db) == []
         rows = audit.recent(db, REF)
     assert rows[0]["action"] == "notify" and rows[0]["outcome"] == "error" and "is_archived" in rows[0]["error"]
+    # algobot acted by itself: the same actor as its other system rows (anchor, checkpoint, uninstall)
+    assert (rows[0]["source"], rows[0]["user_id"]) == ("system", "system")
 
 
-def test_a_build_that_disappears_is_dropped_with_one_notice(bot, job, clock, tmp_path):
-    bot.login_demo()
-    clone = bot.sandbox.create_algorithm("demo/hello")
-    push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
-    bot.sandbox.sandbox.wait_for_builds()
-    bot.sandbox.sandbox.hold_builds = True
+def test_a_build_that_disappears_is_dropped_with_one_notice(bot, built_algorithm, job, clock):
+    bot.box.hold_builds = True
     bot.command("compile demo/hello")
     bot.reply(lambda m: "started a build" in message_text(m))
     import requests
@@ -272,7 +262,7 @@ def test_a_build_that_disappears_is_dropped_with_one_notice(bot, job, clock, tmp
         headers={"Authorization": f"Simple {bot.sandbox.key('demo')}"},
         timeout=10,
     )
-    bot.sandbox.sandbox.release_builds()
+    bot.box.release_builds()
     for _ in range(4):
         job.tick(clock.advance(11))
     texts = [message_text(m) for m in bot.slack.messages(DEV_CHANNEL)]
@@ -281,21 +271,21 @@ def test_a_build_that_disappears_is_dropped_with_one_notice(bot, job, clock, tmp
 
 def test_still_running_after_two_hours_is_said_once(bot, job, clock, tmp_path):
     clone = watched(bot)
-    bot.sandbox.sandbox.hold_builds = True
+    bot.box.hold_builds = True
     push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
     job.tick(clock.advance(1))
     for _ in range(50):
         job.tick(clock.advance(200))
     texts = [message_text(m) for m in bot.slack.messages(DEV_CHANNEL)]
     assert sum("running for over 2 hours" in t for t in texts) == 1
-    bot.sandbox.sandbox.release_builds()
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.release_builds()
+    bot.box.wait_for_builds()
 
 
 def test_notice_buttons_full_log_rebuild_and_publish(bot, job, clock, tmp_path):
     clone = watched(bot)
     push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.wait_for_builds()
     run_until(job, clock, lambda: notices(bot))
     notice = notices(bot)[0]
 
@@ -341,7 +331,7 @@ def test_notice_buttons_full_log_rebuild_and_publish(bot, job, clock, tmp_path):
     with database(bot.settings.db_path) as db:
         actions = [r["action"] for r in audit.recent(db, REF, limit=10)]
     assert "button:compile" in actions and "modal:publish" in actions and "button:logs" in actions
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.wait_for_builds()
 
 
 def test_a_failing_poll_is_logged_and_the_outbox_still_drains(bot, clock, caplog):
@@ -370,9 +360,7 @@ def test_scheduler_runs_one_interval_job(job):
         scheduler.shutdown(wait=False)
 
 
-def test_watching_and_unwatch(bot):
-    bot.login_demo()
-    bot.sandbox.create_algorithm("demo/hello")
+def test_watching_and_unwatch(bot, created_algorithm):
     bot.sandbox.create_algorithm("demo/other")
     bot.command("watch demo/hello only=failed")
     bot.reply(lambda m: "failed builds of *demo/hello*" in message_text(m))
@@ -394,8 +382,7 @@ def test_watching_and_unwatch(bot):
     assert bot.reply_containing("only= must be one of").is_ephemeral
 
 
-def test_watch_is_a_configuring_action(bot):
-    bot.login_demo()
+def test_watch_is_a_configuring_action(bot, demo_channel):
     bot.command("watch demo/hello", user=MEMBER)
     assert bot.reply_containing("Only workspace admins", user=MEMBER).is_ephemeral
     with database(bot.settings.db_path) as db:

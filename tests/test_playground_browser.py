@@ -143,7 +143,7 @@ def test_help_info_publish_and_full_log(page: Page, bot, tmp_path: Path) -> None
     expect(info.get_by_test_id("ephemeral-note")).to_be_visible()
 
     push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.wait_for_builds()
     run(page, "/algo publish demo/hello")
     announcement = page.locator("[data-testid=message][data-ephemeral=false]").filter(has_text="0.1.0").last
     expect(announcement).to_contain_text("published demo/hello 0.1.0")  # *bold* rendered, no asterisks
@@ -152,7 +152,7 @@ def test_help_info_publish_and_full_log(page: Page, bot, tmp_path: Path) -> None
 
     broken = bot.sandbox.create_algorithm("demo/broken")
     push_files(broken, {"src/broken.py": BROKEN_PY}, tmp_path)
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.wait_for_builds()
     build_id = bot.sandbox.client().builds("demo/broken")["results"][0]["build_id"]
     run(page, f"/algo logs demo/broken {build_id}")
     logs = message(page, "SyntaxError")
@@ -172,10 +172,7 @@ def test_help_info_publish_and_full_log(page: Page, bot, tmp_path: Path) -> None
     save_screenshot(page, tmp_path)
 
 
-def test_confirm_dialog_guards_the_public_publish(page: Page, bot, tmp_path: Path) -> None:
-    bot.login_demo()
-    push_files(bot.sandbox.create_algorithm("demo/hello"), {"src/hello.py": HELLO_PY}, tmp_path)
-    bot.sandbox.sandbox.wait_for_builds()
+def test_confirm_dialog_guards_the_public_publish(page: Page, bot, built_algorithm, tmp_path: Path) -> None:
     open_as(page, bot)
 
     run(page, "/algo publish demo/hello callability=public")

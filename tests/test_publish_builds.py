@@ -39,14 +39,14 @@ def test_publish_on_an_older_notice_refuses_names_the_newer_build_and_offers_it(
     job, clock = make_job(bot), Clock()
     clone = watched(bot)
     first_sha = push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path, message="first")
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.wait_for_builds()
     run_until(job, clock, lambda: notices(bot))
     old_notice = notices(bot)[0]
     old_build = _builds(bot)[0]["build_id"]
     assert json.loads(button_value(old_notice, ACTION_OPEN_PUBLISH))["git_hash"] == first_sha
 
     second_sha = push_files(clone, {"src/hello.py": HELLO_PY + "# v2\n"}, tmp_path, message="second")
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.wait_for_builds()
     new_build = _builds(bot)[0]["build_id"]
 
     dialog = _open_publish(bot, old_notice)
@@ -73,14 +73,12 @@ def test_publish_on_an_older_notice_refuses_names_the_newer_build_and_offers_it(
     assert version["version_info"]["git_hash"] == second_sha
 
 
-def test_publish_by_build_refuses_while_a_newer_build_runs(bot, tmp_path):
-    bot.login_demo()
-    clone = bot.sandbox.create_algorithm("demo/hello")
-    push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path, message="first")
-    bot.sandbox.sandbox.wait_for_builds()
+def test_publish_by_build_refuses_while_a_newer_build_runs(bot, created_algorithm, tmp_path):
+    push_files(created_algorithm, {"src/hello.py": HELLO_PY}, tmp_path, message="first")
+    bot.box.wait_for_builds()
     old_build = _builds(bot)[0]["build_id"]
-    bot.sandbox.sandbox.hold_builds = True
-    push_files(clone, {"src/hello.py": HELLO_PY + "# v2\n"}, tmp_path, message="second")
+    bot.box.hold_builds = True
+    push_files(created_algorithm, {"src/hello.py": HELLO_PY + "# v2\n"}, tmp_path, message="second")
     running = _builds(bot)[0]["build_id"]
 
     bot.command(f"publish demo/hello build={old_build}")
@@ -88,15 +86,13 @@ def test_publish_by_build_refuses_while_a_newer_build_runs(bot, tmp_path):
     assert f"build `{running}`" in message_text(refusal) and "is still running" in message_text(refusal)
     assert ACTION_OPEN_PUBLISH not in json.dumps(refusal.blocks)  # nothing to publish yet
     assert bot.sandbox.client().versions("demo/hello", published=True)["results"] == []
-    bot.sandbox.sandbox.release_builds()
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.release_builds()
+    bot.box.wait_for_builds()
 
 
-def test_publish_by_build_names_unknown_and_failed_builds(bot, tmp_path):
-    bot.login_demo()
-    clone = bot.sandbox.create_algorithm("demo/hello")
-    push_files(clone, {"src/hello.py": BROKEN_PY}, tmp_path)
-    bot.sandbox.sandbox.wait_for_builds()
+def test_publish_by_build_names_unknown_and_failed_builds(bot, created_algorithm, tmp_path):
+    push_files(created_algorithm, {"src/hello.py": BROKEN_PY}, tmp_path)
+    bot.box.wait_for_builds()
     failed = _builds(bot)[0]["build_id"]
 
     bot.command(f"publish demo/hello build={failed}")
@@ -106,11 +102,9 @@ def test_publish_by_build_names_unknown_and_failed_builds(bot, tmp_path):
     assert bot.sandbox.client().versions("demo/hello", published=True)["results"] == []
 
 
-def test_publish_names_the_build_and_commit_it_released(bot, tmp_path):
-    bot.login_demo()
-    clone = bot.sandbox.create_algorithm("demo/hello")
-    sha = push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
-    bot.sandbox.sandbox.wait_for_builds()
+def test_publish_names_the_build_and_commit_it_released(bot, created_algorithm, tmp_path):
+    sha = push_files(created_algorithm, {"src/hello.py": HELLO_PY}, tmp_path)
+    bot.box.wait_for_builds()
     build_id = _builds(bot)[0]["build_id"]
     bot.command("publish demo/hello")
     announcement = bot.reply(lambda m: not m.is_ephemeral and "published *demo/hello*" in message_text(m))
@@ -120,27 +114,25 @@ def test_publish_names_the_build_and_commit_it_released(bot, tmp_path):
 def test_the_client_pins_the_commit_it_publishes(sandbox, tmp_path):
     clone = sandbox.create_algorithm("demo/hello")
     first = push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path, message="first")
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     push_files(clone, {"src/hello.py": HELLO_PY + "# v2\n"}, tmp_path, message="second")
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     client = sandbox.client()
     with pytest.raises(InvalidInput, match="git_hash"):
         client.publish("demo/hello", git_hash=first)
     assert client.versions("demo/hello", published=True)["results"] == []
 
 
-def test_a_public_publish_confirmed_after_a_newer_build_publishes_nothing(bot, tmp_path):
-    bot.login_demo()
-    clone = bot.sandbox.create_algorithm("demo/hello")
-    push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path, message="first")
-    bot.sandbox.sandbox.wait_for_builds()
+def test_a_public_publish_confirmed_after_a_newer_build_publishes_nothing(bot, created_algorithm, tmp_path):
+    push_files(created_algorithm, {"src/hello.py": HELLO_PY}, tmp_path, message="first")
+    bot.box.wait_for_builds()
     asked_about = _builds(bot)[0]["build_id"]
     bot.command("publish demo/hello callability=public")
     question = bot.reply_containing("*public* callability")
     assert f"build `{asked_about}`" in message_text(question)
 
-    push_files(clone, {"src/hello.py": HELLO_PY + "# v2\n"}, tmp_path, message="second")
-    bot.sandbox.sandbox.wait_for_builds()
+    push_files(created_algorithm, {"src/hello.py": HELLO_PY + "# v2\n"}, tmp_path, message="second")
+    bot.box.wait_for_builds()
     bot.slack.click(
         bot.url,
         user=ADMIN,

@@ -33,13 +33,6 @@ COMMANDS = {
 }
 
 
-def ready(bot, tmp_path):
-    bot.login_demo()
-    clone = bot.sandbox.create_algorithm("demo/hello")
-    push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
-    bot.sandbox.sandbox.wait_for_builds()
-
-
 def audit_rows(bot, action):
     with database(bot.settings.db_path) as db:
         return list(db.query("select * from audit where action = ? order by id", [action]))
@@ -64,9 +57,10 @@ def no_internal_error(bot):
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))
-def test_a_lock_held_while_a_change_reaches_algorithmia_is_waited_out_and_recorded(bot, tmp_path, monkeypatch, name):
+def test_a_lock_held_while_a_change_reaches_algorithmia_is_waited_out_and_recorded(
+    bot, built_algorithm, monkeypatch, name
+):
     command, announcement = COMMANDS[name]
-    ready(bot, tmp_path)
     short_locks(monkeypatch, busy_ms=200, retry_seconds=10)
     with held_lock(bot.settings.db_path) as lock, on_log(f"database is locked while recording {name}", lock.release):
         bot.command(command)
@@ -91,7 +85,7 @@ def test_compile_publish_and_update_outwait_a_lock_held_past_the_busy_timeout_wi
     for name in ("demo/hello", "demo/other"):
         push_files(bot.sandbox.create_algorithm(name), {"src/hello.py": HELLO_PY}, tmp_path)
     bot.sandbox.create_algorithm("demo/third")
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.wait_for_builds()
     commands = {
         "compile demo/other": "started a build of *demo/other*",
         "publish demo/hello": "published *demo/hello* *0.1.0*",
@@ -110,11 +104,10 @@ def test_compile_publish_and_update_outwait_a_lock_held_past_the_busy_timeout_wi
     no_internal_error(bot)
 
 
-def test_a_compile_whose_record_outlasts_the_lock_bound_is_kept_told_and_followed(bot, tmp_path, monkeypatch):
-    ready(bot, tmp_path)
+def test_a_compile_whose_record_outlasts_the_lock_bound_is_kept_told_and_followed(bot, built_algorithm, monkeypatch):
     short_locks(monkeypatch, busy_ms=100, retry_seconds=0.5)
     job, clock = make_job(bot), Clock()
-    bot.sandbox.sandbox.hold_builds = True
+    bot.box.hold_builds = True
     with held_lock(bot.settings.db_path):
         bot.command("compile demo/hello")
         told = bot.reply(lambda m: m.is_ephemeral and "could not record it yet" in message_text(m))
@@ -130,18 +123,17 @@ def test_a_compile_whose_record_outlasts_the_lock_bound_is_kept_told_and_followe
     [row] = audit_rows(bot, "compile")
     [followed] = tracked(bot)
     assert row["result"] == build["build_id"] == followed["build_id"] and followed["message_ts"] == started.ts
-    bot.sandbox.sandbox.release_builds()
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.release_builds()
+    bot.box.wait_for_builds()
     run_until(job, clock, lambda: "succeeded" in message_text(bot.slack.message(DEV_CHANNEL, started.ts)))
     assert "algobot_records_waiting 0.0" in metrics_text(bot)
 
 
 @pytest.mark.parametrize(("name", "result"), [("publish", "0.1.0"), ("update", None)])
 def test_a_change_whose_record_outlasts_the_lock_bound_is_written_by_the_next_command(
-    bot, tmp_path, monkeypatch, name, result
+    bot, built_algorithm, monkeypatch, name, result
 ):
     command, announcement = COMMANDS[name]
-    ready(bot, tmp_path)
     short_locks(monkeypatch, busy_ms=100, retry_seconds=0.5)
     with held_lock(bot.settings.db_path):
         bot.command(command)
@@ -156,10 +148,9 @@ def test_a_change_whose_record_outlasts_the_lock_bound_is_written_by_the_next_co
     assert row["outcome"] == "ok" and row["result"] == result
 
 
-def test_a_compile_slack_refuses_to_announce_is_still_followed_and_its_end_posted(bot, tmp_path):
-    ready(bot, tmp_path)
+def test_a_compile_slack_refuses_to_announce_is_still_followed_and_its_end_posted(bot, built_algorithm):
     job, clock = make_job(bot), Clock()
-    bot.sandbox.sandbox.hold_builds = True
+    bot.box.hold_builds = True
     bot.slack.script("chat.postMessage", {"ok": False, "error": "fatal_error"})
     bot.command("compile demo/hello")
     told = bot.reply(lambda m: m.is_ephemeral and "Slack refused to post this in the channel" in message_text(m))
@@ -168,8 +159,8 @@ def test_a_compile_slack_refuses_to_announce_is_still_followed_and_its_end_poste
     [followed] = tracked(bot)
     assert followed["message_ts"] is None and audit_rows(bot, "compile")[0]["result"] == followed["build_id"]
 
-    bot.sandbox.sandbox.release_builds()
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.release_builds()
+    bot.box.wait_for_builds()
     build_id = followed["build_id"]
     run_until(
         job,
@@ -210,7 +201,7 @@ def queued_notice(bot, tmp_path, clock):
     bot.command("watch demo/hello")
     channel_message(bot, "subscribed this channel")
     push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
-    bot.sandbox.sandbox.wait_for_builds()
+    bot.box.wait_for_builds()
     poller_only = make_job(bot).poller
     for _ in range(3):
         poller_only.run(clock.advance(11))

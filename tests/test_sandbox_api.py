@@ -96,7 +96,7 @@ def test_create_answers_the_algorithm_with_clone_url(sandbox: RunningSandbox, ke
     assert "build" not in hello and "compilation" not in hello and "version_info" not in hello
     info = call(sandbox, "GET", ALGO, key).json()
     assert info == hello
-    assert (sandbox.sandbox.repo_path("demo", "hello") / "HEAD").is_file()
+    assert (sandbox.box.repo_path("demo", "hello") / "HEAD").is_file()
 
 
 def test_create_a_taken_name_is_409_1002(sandbox: RunningSandbox, key: str, hello: dict) -> None:
@@ -136,7 +136,7 @@ def test_create_rejects_bad_input_naming_the_field(sandbox: RunningSandbox, key:
     change(body)
     assert_error(call(sandbox, "POST", "/v1/algorithms/demo", key, json=body), 400, 2015, field)
     assert call(sandbox, "GET", ALGO, key).status_code == 404
-    assert not sandbox.sandbox.repo_path("demo", "hello").exists()
+    assert not sandbox.box.repo_path("demo", "hello").exists()
 
 
 def test_create_with_a_package_set_instead_of_language(sandbox: RunningSandbox, key: str) -> None:
@@ -200,7 +200,7 @@ def test_update_merges_json_and_validates_first(sandbox: RunningSandbox, key: st
 
 
 def test_form_encoded_update_is_accepted_and_changes_nothing(sandbox: RunningSandbox, key: str, hello: dict) -> None:
-    # What the official client 2.0.5 really sends (contract §9 #3).
+    # What the official client 2.0.5 really sends (docs/algorithmia-contract.md, "Official client quirks" 3).
     form = [("details", "label"), ("settings", "license"), ("version_info", ""), ("source", "")]
     response = call(sandbox, "PUT", ALGO, key, data=form)
     assert response.status_code == 200
@@ -211,11 +211,11 @@ def test_delete_removes_algorithm_builds_and_repository(
     sandbox: RunningSandbox, key: str, hello: dict, tmp_path
 ) -> None:
     push_files(hello["clone_url"], {"src/hello.py": HELLO_PY}, tmp_path)
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     response = call(sandbox, "DELETE", ALGO, key)
     assert response.status_code == 204 and response.content == b""
     assert_error(call(sandbox, "GET", ALGO, key), 404, 1001)
-    assert not sandbox.sandbox.repo_path("demo", "hello").exists()
+    assert not sandbox.box.repo_path("demo", "hello").exists()
     again = call(sandbox, "POST", "/v1/algorithms/demo", key, json=create_body())
     assert again.status_code == 200 and again.json()["id"] != hello["id"]
     assert call(sandbox, "GET", f"{ALGO}/builds", key).json()["results"] == []
@@ -243,7 +243,7 @@ def test_compile_without_code_is_400_and_starts_nothing(sandbox: RunningSandbox,
 def test_builds_stay_in_progress_while_held_and_logs_are_404(
     sandbox: RunningSandbox, key: str, hello: dict, tmp_path
 ) -> None:
-    sandbox.sandbox.hold_builds = True
+    sandbox.box.hold_builds = True
     sha = push_files(hello["clone_url"], {"src/hello.py": HELLO_PY}, tmp_path)
     [pushed] = call(sandbox, "GET", f"{ALGO}/builds", key).json()["results"]
     compiled = call(sandbox, "POST", f"{ALGO}/compile", key, json={}).json()
@@ -257,10 +257,10 @@ def test_builds_stay_in_progress_while_held_and_logs_are_404(
     info = call(sandbox, "GET", ALGO, key).json()
     assert info["build"]["build_id"] == build["build_id"] and info["compilation"]["successful"] is None
 
-    assert sandbox.sandbox.release_builds(pushed["build_id"]) == 1
-    sandbox.sandbox.hold_builds = False
-    assert sandbox.sandbox.release_builds() == 1
-    sandbox.sandbox.wait_for_builds()
+    assert sandbox.box.release_builds(pushed["build_id"]) == 1
+    sandbox.box.hold_builds = False
+    assert sandbox.box.release_builds() == 1
+    sandbox.box.wait_for_builds()
     done = call(sandbox, "GET", f"{ALGO}/builds/{build['build_id']}", key).json()
     assert done["status"] == "succeeded" and done["finished_at"] >= done["started_at"]
     assert done["started_at"].endswith("Z")
@@ -276,7 +276,7 @@ def test_builds_page_newest_first_by_marker_and_next_link(sandbox: RunningSandbo
     clone = sandbox.create_algorithm("demo/hello", language="java")  # no checker: instant builds
     push_files(clone, {"Main.java": "class Main {}"}, tmp_path)
     ids = [call(sandbox, "POST", f"{ALGO}/compile", key, json={}).json()["build"]["build_id"] for _ in range(6)]
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     everything = call(sandbox, "GET", f"{ALGO}/builds", key).json()
     assert everything["marker"] is None and everything["next_link"] is None
     newest_first = [b["build_id"] for b in everything["results"]]
@@ -322,7 +322,7 @@ def test_bad_marker_is_400_5002_and_big_limits_are_fine(sandbox: RunningSandbox,
 
 def _build(sandbox: RunningSandbox, key: str) -> dict[str, Any]:
     compiled = call(sandbox, "POST", f"{ALGO}/compile", key, json={}).json()
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     return compiled
 
 
@@ -330,7 +330,7 @@ def test_publish_needs_a_succeeded_build(sandbox: RunningSandbox, key: str, hell
     publish = f"{ALGO}/versions"
     assert_error(call(sandbox, "POST", publish, key, json={}), 400, 2015, "no successful build")
     push_files(hello["clone_url"], {"src/hello.py": BROKEN_PY}, tmp_path)
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     assert_error(call(sandbox, "POST", publish, key, json={}), 400, 2015, "no successful build")
 
 
@@ -339,7 +339,7 @@ def test_publish_bumps_versions_and_refuses_republishing(
 ) -> None:
     publish = f"{ALGO}/versions"
     sha = push_files(hello["clone_url"], {"src/hello.py": HELLO_PY}, tmp_path)
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     bad = {"version_info": {"sample_input": {"not": "a string"}}}
     assert_error(call(sandbox, "POST", publish, key, json=bad), 400, 2015, "sample_input")
     assert_error(call(sandbox, "POST", publish, key, json={"version_info": {"version_type": "huge"}}), 400, 2015)
@@ -381,7 +381,7 @@ def test_publish_bumps_versions_and_refuses_republishing(
 def test_versions_list_filters_and_lookup_by_hash(sandbox: RunningSandbox, key: str, hello: dict, tmp_path) -> None:
     publish = f"{ALGO}/versions"
     sha = push_files(hello["clone_url"], {"src/hello.py": HELLO_PY}, tmp_path)
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     call(sandbox, "POST", publish, key, json={})
     _build(sandbox, key)
     call(sandbox, "POST", publish, key, json={"settings": {"algorithm_callability": "public"}})
@@ -409,7 +409,7 @@ def test_versions_list_filters_and_lookup_by_hash(sandbox: RunningSandbox, key: 
 
 def test_call_echoes_input_for_resolvable_versions(sandbox: RunningSandbox, key: str, hello: dict, tmp_path) -> None:
     sha = push_files(hello["clone_url"], {"src/hello.py": HELLO_PY}, tmp_path)
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     by_hash = call(sandbox, "POST", f"/v1/algo/demo/hello/{sha}", key, json={"a": 1}).json()
     assert by_hash["result"] == {"a": 1} and by_hash["metadata"]["content_type"] == "json"
     text = call(sandbox, "POST", f"/v1/algo/demo/hello/{sha}", key, data="hi", headers={"Content-Type": "text/plain"})
@@ -429,7 +429,7 @@ def test_call_echoes_input_for_resolvable_versions(sandbox: RunningSandbox, key:
 
 
 def test_scripted_faults_hit_matching_requests_in_order(sandbox: RunningSandbox, key: str, hello: dict) -> None:
-    box = sandbox.sandbox
+    box = sandbox.box
     box.inject_fault(503, times=2, path_contains="/builds")
     box.inject_fault(429, times=1, retry_after=7)
     assert call(sandbox, "GET", f"{ALGO}/builds", key).status_code == 503
@@ -442,7 +442,7 @@ def test_scripted_faults_hit_matching_requests_in_order(sandbox: RunningSandbox,
 
 
 def test_fail_rate_and_clear_faults(sandbox: RunningSandbox, key: str, hello: dict) -> None:
-    box = sandbox.sandbox
+    box = sandbox.box
     box.fail_rate = 1.0
     assert_error(call(sandbox, "GET", ALGO, key), 503, 5001)
     assert call(sandbox, "GET", "/healthz").status_code == 200  # not an API request
@@ -453,13 +453,13 @@ def test_fail_rate_and_clear_faults(sandbox: RunningSandbox, key: str, hello: di
 
 
 def test_a_faulted_request_changes_nothing(sandbox: RunningSandbox, key: str) -> None:
-    sandbox.sandbox.inject_fault(503, path_contains="/v1/algorithms/demo")
+    sandbox.box.inject_fault(503, path_contains="/v1/algorithms/demo")
     assert call(sandbox, "POST", "/v1/algorithms/demo", key, json=create_body()).status_code == 503
     assert call(sandbox, "GET", ALGO, key).status_code == 404
 
 
 def test_request_counts_per_method_and_pattern(sandbox: RunningSandbox, key: str, hello: dict) -> None:
-    box = sandbox.sandbox
+    box = sandbox.box
     box.reset_request_counts()
     call(sandbox, "GET", ALGO, key)
     call(sandbox, "GET", "/v1/algorithms/demo/other", key)

@@ -50,11 +50,11 @@ def test_the_whole_lifecycle(sandbox: RunningSandbox, client: AlgorithmiaClient,
     created = create(client)
     assert created["clone_url"] == sandbox.clone_url(ALGO)
     sha = push_files(created["clone_url"], {"src/hello.py": HELLO_PY}, tmp_path)
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     compiled = client.compile(ALGO)
     build_id = build_id_of(compiled)
     assert build_id and compiled["version_info"]["git_hash"] == sha
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     assert client.build(ALGO, build_id)["status"] == "succeeded"
     assert "build succeeded" in client.build_logs(ALGO, build_id)
     assert [b["build_id"] for b in client.iter_builds(ALGO, page_size=1)][0] == build_id
@@ -93,7 +93,7 @@ def test_every_error_class(sandbox: RunningSandbox, client: AlgorithmiaClient) -
 
 def test_already_published(sandbox: RunningSandbox, client: AlgorithmiaClient, tmp_path: Path) -> None:
     push_files(create(client)["clone_url"], {"src/hello.py": HELLO_PY}, tmp_path)
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     client.publish(ALGO)
     with pytest.raises(AlreadyPublished, match="Please compile"):
         client.publish(ALGO)
@@ -101,36 +101,36 @@ def test_already_published(sandbox: RunningSandbox, client: AlgorithmiaClient, t
 
 def test_get_retries_503_then_succeeds(sandbox: RunningSandbox, client: AlgorithmiaClient, sleeps: Sleeps) -> None:
     create(client)
-    sandbox.sandbox.reset_request_counts()
-    sandbox.sandbox.inject_fault(503, times=2)
+    sandbox.box.reset_request_counts()
+    sandbox.box.inject_fault(503, times=2)
     assert client.info(ALGO)["name"] == "hello"
     assert len(sleeps) == 2 and all(0 < wait <= 8 for wait in sleeps)
-    assert sandbox.sandbox.request_counts[INFO] == 3
+    assert sandbox.box.request_counts[INFO] == 3
 
 
 def test_get_gives_up_with_api_unavailable(sandbox: RunningSandbox, client: AlgorithmiaClient, sleeps: Sleeps) -> None:
     create(client)
-    sandbox.sandbox.reset_request_counts()
-    sandbox.sandbox.inject_fault(503, times=4)
+    sandbox.box.reset_request_counts()
+    sandbox.box.inject_fault(503, times=4)
     with pytest.raises(ApiUnavailable) as caught:
         client.info(ALGO)
     assert caught.value.status == 503
-    assert len(sleeps) == 3 and sandbox.sandbox.request_counts[INFO] == 4
+    assert len(sleeps) == 3 and sandbox.box.request_counts[INFO] == 4
 
 
 def test_429_waits_what_retry_after_says(sandbox: RunningSandbox, client: AlgorithmiaClient, sleeps: Sleeps) -> None:
     create(client)
-    sandbox.sandbox.inject_fault(429, times=2, retry_after=7, path_contains="/builds")
+    sandbox.box.inject_fault(429, times=2, retry_after=7, path_contains="/builds")
     assert client.builds(ALGO) == {"marker": None, "next_link": None, "results": []}
     assert sleeps == [7.0, 7.0]
-    sandbox.sandbox.inject_fault(429, times=1, retry_after=600)
+    sandbox.box.inject_fault(429, times=1, retry_after=600)
     client.info(ALGO)
     assert sleeps[-1] == 60.0  # capped by retry_after_cap
 
 
 def test_429_that_never_ends_is_api_unavailable(sandbox: RunningSandbox, client: AlgorithmiaClient) -> None:
     create(client)
-    sandbox.sandbox.inject_fault(429, times=10, retry_after=1)
+    sandbox.box.inject_fault(429, times=10, retry_after=1)
     with pytest.raises(ApiUnavailable, match="rate limiting") as caught:
         client.info(ALGO)
     assert caught.value.status == 429
@@ -155,8 +155,8 @@ def test_writes_are_not_retried(
 ) -> None:
     if operation != "create":
         push_files(create(client)["clone_url"], {"src/hello.py": HELLO_PY}, tmp_path)
-        sandbox.sandbox.wait_for_builds()
-    box = sandbox.sandbox
+        sandbox.box.wait_for_builds()
+    box = sandbox.box
     box.reset_request_counts()
     box.inject_fault(503, times=1)
     calls = {
@@ -182,12 +182,12 @@ def test_writes_are_not_retried(
 
 def test_read_timeout_is_api_unavailable(sandbox: RunningSandbox, sleeps: Sleeps) -> None:
     client = sandbox.client("demo", read_timeout=0.1, max_retries=1, sleep=sleeps)
-    sandbox.sandbox.latency_ms = 300
+    sandbox.box.latency_ms = 300
     try:
         with pytest.raises(ApiUnavailable, match="did not answer in time"):
             client.info(ALGO)
     finally:
-        sandbox.sandbox.latency_ms = 0
+        sandbox.box.latency_ms = 0
     assert len(sleeps) == 1
     with pytest.raises(NotFound):
         client.info(ALGO)
@@ -198,7 +198,7 @@ def test_pagination_across_pages(sandbox: RunningSandbox, client: AlgorithmiaCli
     push_files(clone, {"Main.java": "class Main {}"}, tmp_path)
     for _ in range(4):
         client.compile(ALGO)
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     first = client.builds(ALGO, limit=2)
     assert len(first["results"]) == 2 and first["marker"]
     second = client.builds(ALGO, limit=2, marker=first["marker"])
@@ -224,11 +224,11 @@ def test_the_key_never_leaks(
         with pytest.raises(Exception) as caught:
             make_error()
         errors.append(caught.value)
-    sandbox.sandbox.inject_fault(503, times=2)  # max_retries=1: both attempts fail
+    sandbox.box.inject_fault(503, times=2)  # max_retries=1: both attempts fail
     with pytest.raises(ApiUnavailable) as caught:
         client.info(ALGO)
     errors.append(caught.value)
     push_files(create(client)["clone_url"], {"src/hello.py": HELLO_PY}, tmp_path)
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     for text in [caplog.text, repr(client), str(client.__dict__.get("base_url"))] + [f"{e} {e!r}" for e in errors]:
         assert secret not in text and unknown not in text

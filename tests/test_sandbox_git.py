@@ -40,7 +40,7 @@ def test_a_push_with_a_syntax_error_fails_the_build_with_the_compilers_message(
 ) -> None:
     clone = sandbox.create_algorithm("demo/hello")
     sha = push_files(clone, {"src/hello.py": BROKEN_PY, "src/ok.py": HELLO_PY}, tmp_path)
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     [build] = builds(client)
     assert build["commit_sha"] == sha and build["status"] == "failed"
     logs = client.build_logs("demo/hello", build["build_id"])
@@ -54,7 +54,7 @@ def test_a_good_push_succeeds_and_publishes_once(
     clone = sandbox.create_algorithm("demo/hello")
     push_files(clone, {"src/hello.py": BROKEN_PY}, tmp_path)
     sha = push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path, message="fix")
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     assert [b["status"] for b in builds(client)] == ["succeeded", "failed"]
     published = client.publish("demo/hello")
     assert published["version_info"]["semantic_version"] == "0.1.0"
@@ -85,7 +85,7 @@ def test_push_output_names_the_build_and_clone_round_trips(sandbox: RunningSandb
     )
     assert done.returncode == 0, done.stderr
     assert "remote: sandbox: build " in done.stderr
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     again = tmp_path / "again"
     git("clone", "--quiet", with_credentials(clone), str(again), cwd=tmp_path, home=home)
     assert (again / "src" / "hello.py").read_text() == HELLO_PY
@@ -94,9 +94,9 @@ def test_push_output_names_the_build_and_clone_round_trips(sandbox: RunningSandb
 def test_only_the_default_branch_builds(sandbox: RunningSandbox, client: AlgorithmiaClient, tmp_path: Path) -> None:
     clone = sandbox.create_algorithm("demo/hello")
     push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path, branch="feature")
-    assert sandbox.sandbox.running_builds() == [] and builds(client) == []
+    assert sandbox.box.running_builds() == [] and builds(client) == []
     push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path, branch="master")
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     assert len(builds(client)) == 1
 
 
@@ -105,12 +105,12 @@ def test_a_first_push_to_main_makes_main_the_default_branch(
 ) -> None:
     clone = sandbox.create_algorithm("demo/hello")
     sha = push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path, branch="main")
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     assert [b["commit_sha"] for b in builds(client)] == [sha]
-    assert head_commit(sandbox.sandbox.repo_path("demo", "hello")) == sha
+    assert head_commit(sandbox.box.repo_path("demo", "hello")) == sha
     compiled = client.compile("demo/hello")
     assert compiled["version_info"]["git_hash"] == sha
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
 
 
 def test_an_executable_build_sh_runs_instead_of_the_language_check(
@@ -119,12 +119,12 @@ def test_an_executable_build_sh_runs_instead_of_the_language_check(
     clone = sandbox.create_algorithm("demo/hello")
     script = "echo custom build for $(ls src)\nexit 0\n"
     push_files(clone, {"build.sh": script, "src/hello.py": BROKEN_PY}, tmp_path, executable=("build.sh",))
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     [build] = builds(client)
     logs = client.build_logs("demo/hello", build["build_id"])
     assert build["status"] == "succeeded" and "custom build for hello.py" in logs
     push_files(clone, {"build.sh": "echo failing on purpose\nexit 3\n"}, tmp_path, executable=("build.sh",))
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     newest = builds(client)[0]
     logs = client.build_logs("demo/hello", newest["build_id"])
     assert newest["status"] == "failed" and "failing on purpose" in logs and "exit code 3" in logs
@@ -135,7 +135,7 @@ def test_a_build_sh_without_the_executable_bit_is_ignored(
 ) -> None:
     clone = sandbox.create_algorithm("demo/hello")
     push_files(clone, {"build.sh": "exit 1\n", "src/hello.py": HELLO_PY}, tmp_path)
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     [build] = builds(client)
     assert build["status"] == "succeeded"
     assert "build.sh is not executable" in client.build_logs("demo/hello", build["build_id"])
@@ -146,7 +146,7 @@ def test_languages_without_a_checker_succeed_saying_so(
 ) -> None:
     clone = sandbox.create_algorithm("demo/hello", language="rust")
     push_files(clone, {"src/main.rs": "this is not rust"}, tmp_path)
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     [build] = builds(client)
     assert build["status"] == "succeeded"
     assert "no checker for rust" in client.build_logs("demo/hello", build["build_id"])
@@ -182,14 +182,14 @@ def test_git_urls_for_unknown_or_invalid_names_are_404(sandbox: RunningSandbox) 
 
 
 def test_seed_demo_creates_user_key_and_unbuilt_algorithms(sandbox: RunningSandbox, tmp_path: Path) -> None:
-    demo = seed_demo(sandbox.sandbox)
+    demo = seed_demo(sandbox.box)
     assert demo["user"] == "demo" and demo["algorithms"] == ["demo/hello", "demo/broken"]
     client = AlgorithmiaClient(demo["key"], sandbox.url, sleep=lambda _s: None)
     for algo in demo["algorithms"]:
         assert client.info(algo)["settings"]["language"] == "python3-1"
         assert builds(client, algo) == []
-        assert head_commit(sandbox.sandbox.repo_path(*algo.split("/"))) is not None
-    again = seed_demo(sandbox.sandbox)
+        assert head_commit(sandbox.box.repo_path(*algo.split("/"))) is not None
+    again = seed_demo(sandbox.box)
     assert again["key"] != demo["key"]
     assert [
         a["algoname"]
@@ -200,7 +200,7 @@ def test_seed_demo_creates_user_key_and_unbuilt_algorithms(sandbox: RunningSandb
 
     hello_build = client.compile("demo/hello")["build"]["build_id"]
     broken_build = client.compile("demo/broken")["build"]["build_id"]
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     assert client.build("demo/hello", hello_build)["status"] == "succeeded"
     assert client.build("demo/broken", broken_build)["status"] == "failed"
     assert "SyntaxError" in client.build_logs("demo/broken", broken_build)
@@ -242,14 +242,14 @@ def test_wait_for_builds_times_out_on_held_builds(tmp_path: Path) -> None:
 
 def test_git_is_not_subject_to_api_faults_or_latency(sandbox: RunningSandbox, tmp_path: Path) -> None:
     clone = sandbox.create_algorithm("demo/hello")
-    sandbox.sandbox.fail_rate = 1.0
-    sandbox.sandbox.inject_fault(503, times=100)
+    sandbox.box.fail_rate = 1.0
+    sandbox.box.inject_fault(503, times=100)
     try:
         push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
-        sandbox.sandbox.wait_for_builds()
+        sandbox.box.wait_for_builds()
     finally:
-        sandbox.sandbox.fail_rate = 0.0
-        sandbox.sandbox.clear_faults()
+        sandbox.box.fail_rate = 0.0
+        sandbox.box.clear_faults()
     assert sandbox.client("demo").builds("demo/hello")["results"][0]["status"] == "succeeded"
 
 

@@ -57,7 +57,7 @@ def test_the_owners_key_clones_and_pushes(sandbox: RunningSandbox, tmp_path: Pat
     git("add", "--all", cwd=tmp_path / "work", home=home)
     git("commit", "--quiet", "-m", "first", cwd=tmp_path / "work", home=home)
     git("push", "--quiet", "origin", "HEAD:master", cwd=tmp_path / "work", home=home)
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     assert sandbox.client("demo").builds("demo/hello")["results"][0]["status"] == "succeeded"
     # A key alone (as the user name, no password) works too.
     key_only = clone.replace("http://", f"http://{sandbox.key('demo')}@")
@@ -67,7 +67,7 @@ def test_the_owners_key_clones_and_pushes(sandbox: RunningSandbox, tmp_path: Pat
 def test_other_users_cannot_clone_closed_source_or_push(sandbox: RunningSandbox, tmp_path: Path, home: Path) -> None:
     clone = sandbox.create_algorithm("demo/hello")
     push_files(clone, {"hello.py": HELLO_PY}, tmp_path)
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     mallory = ("mallory", sandbox.key("mallory"))
     response = requests.get(f"{clone}/info/refs?service=git-upload-pack", auth=mallory, timeout=10)
     assert response.status_code == 403 and "mallory may not clone demo/hello" in response.text
@@ -85,7 +85,7 @@ def test_open_source_algorithms_can_be_cloned_by_any_user_but_not_pushed(
 ) -> None:
     clone = sandbox.create_algorithm("demo/shared", source_visibility="open")
     push_files(clone, {"hello.py": HELLO_PY}, tmp_path)
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     other = authenticated_url(clone, "alice", sandbox.key("alice"))
     git("clone", "--quiet", other, str(tmp_path / "copy"), cwd=tmp_path, home=home)
     assert (tmp_path / "copy" / "hello.py").read_text() == HELLO_PY

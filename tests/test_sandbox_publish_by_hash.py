@@ -21,7 +21,7 @@ def client(sandbox: RunningSandbox) -> AlgorithmiaClient:
 def _push(sandbox: RunningSandbox, clone: str, content: str, tmp_path: Path, message: str) -> tuple[str, str]:
     """Push, wait for the build, return (commit, build id)."""
     sha = push_files(clone, {"src/hello.py": content}, tmp_path, message=message)
-    sandbox.sandbox.wait_for_builds()
+    sandbox.box.wait_for_builds()
     [build] = [b for b in sandbox.client("demo").builds(ALGO)["results"] if b["commit_sha"] == sha]
     return sha, build["build_id"]
 
@@ -73,14 +73,14 @@ def test_a_failed_or_unknown_commit_is_refused(
 def test_a_build_in_progress_is_refused(sandbox: RunningSandbox, client: AlgorithmiaClient, tmp_path: Path) -> None:
     clone = sandbox.create_algorithm(ALGO)
     good, _ = _push(sandbox, clone, HELLO_PY, tmp_path, "good")
-    sandbox.sandbox.hold_builds = True
+    sandbox.box.hold_builds = True
     running = push_files(clone, {"src/hello.py": HELLO_PY + "# more\n"}, tmp_path, message="more")
     try:
         with pytest.raises(InvalidInput, match="is still in progress, so it cannot be published"):
             client.publish(ALGO, git_hash=running)
     finally:
-        sandbox.sandbox.release_builds()
-        sandbox.sandbox.wait_for_builds()
+        sandbox.box.release_builds()
+        sandbox.box.wait_for_builds()
 
 
 def test_the_hash_is_sent_in_version_info_and_checked_by_the_sandbox(

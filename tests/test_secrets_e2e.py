@@ -28,7 +28,7 @@ SLACK_TOKEN = "xoxb-2222222222-3333333333-AbCdEfGhIjKlMnOpQrSt"
 
 
 def api_calls(bot) -> int:
-    return sum(bot.sandbox.sandbox.request_counts.values())
+    return sum(bot.box.request_counts.values())
 
 
 def trail_actions(bot) -> list[str]:
@@ -46,8 +46,7 @@ def trail_actions(bot) -> list[str]:
     ],
     ids=["publish notes", "create label", "update summary", "update tagline"],
 )
-def test_key_shaped_free_text_is_refused_before_any_api_call(bot, text):
-    bot.login_demo()
+def test_key_shaped_free_text_is_refused_before_any_api_call(bot, demo_channel, text):
     before = api_calls(bot)
 
     response = bot.command(text)
@@ -61,15 +60,8 @@ def test_key_shaped_free_text_is_refused_before_any_api_call(bot, text):
     assert trail_actions(bot) == ["anchor"]
 
 
-def test_ordinary_notes_still_publish(bot, tmp_path):
+def test_ordinary_notes_still_publish(bot, built_algorithm):
     """The detector is not a blanket ban on long words: a version note with a git hash goes through."""
-    from tests.fixtures.sandbox import HELLO_PY, push_files
-
-    bot.login_demo()
-    clone = bot.sandbox.create_algorithm("demo/hello")
-    push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
-    bot.sandbox.sandbox.wait_for_builds()
-
     bot.command('publish demo/hello notes="fixes 3f9a2c1d5e7b9a0c2e4f6a8b0c1d3e5f7a9b1c3d, a simulation bug"')
 
     bot.reply(lambda m: not m.is_ephemeral and "published" in message_text(m))
@@ -89,8 +81,7 @@ def open_publish_dialog(bot) -> object:
     return bot.slack.wait_for(lambda: [v for v in bot.slack.views(user=ADMIN) if v.callback_id == VIEW_PUBLISH])[0]
 
 
-def test_a_publish_dialog_pointing_at_another_teams_channel_publishes_nothing(bot):
-    bot.login_demo()
+def test_a_publish_dialog_pointing_at_another_teams_channel_publishes_nothing(bot, demo_channel):
     view = open_publish_dialog(bot)
     bot.slack.view(view.id).payload["private_metadata"] = json.dumps(
         {"algorithm": "demo/hello", "team": "T0002", "channel": "C0THEIRS", "enterprise": ""}
@@ -105,8 +96,7 @@ def test_a_publish_dialog_pointing_at_another_teams_channel_publishes_nothing(bo
     assert trail_actions(bot) == ["anchor"]
 
 
-def test_key_shaped_notes_in_the_publish_dialog_keep_it_open_with_the_reason(bot):
-    bot.login_demo()
+def test_key_shaped_notes_in_the_publish_dialog_keep_it_open_with_the_reason(bot, demo_channel):
     view = open_publish_dialog(bot)
     before = api_calls(bot)
 

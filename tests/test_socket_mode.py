@@ -228,7 +228,7 @@ def test_sigterm_lets_the_command_in_progress_finish_then_exits(mode, slack, san
     proc, url, output = start_serve(env, "Slack over Socket Mode" if mode == "socket_mode" else "Slack endpoint")
     try:
         assert requests.get(url + "/healthz", timeout=5).json()["ok"] is True
-        sandbox.sandbox.latency_ms = 800  # every Algorithmia call of the command now takes a while
+        sandbox.box.latency_ms = 800  # every Algorithmia call of the command now takes a while
         if mode == "http":
             ack = slack.send_command(url + "/slack/events", user=ADMIN, channel=DEV_CHANNEL, text="info demo/hello")
             assert ack.status_code == 200

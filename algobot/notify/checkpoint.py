@@ -72,7 +72,7 @@ class AuditCheckpoint:
             audit.record(
                 db,
                 audit.AuditEntry(
-                    user_id="system",
+                    user_id=audit.SYSTEM_ACTOR,
                     action="checkpoint",
                     source="system",
                     arguments={"rows": rows, "head": head, "channel": self.ref.channel_id},

@@ -231,7 +231,7 @@ class OutboxSender:
                     team_id=ref.team_id,
                     channel_id=ref.channel_id,
                     enterprise_id=ref.enterprise_id,
-                    user_id="",
+                    user_id=audit.SYSTEM_ACTOR,
                     action="notify",
                     source="system",
                     outcome="error",

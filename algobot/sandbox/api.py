@@ -1,10 +1,10 @@
 """The management API's routes and handlers, with the response shapes of the contract.
 
 The shapes follow Algorithmia's Algorithm Management API (its OpenAPI spec, its docs and what the
-official Python client sends, quirks included); where those are silent, algobot's own choices are
-stated in the handler's docstring. Handlers validate everything before they write, and write in one
-transaction, so a request answered non-2xx leaves the state as it was (the official client retries
-compile and publish once).
+official Python client sends, quirks included: docs/algorithmia-contract.md); where those are silent,
+algobot's own choices are stated there under "Decisions" and in the handler's docstring. Handlers
+validate everything before they write, and write in one transaction, so a request answered non-2xx
+leaves the state as it was (the official client retries compile and publish once).
 """
 
 from __future__ import annotations
@@ -356,7 +356,7 @@ def delete_algorithm(sb: Sandbox, req: Request, caller: Caller, u: str, a: str) 
 
 
 def list_user_algorithms(sb: Sandbox, req: Request, caller: Caller, u: str) -> Response:
-    """GET /v1/users/{u}/algorithms (SPEC155 ``list_algorithms_for_user``): the user's algorithms."""
+    """GET /v1/users/{u}/algorithms: the user's algorithms (``list_algorithms_for_user``, 1.5.5 generated client)."""
     with sb.db() as db:
         rows = db.query("select id, name from algorithms where owner = ? order by name", [u])
         return Response(200, [{"id": row["id"], "algoname": row["name"], "username": u} for row in rows])
