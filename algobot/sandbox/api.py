@@ -17,7 +17,7 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
 from algobot.algorithmia import (
@@ -39,9 +39,30 @@ from algobot.sandbox.git import head_commit, init_repo
 from algobot.sandbox.web import ApiFailure, Request, Response, Route, invalid
 
 if TYPE_CHECKING:
+    import threading
+    from contextlib import AbstractContextManager
+    from pathlib import Path
+
     from sqlite_utils import Database
 
-    from algobot.sandbox.app import Sandbox
+
+class Sandbox(Protocol):
+    """What the handlers need of `algobot.sandbox.app.Sandbox`, which dispatches to them.
+
+    A protocol rather than an import, so the handlers and the application that routes to them do not
+    import each other.
+    """
+
+    write_lock: threading.RLock
+
+    def db(self) -> AbstractContextManager[Database]: ...
+
+    def repo_path(self, user: str, algo: str) -> Path: ...
+
+    def clone_url(self, user: str, algo: str, base_url: str | None = None) -> str: ...
+
+    def start_build(self, algo: dict[str, Any], commit_sha: str, trigger: str) -> dict[str, Any]: ...
+
 
 CODE_RESOURCE_NOT_FOUND = 1000  # a build or version of an existing algorithm
 DEFAULT_LIMIT = 50
