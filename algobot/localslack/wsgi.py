@@ -19,14 +19,13 @@ import logging
 from collections.abc import Callable, Iterable
 from email.parser import BytesParser
 from email.policy import HTTP
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, parse_qsl
 
+from . import webapi
 from .model import SlackError
+from .state import SlackState
 from .ui import LocalSlackUI
-
-if TYPE_CHECKING:
-    from .core import LocalSlack
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +47,7 @@ _REASONS = {
 class LocalSlackWSGI:
     """The WSGI application; ``LocalSlack.wsgi_app`` is an instance of it."""
 
-    def __init__(self, slack: LocalSlack) -> None:
+    def __init__(self, slack: SlackState) -> None:
         self.slack = slack
         self.ui = LocalSlackUI(slack)
 
@@ -91,7 +90,7 @@ class LocalSlackWSGI:
         token = token or (str(field_token) if field_token else None)
         if parse_error is not None:
             return 200, parse_error.to_dict(), {}
-        return self.slack.handle_api(method, args, token, headers, _base_url(environ))
+        return webapi.answer(self.slack, method, args, token, headers, _base_url(environ))
 
     def _upload(self, environ: dict[str, Any], file_id: str) -> tuple[int, Any, dict[str, str]]:
         body = _read_body(environ)
