@@ -222,6 +222,8 @@ def _action(block: dict[str, Any], element: dict[str, Any], value: Any, action_t
     return action
 
 
+# A deliberate mirror of `send_command`: every Slack-side entry point ends with the same signing
+# overrides (``timestamp``, ``secret``, ``timeout``) and starts by checking the actor (`_context`).
 def click(
     slack: SlackState,
     bot_url: str,

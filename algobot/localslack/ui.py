@@ -92,7 +92,8 @@ class LocalSlackUI:
     def handles(path: str) -> bool:
         return path in ("/", "/index.html") or path.startswith(("/static/", "/_ui/"))
 
-    def handle(self, environ: dict[str, Any], verb: str, path: str) -> Answer:
+    def handle(self, environ: dict[str, Any], verb: str, path: str, body: bytes) -> Answer:
+        """Answer one request; ``body`` is the request body `LocalSlackWSGI` read (empty for a GET)."""
         if path in ("/", "/index.html") or path.startswith("/static/"):
             if verb not in ("GET", "HEAD"):
                 return _error(405, "method_not_allowed", "GET only")
@@ -105,7 +106,7 @@ class LocalSlackUI:
             if not environ.get("CONTENT_TYPE", "").lower().startswith("application/json"):
                 return _error(415, "json_required", "POST a JSON body with Content-Type: application/json")
             try:
-                data = json.loads(_read_body(environ).decode("utf-8") or "{}")
+                data = json.loads(body.decode("utf-8") or "{}")
             except ValueError:
                 return _error(400, "invalid_json", "the body is not JSON")
             if not isinstance(data, dict):
@@ -465,11 +466,3 @@ def _view(view: View) -> dict[str, Any]:
         "errors": view.errors or {},
         "previous_view_id": view.previous_view_id,
     }
-
-
-def _read_body(environ: dict[str, Any]) -> bytes:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    return environ["wsgi.input"].read(length) if length > 0 else b""

@@ -66,7 +66,7 @@ class LocalSlackWSGI:
             elif path == "/healthz":
                 status, body, headers = 200, {"ok": True, "service": "localslack"}, {}
             elif self.ui.handles(path):
-                status, body, headers = self.ui.handle(environ, verb, path)
+                status, body, headers = self.ui.handle(environ, verb, path, _read_body(environ))
             else:
                 status, body, headers = 404, {"ok": False, "error": "not_found"}, {}
         except Exception:  # a bug in the double must show up as a 500, not a hung test
