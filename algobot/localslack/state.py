@@ -528,11 +528,6 @@ class SlackState:
 
     # ------------------------------------------------------------------ ids and timestamps
 
-    def next_id(self, prefix: str) -> str:
-        """A fresh id such as ``F00000012`` (files, views)."""
-        with self.changing():
-            return f"{prefix}{self._next_seq():08d}"
-
     def next_ts(self) -> str:
         """Message timestamps: current time in microseconds, strictly increasing like Slack's."""
         with self.changing():
@@ -790,7 +785,7 @@ class SlackState:
         """files.getUploadURLExternal: a file waiting for its bytes (`handle_upload`)."""
         with self.changing():
             file = File(
-                id=self.next_id("F"),
+                id=self._next_id("F"),
                 team_id=ws.team_id,
                 user=ws.bot_user_id,
                 name=name,
@@ -865,6 +860,10 @@ class SlackState:
         self._seq += 1
         return self._seq
 
+    def _next_id(self, prefix: str) -> str:
+        """A fresh id such as ``F00000012`` (files, views)."""
+        return f"{prefix}{self._next_seq():08d}"
+
     def _team_of(self, *, channel: str | None = None, user: str | None = None) -> str:
         if channel and channel in self._channels:
             return self._channels[channel].team_id
@@ -902,7 +901,7 @@ class SlackState:
         return 200, "ok"
 
     def _new_view(self, ws: Workspace, user: str, payload: dict[str, Any], previous: View | None = None) -> View:
-        view_id = self.next_id("V")
+        view_id = self._next_id("V")
         payload = dict(payload, blocks=self._fill_ids(payload.get("blocks")))
         view = View(
             id=view_id,

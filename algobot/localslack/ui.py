@@ -265,11 +265,12 @@ class LocalSlackUI:
             return copy.deepcopy([_view(v) for v in open_views])
 
     def _file(self, file_id: str) -> Answer:
-        slack = self.slack
-        with slack.reading():
-            file = next((f for f in slack.files() if f.id == file_id), None)
-            content = file.content if file is not None else None
-            name = file.name if file is not None else ""
+        try:
+            file = self.slack.file(file_id)
+        except KeyError:
+            file = None
+        with self.slack.reading():  # the upload may be arriving now
+            content, name = (file.content, file.name) if file is not None else (None, "")
         if content is None:
             return _error(404, "file_not_found", f"no uploaded file {file_id}")
         safe_name = "".join(ch for ch in name if ch.isalnum() or ch in "._-") or file_id

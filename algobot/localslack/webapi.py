@@ -441,8 +441,10 @@ def files_complete_upload_external(req: Request) -> dict[str, Any]:
 
 @method("files.info")
 def files_info(req: Request) -> dict[str, Any]:
-    wanted = str(req.get("file") or "")
-    file = next((f for f in req.slack.files() if f.id == wanted), None)
-    if file is None or file.team_id != req.ws.team_id or not file.completed:
+    try:
+        file = req.slack.file(str(req.get("file") or ""))
+    except KeyError:
+        raise SlackError("file_not_found") from None
+    if file.team_id != req.ws.team_id or not file.completed:
         raise SlackError("file_not_found")
     return {"ok": True, "file": file.to_dict(), "content": file.text}
