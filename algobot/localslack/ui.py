@@ -288,14 +288,18 @@ class LocalSlackUI:
         user, chan = str(data.get("user") or ""), str(data.get("channel") or "")
         slack = self.slack
         with slack.reading():
-            found = next((u for u in slack.users() if u.id == user), None)
-            if found is None or found.is_bot or found.deleted:
+            try:
+                found = slack.user(user)
+            except KeyError:
+                raise _Refused(400, "user_not_found", f"no user {user!r} to act as") from None
+            if found.is_bot or found.deleted:
                 raise _Refused(400, "user_not_found", f"no user {user!r} to act as")
             if not channel:
                 return user, ""
-            target = next((c for c in slack.channels() if c.id == chan), None)
-            if target is None:
-                raise _Refused(404, "channel_not_found", f"no channel {chan!r}")
+            try:
+                target = slack.channel(chan)
+            except KeyError:
+                raise _Refused(404, "channel_not_found", f"no channel {chan!r}") from None
             if target.team_id != found.team_id or not target.has_member(user):
                 raise _Refused(400, "not_in_channel", f"{found.name} is not a member of #{target.name}")
         return user, chan

@@ -12,13 +12,15 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from .model import Channel, SlackError, User, Workspace, truthy
 from .state import SlackState
 from .validation import MESSAGE_TEXT_MAX, load_json_arg, validate_message, validate_view
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 NO_AUTH = frozenset({"api.test", "oauth.v2.access", "oauth.access", "oauth.v2.exchange"})
 APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
@@ -103,10 +105,10 @@ def find_channel(req: Request, ref: Any, *, allow_dm: bool = False) -> Channel:
     """Resolve a channel id (or ``#name``, or a user id → the bot's DM with them, like chat.postMessage)."""
     slack, ws = req.slack, req.ws
     ref = str(ref or "")
-    channel = next((c for c in slack.channels() if c.id == ref), None)
+    channel = _known(slack.channel, ref)
     if channel is None and allow_dm:
-        user = next((u for u in slack.users(ws.team_id) if u.id == ref), None)
-        if user is not None:
+        user = _known(slack.user, ref)
+        if user is not None and user.team_id == ws.team_id:
             channel = slack.open_dm(ws.team_id, user.id)
         else:
             name = ref.lstrip("#")
@@ -124,11 +126,18 @@ def check_postable(channel: Channel) -> None:
 
 
 def find_user(req: Request, user_id: Any) -> User:
-    wanted = str(user_id or "")
-    user = next((u for u in req.slack.users(req.ws.team_id) if u.id == wanted), None)
-    if user is None:
+    user = _known(req.slack.user, str(user_id or ""))
+    if user is None or user.team_id != req.ws.team_id:
         raise SlackError("user_not_found")
     return user
+
+
+def _known(lookup: Callable[[str], T], key: str) -> T | None:
+    """``lookup(key)``, or None where the state has no such object (it raises KeyError)."""
+    try:
+        return lookup(key)
+    except KeyError:
+        return None
 
 
 # ---------------------------------------------------------------------- auth / misc
