@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import logging
 import secrets
 import threading
 import time
@@ -45,8 +44,6 @@ from .model import (
     wait_until,
 )
 from .validation import validate_message
-
-log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
