@@ -41,7 +41,8 @@ Public API::
     slack.interactions(kind=None) -> list[Interaction]
     slack.view(view_id) -> View; slack.home_view(user) -> View | None
     slack.views(user=None, *, open_only=True, kind="modal") -> list[View]
-    slack.files() -> list[File]; slack.channel(id); slack.user(id); slack.dump() -> str
+    slack.files() -> list[File]; slack.file(id); slack.channel(id); slack.user(id); slack.dump() -> str
+    slack.channels(team_id=None); slack.users(team_id=None); slack.view_stack(user) -> [view ids]
     slack.wait_for(predicate, timeout=5.0, message="") -> predicate's truthy result
         # condition-variable wait woken by every state change; AssertionError + dump on timeout.
         # The predicate runs under the state lock: read state in it, never call the double over HTTP.
@@ -55,12 +56,31 @@ Public API::
                       timeout=10.0) -> requests.Response
         # values: {block_id: {action_id: value}} or {block_id: value}; selects take the option value
     slack.issue_trigger_id(user, channel=None) / slack.issue_response_url(channel, user, message_ts=None)
+    slack.handle_api(method, args, token, headers, base_url) -> (status, body, headers)  # /api/ without HTTP
+
+    # changing the state as Slack would (what the Web API, the page and the client are built on;
+    # every call takes the lock and wakes waiters; group several in ``with slack.changing():``)
+    slack.post(channel, fields, *, user=None, thread_ts=None, ephemeral_to=None, files=None, ...)
+    slack.update_message(message, fields, editor); slack.delete_message(message)
+    slack.apply_reply(response_url, payload)   # a response_url post or a slash command's ack body
+    slack.open_view(ws, trigger, payload); slack.push_view(ws, user, payload, *, trigger=None, on=None)
+    slack.update_view(view, payload); slack.close_view(view); slack.clear_views(user)
+    slack.create_file(ws, name, length); slack.handle_upload(file_id, content, headers)
+    slack.share_files([(file, title)], channels, thread_ts=..., comment=...)
+    slack.record_call(...); slack.record_interaction(interaction); slack.restore(messages, files, sequence)
+    with slack.reading(): ...                  # several reads that must agree
 
     # keeping the history in a file across restarts (the playground; see algobot.localslack.history)
     history = HistoryFile(slack, path); history.load(); history.start(); ...; history.close()
 
     ThreadedWSGIServer(wsgi_app, host="127.0.0.1", port=0, threads=8).start() -> .url, .close()
         # serves the bot under test the same way (tests: the ``serve_wsgi`` fixture)
+
+Layers, each importing only those before it: `model` (state objects, shared helpers) ←
+`validation` ← `state` (`SlackState`: all state and the methods above; nothing else touches its
+private members) ← `webapi` (Web API methods), `client` (Slack's signed requests to the bot),
+`history` ← `ui` (the page) ← `wsgi` (HTTP routing) ← `core` (`LocalSlack` = `SlackState` + its
+WSGI app + the client's functions as methods) ← `server`.
 
 HTTP routes (see `algobot.localslack.wsgi`): ``/api/<method>``, ``POST /upload/<file_id>``,
 ``POST /response/<id>``, ``GET /_state[...]``.

@@ -15,16 +15,14 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 import requests
 
-from .model import Interaction, Message, SlackError, Workspace
+from .model import Interaction, Message, SlackError, Workspace, elements
+from .state import SlackState
 from .validation import validate_view
-
-if TYPE_CHECKING:
-    from .core import LocalSlack
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +37,7 @@ def signature(secret: str, timestamp: str, body: str) -> str:
 
 
 def post_signed(
-    slack: LocalSlack,
+    slack: SlackState,
     url: str,
     body: str,
     *,
@@ -60,7 +58,7 @@ def post_signed(
     return response, time.monotonic() - started
 
 
-def _user_dict(slack: LocalSlack, user_id: str) -> dict[str, Any]:
+def _user_dict(slack: SlackState, user_id: str) -> dict[str, Any]:
     user = slack.user(user_id)
     return {"id": user.id, "username": user.name, "name": user.name, "team_id": user.team_id}
 
@@ -76,7 +74,7 @@ def _enterprise(ws: Workspace) -> dict[str, Any] | None:
     return {"id": ws.enterprise_id, "name": ws.enterprise_name} if ws.enterprise_id else None
 
 
-def _context(slack: LocalSlack, user: str, channel: str) -> Workspace:
+def _context(slack: SlackState, user: str, channel: str) -> Workspace:
     """Check the actor exists where Slack would only let a real user act (a test bug otherwise)."""
     found = slack.channel(channel)
     member = slack.user(user)
@@ -91,18 +89,19 @@ def _context(slack: LocalSlack, user: str, channel: str) -> Workspace:
 
 
 def send_command(
-    slack: LocalSlack,
+    slack: SlackState,
     bot_url: str,
     *,
     user: str,
     channel: str,
     text: str,
-    command: str,
-    timestamp: int | str | None,
-    secret: str | None,
-    timeout: float,
+    command: str = "/algo",
+    timestamp: int | str | None = None,
+    secret: str | None = None,
+    timeout: float = 10.0,
 ) -> requests.Response:
-    with slack._cond:
+    """POST a signed slash command to the bot exactly as Slack does; apply its immediate reply."""
+    with slack.changing():
         ws = _context(slack, user, channel)
         trigger_id = slack.issue_trigger_id(user, channel)
         response_url = slack.issue_response_url(channel, user)
@@ -129,9 +128,9 @@ def send_command(
         )
     body = urlencode(fields)
     response, elapsed = post_signed(slack, bot_url, body, timestamp=timestamp, secret=secret, timeout=timeout)
-    with slack._changing():
-        error = _apply_command_ack(slack, response_url, command, response, elapsed)
-        slack._interactions.append(
+    with slack.changing():
+        error = _apply_command_ack(slack, response_url, command, response, elapsed, channel=channel, user=user)
+        slack.record_interaction(
             Interaction(
                 "slash_command",
                 dict(fields),
@@ -147,10 +146,16 @@ def send_command(
 
 
 def _apply_command_ack(
-    slack: LocalSlack, response_url: str, command: str, response: requests.Response, elapsed: float
+    slack: SlackState,
+    response_url: str,
+    command: str,
+    response: requests.Response,
+    elapsed: float,
+    *,
+    channel: str,
+    user: str,
 ) -> str | None:
     """Slack shows a slash command's ack body to the user (ephemeral unless ``in_channel``)."""
-    target = slack._response_urls[response_url.rsplit("/", 1)[-1]]
     error = None
     if response.status_code != 200:
         error = "dispatch_failed"
@@ -161,12 +166,11 @@ def _apply_command_ack(
             payload = response.json() if response.text.lstrip().startswith("{") else {"text": response.text}
             if not isinstance(payload, dict):
                 raise SlackError("invalid_payload")
-            slack._apply_reply(target, payload)
+            slack.apply_reply(response_url, payload)
         except (SlackError, ValueError) as exc:
             error = exc.error if isinstance(exc, SlackError) else "invalid_payload"
     if error is not None:
-        note = {"text": f'{command} failed with the error "{error}"'}
-        slack._post(slack.channel(target.channel), note, user="USLACKBOT", ephemeral_to=target.user, source="slack")
+        slack.post_slackbot_note(channel, user, f'{command} failed with the error "{error}"')
     return error
 
 
@@ -174,12 +178,10 @@ def _apply_command_ack(
 
 
 def _find_action(message: Message, action_id: str, block_id: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    from .core import _elements
-
     for block in message.blocks or []:
         if block_id is not None and block.get("block_id") != block_id:
             continue
-        for element in _elements(block):
+        for element in elements(block):
             if element.get("action_id") == action_id:
                 return block, element
     raise ValueError(f"message {message.ts} has no element with action_id={action_id!r} block_id={block_id!r}")
@@ -220,27 +222,30 @@ def _action(block: dict[str, Any], element: dict[str, Any], value: Any, action_t
     return action
 
 
+# A deliberate mirror of `send_command`: every Slack-side entry point ends with the same signing
+# overrides (``timestamp``, ``secret``, ``timeout``) and starts by checking the actor (`_context`).
 def click(
-    slack: LocalSlack,
+    slack: SlackState,
     bot_url: str,
     *,
     user: str,
     channel: str,
     message_ts: str,
     action_id: str,
-    value: str | None,
-    block_id: str | None,
-    timestamp: int | str | None,
-    secret: str | None,
-    timeout: float,
+    value: str | None = None,
+    block_id: str | None = None,
+    timestamp: int | str | None = None,
+    secret: str | None = None,
+    timeout: float = 10.0,
 ) -> requests.Response:
-    with slack._cond:
+    """POST a signed ``block_actions`` payload for a button (or select) in a stored message."""
+    with slack.changing():
         ws = _context(slack, user, channel)
-        message = slack._find_message(channel, message_ts, include_ephemeral_for=user)
+        message = slack.message(channel, message_ts, include_ephemeral_for=user)
         if message is None:
             raise ValueError(f"no message {message_ts} visible to {user} in {channel}")
         block, element = _find_action(message, action_id, block_id)
-        action = _action(block, element, value, slack._next_ts())
+        action = _action(block, element, value, slack.next_ts())
         trigger_id = slack.issue_trigger_id(user, channel)
         response_url = slack.issue_response_url(channel, user, message_ts=message_ts)
         container: dict[str, Any] = {
@@ -270,18 +275,17 @@ def click(
             payload["message"] = message.to_dict()
     body = urlencode({"payload": json.dumps(payload)})
     response, elapsed = post_signed(slack, bot_url, body, timestamp=timestamp, secret=secret, timeout=timeout)
-    with slack._changing():
-        slack._interactions.append(
-            Interaction(
-                "block_actions",
-                payload,
-                response.status_code,
-                response.text,
-                elapsed,
-                response_url,
-                trigger_id,
-            )
+    slack.record_interaction(
+        Interaction(
+            "block_actions",
+            payload,
+            response.status_code,
+            response.text,
+            elapsed,
+            response_url,
+            trigger_id,
         )
+    )
     return response
 
 
@@ -314,8 +318,6 @@ def state_values(blocks: list[dict[str, Any]], values: Mapping[str, Any]) -> dic
     present, unset ones empty (``value: None``), as Slack sends them. Already-shaped entries
     (dicts with a ``type``) pass through.
     """
-    from .core import _elements
-
     by_block = {b.get("block_id"): b for b in blocks}
     unknown = set(values) - set(by_block)
     if unknown:
@@ -323,16 +325,16 @@ def state_values(blocks: list[dict[str, Any]], values: Mapping[str, Any]) -> dic
     state: dict[str, Any] = {}
     for block_id, block in by_block.items():
         given = values.get(block_id)
-        elements = _elements(block)
+        found = elements(block)
         if block.get("type") != "input" and block_id not in values:
             continue
         if given is not None and not isinstance(given, Mapping):
-            if len(elements) != 1:
-                raise ValueError(f"block {block_id} has {len(elements)} elements; pass {{action_id: value}}")
-            given = {elements[0]["action_id"]: given}
+            if len(found) != 1:
+                raise ValueError(f"block {block_id} has {len(found)} elements; pass {{action_id: value}}")
+            given = {found[0]["action_id"]: given}
         given = dict(given or {})
         entry: dict[str, Any] = {}
-        for element in elements:
+        for element in found:
             action_id = element["action_id"]
             entry[action_id] = _element_state(element, given.pop(action_id, None))
         if given:
@@ -357,24 +359,25 @@ def _element_state(element: dict[str, Any], value: Any) -> dict[str, Any]:
 
 
 def submit_view(
-    slack: LocalSlack,
+    slack: SlackState,
     bot_url: str,
     *,
     user: str,
     view_id: str,
-    values: Mapping[str, Any] | None,
-    timestamp: int | str | None,
-    secret: str | None,
-    timeout: float,
+    values: Mapping[str, Any] | None = None,
+    timestamp: int | str | None = None,
+    secret: str | None = None,
+    timeout: float = 10.0,
 ) -> requests.Response:
-    with slack._changing():
+    """POST a signed ``view_submission`` for an open modal; apply its ``response_action``."""
+    with slack.changing():
         view = slack.view(view_id)
         if view.closed:
             raise ValueError(f"view {view_id} is closed")
         if view.user != user:
             raise ValueError(f"view {view_id} is open for {view.user}, not {user}")
         ws = slack.workspaces[view.team_id]
-        view.state_values = state_values(view.blocks, values or {})
+        slack.submit_state(view, state_values(view.blocks, values or {}))
         trigger_id = slack.issue_trigger_id(user, team_id=ws.team_id)
         payload: dict[str, Any] = {
             "type": "view_submission",
@@ -390,9 +393,9 @@ def submit_view(
         }
     body = urlencode({"payload": json.dumps(payload)})
     response, elapsed = post_signed(slack, bot_url, body, timestamp=timestamp, secret=secret, timeout=timeout)
-    with slack._changing():
+    with slack.changing():
         error = _apply_view_response(slack, view_id, response) if response.status_code == 200 else "dispatch_failed"
-        slack._interactions.append(
+        slack.record_interaction(
             Interaction(
                 "view_submission",
                 payload,
@@ -407,11 +410,11 @@ def submit_view(
     return response
 
 
-def _apply_view_response(slack: LocalSlack, view_id: str, response: requests.Response) -> str | None:
+def _apply_view_response(slack: SlackState, view_id: str, response: requests.Response) -> str | None:
     """Apply ``response_action`` (errors / update / push / clear); an empty 200 closes the view."""
     view = slack.view(view_id)
     if not response.text.strip():
-        slack._close_view(view)
+        slack.close_view(view)
         return None
     try:
         data = response.json()
@@ -420,19 +423,15 @@ def _apply_view_response(slack: LocalSlack, view_id: str, response: requests.Res
     action = data.get("response_action") if isinstance(data, dict) else None
     try:
         if action == "errors":
-            view.errors = dict(data.get("errors") or {})
+            slack.show_errors(view, dict(data.get("errors") or {}))
         elif action == "update":
-            slack._replace_view(view, validate_view(data.get("view")))
+            slack.update_view(view, validate_view(data.get("view")))
         elif action == "push":
-            stack = slack._stacks.setdefault(view.user, [view.id])
-            if len(stack) >= 3:
-                raise SlackError("push_limit_reached")
-            pushed = slack._new_view(slack.workspaces[view.team_id], view.user, validate_view(data.get("view")), view)
-            stack.append(pushed.id)
+            slack.push_view(slack.workspaces[view.team_id], view.user, validate_view(data.get("view")), on=view)
         elif action == "clear":
-            slack._clear_views(view.user)
+            slack.clear_views(view.user)
         else:
-            slack._close_view(view)
+            slack.close_view(view)
     except SlackError as exc:
         log.warning("local Slack: the bot's view_submission response was rejected: %s", exc.error)
         return exc.error

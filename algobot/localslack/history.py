@@ -20,40 +20,37 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
-import itertools
 import json
 import logging
 import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 from .model import File, Message
-
-if TYPE_CHECKING:
-    from .core import LocalSlack
+from .state import SlackState
 
 log = logging.getLogger(__name__)
 
 FORMAT = 1  # bumped if the layout changes; a file of another format is set aside, not misread
 
 
-def export_history(slack: LocalSlack) -> dict[str, Any]:
+def export_history(slack: SlackState) -> dict[str, Any]:
     """The state worth keeping, as JSON-able data (taken under the state lock)."""
-    with slack._cond:
+    with slack.reading():
         channels: dict[str, list[dict[str, Any]]] = {}
         file_ids: set[str] = set()
-        for channel in slack._channels.values():
+        for channel in slack.channels():
             kept = [m for m in channel.messages if m.ephemeral_to is None]
             if kept:
                 channels[channel.id] = [_message(m) for m in kept]
                 file_ids.update(f.id for m in kept for f in m.files)
-        files = [_file(slack._files[i]) for i in sorted(file_ids) if i in slack._files]
-        return {"format": FORMAT, "seq": next(slack._seq), "channels": channels, "files": files}
+        files = [_file(f) for f in sorted(slack.files(), key=lambda f: f.id) if f.id in file_ids]
+        return {"format": FORMAT, "seq": slack.sequence, "channels": channels, "files": files}
 
 
-def import_history(slack: LocalSlack, data: dict[str, Any]) -> int:
+def import_history(slack: SlackState, data: dict[str, Any]) -> int:
     """Put saved messages back into the channels that exist; returns how many were restored.
 
     Raises ValueError when ``data`` is not a history this code wrote.
@@ -69,29 +66,13 @@ def import_history(slack: LocalSlack, data: dict[str, Any]) -> int:
         seq = int(data.get("seq", 0))
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"a damaged local Slack history ({exc.__class__.__name__}: {exc})") from None
-    count = 0
-    with slack._changing():
-        slack._files.update(files)
-        for channel_id, messages in restored.items():
-            channel = slack._channels.get(channel_id)
-            if channel is None:
-                continue
-            channel.messages[:0] = messages
-            count += len(messages)
-            for message in messages:
-                for ts in (message.ts, (message.edited or {}).get("ts")):
-                    if ts:
-                        seconds, _, micros = str(ts).partition(".")
-                        stamp = int(seconds) * 1_000_000 + int(micros.ljust(6, "0")[:6] or 0)
-                        slack._last_ts_us = max(slack._last_ts_us, stamp)  # new messages come after
-        slack._seq = itertools.count(max(seq, next(slack._seq)) + 1)  # new ids never reuse a restored one
-    return count
+    return slack.restore(restored, files, seq)
 
 
 class HistoryFile:
     """Loads a history file into a `LocalSlack`, then keeps the file up to date until `close`."""
 
-    def __init__(self, slack: LocalSlack, path: str | os.PathLike[str], *, interval: float = 0.5) -> None:
+    def __init__(self, slack: SlackState, path: str | os.PathLike[str], *, interval: float = 0.5) -> None:
         self.slack = slack
         self.path = Path(path)
         self.interval = interval
@@ -140,8 +121,7 @@ class HistoryFile:
     def close(self) -> None:
         """Stop the saving thread and write the last state."""
         self._stop.set()
-        with self.slack._changing():  # wakes the thread's wait at once
-            pass
+        self.slack.wake()  # the thread's wait returns at once
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.save()

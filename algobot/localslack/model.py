@@ -2,14 +2,24 @@
 
 Plain dataclasses with a ``to_dict()`` that renders Slack's JSON shape, so the Web API answers,
 the interaction payloads and the inspection endpoint all describe an object the same way.
-They are mutated only by `LocalSlack` under its lock; tests read them.
+They are mutated only by `LocalSlack` under its lock; tests read them. The small helpers at the
+end are shared by the state (`state`), the Web API (`webapi`) and the signing client (`client`).
 """
 
 from __future__ import annotations
 
+import copy
 import mimetypes
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+SLACKBOT = "USLACKBOT"
+_SECRET_KEYS = frozenset({"token", "access_token", "client_secret", "refresh_token"})
 
 
 class SlackError(Exception):
@@ -210,6 +220,14 @@ class Message:
     def is_reply(self) -> bool:
         return self.thread_ts is not None and self.thread_ts != self.ts
 
+    def visible_to(self, include_ephemeral_for: str | bool | None) -> bool:
+        """Not deleted, and not someone else's ephemeral (``True``: every ephemeral counts)."""
+        if self.deleted:
+            return False
+        if self.ephemeral_to is None:
+            return True
+        return include_ephemeral_for is True or self.ephemeral_to == include_ephemeral_for
+
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"type": "message", "ts": self.ts, "user": self.user, "text": self.text}
         if self.bot_id:
@@ -353,3 +371,66 @@ class Interaction:
     response_url: str | None = None
     trigger_id: str | None = None
     error: str | None = None
+
+
+@dataclass
+class Script:
+    """A canned answer queued with `LocalSlack.script`, used for the next ``remaining`` calls."""
+
+    response: Any
+    status: int
+    headers: dict[str, str]
+    remaining: int
+
+
+# ---------------------------------------------------------------------- shared helpers
+
+
+def truthy(value: Any) -> bool:
+    """Slack's boolean args arrive as JSON booleans or as form strings ("true", "1")."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes")
+    return bool(value)
+
+
+def elements(block: dict[str, Any]) -> list[dict[str, Any]]:
+    """Interactive elements of a block: actions.elements, section.accessory, input.element."""
+    found: list[dict[str, Any]] = []
+    for key in ("elements", "accessory", "element"):
+        value = block.get(key)
+        if isinstance(value, dict):
+            found.append(value)
+        elif isinstance(value, list) and block.get("type") == "actions":
+            found.extend(v for v in value if isinstance(v, dict))
+    return found
+
+
+def redact(value: Any) -> Any:
+    """A deep copy with credentials blanked, so records and the inspection endpoint never hold one."""
+    if isinstance(value, dict):
+        return {k: "(redacted)" if k in _SECRET_KEYS else redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return copy.deepcopy(value)
+
+
+def short(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis (for dumps, never for Slack)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def wait_until(cond: threading.Condition, predicate: Callable[[], T], timeout: float) -> T | None:
+    """Wait on `cond` (notified on every change) until predicate() is truthy; None on timeout.
+
+    The predicate runs with the condition's lock held, so it sees a consistent state.
+    """
+    deadline = time.monotonic() + timeout
+    with cond:
+        while True:
+            result = predicate()
+            if result:
+                return result
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            cond.wait(remaining)

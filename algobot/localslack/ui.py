@@ -12,7 +12,7 @@ Served by the local Slack's own WSGI app (`algobot.localslack.wsgi`) next to the
   state version differs from ``N`` (at once if it already does), else after ``timeout`` seconds.
 - ``GET /_ui/files/<id>``: an uploaded file's content as ``text/plain``.
 - ``POST /_ui/command`` ``{user, channel, text, command="/algo"}``: a signed slash command to the
-  bot (`LocalSlack.send_command`); its ack is applied like Slack does. The text is escaped as Slack
+  bot (`client.send_command`); its ack is applied like Slack does. The text is escaped as Slack
   does for a command with *Escape channels, users, and links* on (see `escape_typed`).
 - ``POST /_ui/click`` ``{user, channel, message_ts, action_id, value, block_id}``: signed
   ``block_actions`` for a button or select in a message.
@@ -34,17 +34,14 @@ import json
 import logging
 import re
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
 
 import requests
 
-from algobot.http_server import read_body as _read_body
-
-from .model import Message, View
-
-if TYPE_CHECKING:
-    from .core import LocalSlack
+from . import client
+from .model import SLACKBOT, Message, View
+from .state import SlackState
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +49,6 @@ Answer = tuple[int, Any, dict[str, str]]
 
 LONG_POLL_SECONDS = 25.0
 BOT_TIMEOUT = 10.0
-SLACKBOT = "USLACKBOT"
 
 _STATIC = {
     "index.html": "text/html; charset=utf-8",
@@ -89,14 +85,15 @@ class _Refused(Exception):
 class LocalSlackUI:
     """Routes ``/``, ``/static/*`` and ``/_ui/*`` for `LocalSlackWSGI`."""
 
-    def __init__(self, slack: LocalSlack) -> None:
+    def __init__(self, slack: SlackState) -> None:
         self.slack = slack
 
     @staticmethod
     def handles(path: str) -> bool:
         return path in ("/", "/index.html") or path.startswith(("/static/", "/_ui/"))
 
-    def handle(self, environ: dict[str, Any], verb: str, path: str) -> Answer:
+    def handle(self, environ: dict[str, Any], verb: str, path: str, body: bytes) -> Answer:
+        """Answer one request; ``body`` is the request body `LocalSlackWSGI` read (empty for a GET)."""
         if path in ("/", "/index.html") or path.startswith("/static/"):
             if verb not in ("GET", "HEAD"):
                 return _error(405, "method_not_allowed", "GET only")
@@ -109,7 +106,7 @@ class LocalSlackUI:
             if not environ.get("CONTENT_TYPE", "").lower().startswith("application/json"):
                 return _error(415, "json_required", "POST a JSON body with Content-Type: application/json")
             try:
-                data = json.loads(_read_body(environ).decode("utf-8") or "{}")
+                data = json.loads(body.decode("utf-8") or "{}")
             except ValueError:
                 return _error(400, "invalid_json", "the body is not JSON")
             if not isinstance(data, dict):
@@ -162,7 +159,7 @@ class LocalSlackUI:
     def workspace(self) -> dict[str, Any]:
         """Teams, channels (with their members) and users: what the sidebar and mentions need."""
         slack = self.slack
-        with slack._cond:
+        with slack.reading():
             team = slack.workspaces[slack.default_team_id]
             channels = [
                 {
@@ -193,7 +190,7 @@ class LocalSlackUI:
             ]
             return {
                 "ok": True,
-                "version": slack._version,
+                "version": slack.version,
                 "team": {"id": team.team_id, "name": team.name, "domain": team.domain},
                 "teams": [ws.to_dict() for ws in slack.workspaces.values()],
                 "bot_user_id": team.bot_user_id,
@@ -205,7 +202,7 @@ class LocalSlackUI:
     def messages(self, channel: str, user: str | None) -> list[dict[str, Any]]:
         """Top-level messages in ``ts`` order, each with its visible ``replies``."""
         slack = self.slack
-        with slack._cond:
+        with slack.reading():
             visible = slack.messages(channel, include_ephemeral_for=user)
             top: list[dict[str, Any]] = []
             by_ts: dict[str, dict[str, Any]] = {}
@@ -253,24 +250,27 @@ class LocalSlackUI:
     def _user_name(self, user_id: str) -> str:
         if user_id == SLACKBOT:
             return "Slackbot"
-        found = self.slack._users.get(user_id)
-        return found.name if found is not None else user_id
+        try:
+            return self.slack.user(user_id).name
+        except KeyError:
+            return user_id
 
     def views(self, user: str) -> list[dict[str, Any]]:
         """``user``'s open modals in stack order (the one to show is last)."""
         slack = self.slack
-        with slack._cond:
-            stack = slack._stacks.get(user, [])
+        with slack.reading():
+            stack = slack.view_stack(user)
             open_views = slack.views(user=user)
             open_views.sort(key=lambda v: (stack.index(v.id) if v.id in stack else -1, v.id))
             return copy.deepcopy([_view(v) for v in open_views])
 
     def _file(self, file_id: str) -> Answer:
-        slack = self.slack
-        with slack._cond:
-            file = slack._files.get(file_id)
-            content = file.content if file is not None else None
-            name = file.name if file is not None else ""
+        try:
+            file = self.slack.file(file_id)
+        except KeyError:
+            file = None
+        with self.slack.reading():  # the upload may be arriving now
+            content, name = (file.content, file.name) if file is not None else (None, "")
         if content is None:
             return _error(404, "file_not_found", f"no uploaded file {file_id}")
         safe_name = "".join(ch for ch in name if ch.isalnum() or ch in "._-") or file_id
@@ -287,15 +287,19 @@ class LocalSlackUI:
         """``(user, channel)`` from the body, checked: a real user, a channel they are a member of."""
         user, chan = str(data.get("user") or ""), str(data.get("channel") or "")
         slack = self.slack
-        with slack._cond:
-            found = slack._users.get(user)
-            if found is None or found.is_bot or found.deleted:
+        with slack.reading():
+            try:
+                found = slack.user(user)
+            except KeyError:
+                raise _Refused(400, "user_not_found", f"no user {user!r} to act as") from None
+            if found.is_bot or found.deleted:
                 raise _Refused(400, "user_not_found", f"no user {user!r} to act as")
             if not channel:
                 return user, ""
-            target = slack._channels.get(chan)
-            if target is None:
-                raise _Refused(404, "channel_not_found", f"no channel {chan!r}")
+            try:
+                target = slack.channel(chan)
+            except KeyError:
+                raise _Refused(404, "channel_not_found", f"no channel {chan!r}") from None
             if target.team_id != found.team_id or not target.has_member(user):
                 raise _Refused(400, "not_in_channel", f"{found.name} is not a member of #{target.name}")
         return user, chan
@@ -321,10 +325,10 @@ class LocalSlackUI:
         client; unknown names stay plain text.
         """
         slack = self.slack
-        with slack._cond:
-            team = slack._users[user].team_id
-            people = {u.name.lower(): u for u in slack._users.values() if u.team_id == team and not u.deleted}
-            rooms = {c.name.lower(): c for c in slack._channels.values() if c.team_id == team and not c.is_im}
+        with slack.reading():
+            team = slack.user(user).team_id
+            people = {u.name.lower(): u for u in slack.users(team) if not u.deleted}
+            rooms = {c.name.lower(): c for c in slack.channels(team) if not c.is_im}
 
         def reference(match: re.Match[str]) -> str:
             if match.group("link"):
@@ -348,7 +352,8 @@ class LocalSlackUI:
         if not command.startswith("/") or len(command.split()) != 1:
             return _error(400, "invalid_command", "command must look like /algo")
         try:
-            response = self.slack.send_command(
+            response = client.send_command(
+                self.slack,
                 bot_url,
                 user=user,
                 channel=channel,
@@ -366,7 +371,8 @@ class LocalSlackUI:
         value = data.get("value")
         block_id = data.get("block_id")
         try:
-            response = self.slack.click(
+            response = client.click(
+                self.slack,
                 bot_url,
                 user=user,
                 channel=channel,
@@ -390,7 +396,9 @@ class LocalSlackUI:
         if not isinstance(values, dict):
             return _error(400, "invalid_arguments", "values must be {block_id: {action_id: value}}")
         try:
-            response = self.slack.submit_view(bot_url, user=user, view_id=view_id, values=values, timeout=BOT_TIMEOUT)
+            response = client.submit_view(
+                self.slack, bot_url, user=user, view_id=view_id, values=values, timeout=BOT_TIMEOUT
+            )
         except KeyError:
             return _error(404, "view_not_found", f"no view {view_id!r}")
         except ValueError as exc:
@@ -398,7 +406,7 @@ class LocalSlackUI:
         except requests.RequestException as exc:
             return self._unreachable(bot_url, exc)
         view = self.slack.view(view_id)
-        with self.slack._cond:
+        with self.slack.reading():
             answer = {
                 "ok": True,
                 "status": response.status_code,
@@ -410,11 +418,12 @@ class LocalSlackUI:
     def close_view(self, data: dict[str, Any]) -> Answer:
         user, _ = self._actor(data, channel=False)
         slack = self.slack
-        with slack._changing():
-            view = slack._views.get(str(data.get("view_id") or ""))
-            if view is None or view.user != user:
+        with slack.changing():
+            wanted = str(data.get("view_id") or "")
+            view = next((v for v in slack.views(user, open_only=False, kind=None) if v.id == wanted), None)
+            if view is None:
                 return _error(404, "view_not_found", "no such view open for this user")
-            slack._close_view(view)
+            slack.close_view(view)
         return 200, {"ok": True}, {}
 
     def message(self, data: dict[str, Any]) -> Answer:
@@ -423,11 +432,11 @@ class LocalSlackUI:
         if not text.strip():
             return _error(400, "no_text", "nothing to send")
         slack = self.slack
-        with slack._changing():
-            target = slack._channels[channel]
+        with slack.changing():
+            target = slack.channel(channel)
             if target.is_archived:
                 return _error(400, "is_archived", f"#{target.name} is archived")
-            message = slack._post(target, {"text": self.escape_typed(text, user)}, user=user, source="ui")
+            message = slack.post(target, {"text": self.escape_typed(text, user)}, user=user, source="ui")
         return 200, {"ok": True, "ts": message.ts}, {}
 
     def _unreachable(
@@ -442,10 +451,7 @@ class LocalSlackUI:
         """The bot did not answer: Slack tells the user with a Slackbot ephemeral; so do we (and the page)."""
         log.warning("local Slack UI: the bot at %s did not answer: %s", bot_url, exc.__class__.__name__)
         if user and channel and command:
-            slack = self.slack
-            with slack._changing():
-                note = {"text": f'{command} failed with the error "dispatch_failed"'}
-                slack._post(slack._channels[channel], note, user=SLACKBOT, ephemeral_to=user, source="slack")
+            self.slack.post_slackbot_note(channel, user, f'{command} failed with the error "dispatch_failed"')
         return _error(502, "bot_unreachable", f"The bot at {bot_url} did not answer ({exc.__class__.__name__}).")
 
 

@@ -1,32 +1,36 @@
 """Web API methods of the local Slack, one function per method, called with the state lock held.
 
-Each handler validates what real Slack validates (where cheap) *before* changing state, then
-returns Slack's success shape. Errors are raised as `SlackError` and answered ``{"ok": false}``
-with HTTP 200, as Slack does. Methods without a handler answer ``{"ok": true}``.
+`answer` is the entry point (``/api/<method>``): a scripted answer if one is queued, else the
+token is checked and the method's handler runs. Each handler validates what real Slack validates
+(where cheap) *before* changing state, then returns Slack's success shape. Errors are raised as
+`SlackError` and answered ``{"ok": false}`` with HTTP 200, as Slack does. Methods without a handler
+answer ``{"ok": true}``. Handlers change state only through `SlackState`'s public methods.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
-from .model import Channel, File, SlackError, Workspace
+from .model import Channel, SlackError, User, Workspace, truthy
+from .state import SlackState
 from .validation import MESSAGE_TEXT_MAX, load_json_arg, validate_message, validate_view
 
-if TYPE_CHECKING:
-    from .core import LocalSlack
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 NO_AUTH = frozenset({"api.test", "oauth.v2.access", "oauth.access", "oauth.v2.exchange"})
 APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
-VIEW_STACK_MAX = 3
 
 
 class Request:
     """One Web API call as a handler sees it."""
 
     def __init__(
-        self, slack: LocalSlack, args: dict[str, Any], ws: Workspace, base_url: str, headers: dict[str, str]
+        self, slack: SlackState, args: dict[str, Any], ws: Workspace, base_url: str, headers: dict[str, str]
     ) -> None:
         self.slack = slack
         self.args = args
@@ -57,8 +61,36 @@ def method(name: str) -> Callable[[Handler], Handler]:
     return register
 
 
+def answer(
+    slack: SlackState, method: str, args: dict[str, Any], token: str | None, headers: dict[str, str], base_url: str
+) -> tuple[int, Any, dict[str, str]]:
+    """Answer one Web API call: scripted answer if any, else the real behaviour. Always recorded."""
+    with slack.changing():
+        scripted = slack.take_script(method)
+        if scripted is not None:
+            status, body, extra_headers = scripted.status, scripted.response, scripted.headers
+        else:
+            status, extra_headers = 200, {}
+            try:
+                body = dispatch(slack, method, args, _authenticate(slack, method, token), base_url, headers)
+            except SlackError as exc:
+                body = exc.to_dict()
+        slack.record_call(method, args, headers, status, body, scripted is not None)
+        log.debug("local Slack %s -> %s", method, body.get("error", "ok") if isinstance(body, dict) else status)
+        return status, body, extra_headers
+
+
+def _authenticate(slack: SlackState, method: str, token: str | None) -> Workspace:
+    if method in NO_AUTH:
+        return slack.default_workspace
+    kind, ws = slack.token_owner(token)
+    if (kind == "app") != (method in APP_TOKEN_METHODS):
+        raise SlackError("not_allowed_token_type")
+    return ws
+
+
 def dispatch(
-    slack: LocalSlack, name: str, args: dict[str, Any], ws: Workspace, base_url: str, headers: dict[str, str]
+    slack: SlackState, name: str, args: dict[str, Any], ws: Workspace, base_url: str, headers: dict[str, str]
 ) -> dict[str, Any]:
     handler = HANDLERS.get(name)
     if handler is None:
@@ -73,25 +105,16 @@ def find_channel(req: Request, ref: Any, *, allow_dm: bool = False) -> Channel:
     """Resolve a channel id (or ``#name``, or a user id → the bot's DM with them, like chat.postMessage)."""
     slack, ws = req.slack, req.ws
     ref = str(ref or "")
-    channel = slack._channels.get(ref)
+    channel = _known(slack.channel, ref)
     if channel is None and allow_dm:
-        user = slack._users.get(ref)
+        user = _known(slack.user, ref)
         if user is not None and user.team_id == ws.team_id:
-            channel = _dm_channel(slack, ws, user.id)
+            channel = slack.open_dm(ws.team_id, user.id)
         else:
             name = ref.lstrip("#")
-            channel = next((c for c in slack._channels.values() if c.name == name and c.team_id == ws.team_id), None)
+            channel = next((c for c in slack.channels(ws.team_id) if c.name == name), None)
     if channel is None or channel.team_id != ws.team_id or (channel.is_private and not channel.bot_member):
         raise SlackError("channel_not_found")
-    return channel
-
-
-def _dm_channel(slack: LocalSlack, ws: Workspace, user_id: str) -> Channel:
-    for channel in slack._channels.values():
-        if channel.is_im and channel.im_user == user_id:
-            return channel
-    channel = slack.add_channel(f"D0{user_id}", user_id, team_id=ws.team_id, members={user_id, ws.bot_user_id})
-    channel.is_im, channel.im_user = True, user_id
     return channel
 
 
@@ -102,17 +125,19 @@ def check_postable(channel: Channel) -> None:
         raise SlackError("not_in_channel")
 
 
-def find_user(req: Request, user_id: Any) -> Any:
-    user = req.slack._users.get(str(user_id or ""))
+def find_user(req: Request, user_id: Any) -> User:
+    user = _known(req.slack.user, str(user_id or ""))
     if user is None or user.team_id != req.ws.team_id:
         raise SlackError("user_not_found")
     return user
 
 
-def _bool(value: Any) -> bool:
-    from .core import truthy
-
-    return truthy(value)
+def _known(lookup: Callable[[str], T], key: str) -> T | None:
+    """``lookup(key)``, or None where the state has no such object (it raises KeyError)."""
+    try:
+        return lookup(key)
+    except KeyError:
+        return None
 
 
 # ---------------------------------------------------------------------- auth / misc
@@ -157,7 +182,7 @@ def oauth_v2_access(req: Request) -> dict[str, Any]:
     return {
         "ok": True,
         "app_id": ws.app_id,
-        "authed_user": {"id": next((u.id for u in req.slack._users.values() if u.is_admin), None)},
+        "authed_user": {"id": next((u.id for u in req.slack.users() if u.is_admin), None)},
         "scope": "commands,chat:write,files:write,im:write,users:read",
         "token_type": "bot",
         "access_token": req.slack.bot_token,
@@ -177,11 +202,11 @@ def chat_post_message(req: Request) -> dict[str, Any]:
     check_postable(channel)
     fields = validate_message(req.args)
     metadata = load_json_arg(req.get("metadata"), "metadata")
-    message = req.slack._post(
+    message = req.slack.post(
         channel,
         fields,
         thread_ts=req.get("thread_ts"),
-        reply_broadcast=_bool(req.get("reply_broadcast")),
+        reply_broadcast=truthy(req.get("reply_broadcast")),
         metadata=metadata,
     )
     return {"ok": True, "channel": channel.id, "ts": message.ts, "message": message.to_dict()}
@@ -195,13 +220,13 @@ def chat_post_ephemeral(req: Request) -> dict[str, Any]:
         raise SlackError("user_not_in_channel")
     check_postable(channel)
     fields = validate_message(req.args)
-    message = req.slack._post(channel, fields, thread_ts=req.get("thread_ts"), ephemeral_to=user.id)
+    message = req.slack.post(channel, fields, thread_ts=req.get("thread_ts"), ephemeral_to=user.id)
     return {"ok": True, "message_ts": message.ts}
 
 
 def _own_message(req: Request, *, cant: str) -> Any:
     channel = find_channel(req, req.get("channel"))
-    message = req.slack._find_message(channel.id, str(req.get("ts") or ""))
+    message = req.slack.message(channel.id, str(req.get("ts") or ""), include_ephemeral_for=None)
     if message is None:
         raise SlackError("message_not_found")
     if message.user != req.ws.bot_user_id:
@@ -217,7 +242,7 @@ def chat_update(req: Request) -> dict[str, Any]:
     fields = validate_message(req.args, require_content=False)
     if not fields:
         raise SlackError("no_text")
-    req.slack._edit(message, fields, req.ws.bot_user_id)
+    req.slack.update_message(message, fields, req.ws.bot_user_id)
     return {
         "ok": True,
         "channel": channel.id,
@@ -230,7 +255,7 @@ def chat_update(req: Request) -> dict[str, Any]:
 @method("chat.delete")
 def chat_delete(req: Request) -> dict[str, Any]:
     channel, message = _own_message(req, cant="cant_delete_message")
-    message.deleted = True
+    req.slack.delete_message(message)
     return {"ok": True, "channel": channel.id, "ts": message.ts}
 
 
@@ -238,7 +263,7 @@ def chat_delete(req: Request) -> dict[str, Any]:
 def chat_get_permalink(req: Request) -> dict[str, Any]:
     channel = find_channel(req, req.get("channel"))
     ts = str(req.require("message_ts"))
-    if req.slack._find_message(channel.id, ts) is None:
+    if req.slack.message(channel.id, ts, include_ephemeral_for=None) is None:
         raise SlackError("message_not_found")
     link = f"{req.ws.url}archives/{channel.id}/p{ts.replace('.', '')}"
     return {"ok": True, "channel": channel.id, "permalink": link}
@@ -249,26 +274,17 @@ def chat_get_permalink(req: Request) -> dict[str, Any]:
 
 @method("views.open")
 def views_open(req: Request) -> dict[str, Any]:
-    trigger = req.slack._consume_trigger(req.require("trigger_id"), req.ws.team_id)
+    trigger = req.slack.check_trigger(req.require("trigger_id"), req.ws.team_id)
     payload = validate_view(req.require("view"))
-    trigger.used = True
-    req.slack._clear_views(trigger.user)
-    view = req.slack._new_view(req.ws, trigger.user, payload)
-    req.slack._stacks[trigger.user] = [view.id]
+    view = req.slack.open_view(req.ws, trigger, payload)
     return {"ok": True, "view": view.to_dict()}
 
 
 @method("views.push")
 def views_push(req: Request) -> dict[str, Any]:
-    trigger = req.slack._consume_trigger(req.require("trigger_id"), req.ws.team_id)
+    trigger = req.slack.check_trigger(req.require("trigger_id"), req.ws.team_id)
     payload = validate_view(req.require("view"))
-    stack = req.slack._stacks.setdefault(trigger.user, [])
-    if len(stack) >= VIEW_STACK_MAX:
-        raise SlackError("push_limit_reached")
-    trigger.used = True
-    previous = req.slack._views[stack[-1]] if stack else None
-    view = req.slack._new_view(req.ws, trigger.user, payload, previous=previous)
-    stack.append(view.id)
+    view = req.slack.push_view(req.ws, trigger.user, payload, trigger=trigger)
     return {"ok": True, "view": view.to_dict()}
 
 
@@ -277,20 +293,13 @@ def views_update(req: Request) -> dict[str, Any]:
     view_id, external_id = req.get("view_id"), req.get("external_id")
     if not view_id and not external_id:
         raise SlackError("invalid_arguments", response_metadata={"messages": ["[ERROR] view_id or external_id"]})
-    view = next(
-        (
-            v
-            for v in req.slack._views.values()
-            if v.team_id == req.ws.team_id and (v.id == view_id if view_id else v.external_id == external_id)
-        ),
-        None,
-    )
+    view = req.slack.find_view(req.ws.team_id, view_id=view_id, external_id=external_id)
     if view is None or view.closed:
         raise SlackError("not_found")
     payload = validate_view(req.require("view"))
     if req.get("hash") and req.get("hash") != view.hash:
         raise SlackError("hash_conflict")
-    req.slack._replace_view(view, payload)
+    req.slack.update_view(view, payload)
     return {"ok": True, "view": view.to_dict()}
 
 
@@ -298,15 +307,10 @@ def views_update(req: Request) -> dict[str, Any]:
 def views_publish(req: Request) -> dict[str, Any]:
     user = find_user(req, req.require("user_id"))
     payload = validate_view(req.require("view"), allowed_types=("home",))
-    current = req.slack._home_views.get(user.id)
+    current = req.slack.home_view(user.id)
     if current is not None and req.get("hash") and req.get("hash") != current.hash:
         raise SlackError("hash_conflict")
-    if current is None:
-        current = req.slack._new_view(req.ws, user.id, payload)
-        req.slack._home_views[user.id] = current
-    else:
-        req.slack._replace_view(current, payload)
-    return {"ok": True, "view": current.to_dict()}
+    return {"ok": True, "view": req.slack.publish_home(req.ws, user.id, payload).to_dict()}
 
 
 # ---------------------------------------------------------------------- users.* / conversations.*
@@ -319,7 +323,7 @@ def users_info(req: Request) -> dict[str, Any]:
 
 @method("users.list")
 def users_list(req: Request) -> dict[str, Any]:
-    members = [u.to_dict() for u in req.slack._users.values() if u.team_id == req.ws.team_id]
+    members = [u.to_dict() for u in req.slack.users(req.ws.team_id)]
     return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
 
 
@@ -332,11 +336,10 @@ def conversations_info(req: Request) -> dict[str, Any]:
 def conversations_list(req: Request) -> dict[str, Any]:
     channels = [
         c.to_dict()
-        for c in req.slack._channels.values()
-        if c.team_id == req.ws.team_id
-        and not c.is_im
+        for c in req.slack.channels(req.ws.team_id)
+        if not c.is_im
         and (c.bot_member or not c.is_private)
-        and (not c.is_archived or not _bool(req.get("exclude_archived")))
+        and (not c.is_archived or not truthy(req.get("exclude_archived")))
     ]
     return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
 
@@ -344,7 +347,7 @@ def conversations_list(req: Request) -> dict[str, Any]:
 @method("conversations.members")
 def conversations_members(req: Request) -> dict[str, Any]:
     channel = find_channel(req, req.get("channel"))
-    members = [u.id for u in req.slack._users.values() if u.team_id == channel.team_id and not u.is_bot]
+    members = [u.id for u in req.slack.users(channel.team_id) if not u.is_bot]
     members = [m for m in members if channel.has_member(m)]
     if channel.bot_member:
         members.append(req.ws.bot_user_id)
@@ -358,7 +361,7 @@ def conversations_join(req: Request) -> dict[str, Any]:
         raise SlackError("method_not_supported_for_channel_type")
     if channel.is_archived:
         raise SlackError("is_archived")
-    channel.bot_member = True
+    req.slack.update_channel(channel.id, bot_member=True)
     return {"ok": True, "channel": channel.to_dict()}
 
 
@@ -368,7 +371,7 @@ def conversations_open(req: Request) -> dict[str, Any]:
     if len(users) != 1:
         raise SlackError("method_not_supported_for_channel_type")
     user = find_user(req, users[0])
-    return {"ok": True, "channel": {"id": _dm_channel(req.slack, req.ws, user.id).id}}
+    return {"ok": True, "channel": {"id": req.slack.open_dm(req.ws.team_id, user.id).id}}
 
 
 def _readable(req: Request) -> Channel:
@@ -394,7 +397,7 @@ def conversations_history(req: Request) -> dict[str, Any]:
 def conversations_replies(req: Request) -> dict[str, Any]:
     channel = _readable(req)
     ts = str(req.require("ts"))
-    if req.slack._find_message(channel.id, ts) is None:
+    if req.slack.message(channel.id, ts, include_ephemeral_for=None) is None:
         raise SlackError("thread_not_found")
     thread = [m.to_dict() for m in req.slack.thread(channel.id, ts)]
     return {"ok": True, "messages": thread, "has_more": False}
@@ -412,17 +415,9 @@ def files_get_upload_url_external(req: Request) -> dict[str, Any]:
         raise SlackError("invalid_arguments") from None
     if length < 0:
         raise SlackError("invalid_arguments")
-    file = File(
-        id=req.slack._next_id("F"),
-        team_id=req.ws.team_id,
-        user=req.ws.bot_user_id,
-        name=filename,
-        length=length,
-        created=int(req.slack.clock()),
-        alt_txt=req.get("alt_txt"),
-        snippet_type=req.get("snippet_type"),
+    file = req.slack.create_file(
+        req.ws, filename, length, alt_txt=req.get("alt_txt"), snippet_type=req.get("snippet_type")
     )
-    req.slack._files[file.id] = file
     return {"ok": True, "upload_url": f"{req.base_url}/upload/{file.id}", "file_id": file.id}
 
 
@@ -431,12 +426,13 @@ def files_complete_upload_external(req: Request) -> dict[str, Any]:
     entries = load_json_arg(req.require("files"), "files")
     if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
         raise SlackError("invalid_arguments")
-    files: list[File] = []
+    uploaded = {f.id: f for f in req.slack.files() if f.team_id == req.ws.team_id}
+    files = []
     for entry in entries:
-        file = req.slack._files.get(str(entry.get("id") or ""))
-        if file is None or file.team_id != req.ws.team_id or file.content is None or file.completed:
+        file = uploaded.get(str(entry.get("id") or ""))
+        if file is None or file.content is None or file.completed:
             raise SlackError("file_not_found")
-        files.append(file)
+        files.append((file, str(entry.get("title") or file.name)))
     refs = [req.get("channel_id")] if req.get("channel_id") else []
     refs += [c for c in str(req.get("channels") or "").split(",") if c]
     channels = [find_channel(req, ref) for ref in refs]
@@ -448,19 +444,16 @@ def files_complete_upload_external(req: Request) -> dict[str, Any]:
     comment = str(req.get("initial_comment") or "")
     if len(comment) > MESSAGE_TEXT_MAX:
         raise SlackError("msg_too_long")
-    for entry, file in zip(entries, files, strict=True):
-        file.title = str(entry.get("title") or file.name)
-        file.completed = True
-        file.channels = [c.id for c in channels]
-        file.thread_ts = thread_ts
-    for channel in channels:
-        req.slack._post(channel, {"text": comment}, thread_ts=thread_ts, files=files, source="files")
-    return {"ok": True, "files": [f.to_dict() for f in files]}
+    req.slack.share_files(files, channels, thread_ts=thread_ts, comment=comment)
+    return {"ok": True, "files": [f.to_dict() for f, _ in files]}
 
 
 @method("files.info")
 def files_info(req: Request) -> dict[str, Any]:
-    file = req.slack._files.get(str(req.get("file") or ""))
-    if file is None or file.team_id != req.ws.team_id or not file.completed:
+    try:
+        file = req.slack.file(str(req.get("file") or ""))
+    except KeyError:
+        raise SlackError("file_not_found") from None
+    if file.team_id != req.ws.team_id or not file.completed:
         raise SlackError("file_not_found")
     return {"ok": True, "file": file.to_dict(), "content": file.text}

@@ -19,16 +19,15 @@ import logging
 from collections.abc import Callable, Iterable
 from email.parser import BytesParser
 from email.policy import HTTP
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, parse_qsl
 
 from algobot.http_server import read_body as _read_body
 
+from . import webapi
 from .model import SlackError
+from .state import SlackState
 from .ui import LocalSlackUI
-
-if TYPE_CHECKING:
-    from .core import LocalSlack
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,7 @@ _REASONS = {
 class LocalSlackWSGI:
     """The WSGI application; ``LocalSlack.wsgi_app`` is an instance of it."""
 
-    def __init__(self, slack: LocalSlack) -> None:
+    def __init__(self, slack: SlackState) -> None:
         self.slack = slack
         self.ui = LocalSlackUI(slack)
 
@@ -69,7 +68,7 @@ class LocalSlackWSGI:
             elif path == "/healthz":
                 status, body, headers = 200, {"ok": True, "service": "localslack"}, {}
             elif self.ui.handles(path):
-                status, body, headers = self.ui.handle(environ, verb, path)
+                status, body, headers = self.ui.handle(environ, verb, path, _read_body(environ))
             else:
                 status, body, headers = 404, {"ok": False, "error": "not_found"}, {}
         except Exception:  # a bug in the double must show up as a 500, not a hung test
@@ -93,7 +92,7 @@ class LocalSlackWSGI:
         token = token or (str(field_token) if field_token else None)
         if parse_error is not None:
             return 200, parse_error.to_dict(), {}
-        return self.slack.handle_api(method, args, token, headers, _base_url(environ))
+        return webapi.answer(self.slack, method, args, token, headers, _base_url(environ))
 
     def _upload(self, environ: dict[str, Any], file_id: str) -> tuple[int, Any, dict[str, str]]:
         body = _read_body(environ)

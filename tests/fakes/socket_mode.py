@@ -27,7 +27,7 @@ from typing import Any, Self, TypeVar
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import Server, ServerConnection, serve
 
-from algobot.localslack.core import wait_until
+from algobot.localslack.model import wait_until
 
 T = TypeVar("T")
 
