@@ -19,12 +19,12 @@ from slack_sdk.errors import SlackClientError
 from sqlite_utils import Database
 
 from algobot import audit, messages, metrics, permissions
-from algobot.algorithmia import AlgorithmiaClient, AlgorithmiaError, Forbidden, InvalidInput
+from algobot.algorithmia import AlgorithmiaClient, AlgorithmiaError, Forbidden
 from algobot.blocks import text_message
 from algobot.channels import ChannelRef, ChannelStore
 from algobot.crypto import KeyCipher
 from algobot.db import DatabaseLocked, immediate, open_db, pending_writes, retry_locked
-from algobot.parsing import ParsedCommand, ParseError, contains_key_shape
+from algobot.parsing import ParsedCommand, UsageError, contains_key_shape
 from algobot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,24 +58,24 @@ class CommandSpec:
     check_text: Callable[[ParsedCommand], str | None] | None = None
 
     def check(self, parsed: ParsedCommand) -> None:
-        """Raise ParseError naming the first problem with the arguments."""
+        """Raise UsageError naming the first problem with the arguments."""
         if self.check_text is not None:
             problem = self.check_text(parsed)
             if problem:
-                raise ParseError(problem)
+                raise UsageError(problem)
             return
         unknown = [key for key in parsed.options if key not in self.options]
         if unknown:
-            raise ParseError(messages.unknown_option(unknown[0], list(self.options)))
+            raise UsageError(messages.unknown_option(unknown[0], list(self.options)))
         # Notes, labels and summaries are announced in the channel and sent to Algorithmia as typed.
         shaped = [key for key, value in parsed.options.items() if contains_key_shape(value)]
         if shaped:
-            raise ParseError(messages.option_holds_a_key(shaped[0]))
+            raise UsageError(messages.option_holds_a_key(shaped[0]))
         if len(parsed.positional) > self.max_args:
-            raise ParseError(messages.too_many_arguments(list(parsed.positional[self.max_args :])))
+            raise UsageError(messages.too_many_arguments(list(parsed.positional[self.max_args :])))
         if len(parsed.positional) < self.min_args:
             name = self.arg_names[min(len(parsed.positional), len(self.arg_names) - 1)]
-            raise ParseError(messages.missing_argument(name))
+            raise UsageError(messages.missing_argument(name))
 
     @property
     def audited(self) -> bool:
@@ -357,7 +357,7 @@ def execute(services: Services, invocation: Invocation, parsed: ParsedCommand, r
         return reply
     try:
         spec.check(parsed)
-    except ParseError as exc:
+    except UsageError as exc:
         reply = Reply(ephemeral=text_message(messages.bad_input(str(exc), spec.usage)), skip_audit=True)
         deliver(reply, responder)
         return reply
@@ -421,9 +421,7 @@ def _run(ctx: CommandContext, spec: CommandSpec, parsed: ParsedCommand, decision
             ctx.invocation.on_api_call()
     try:
         reply = spec.run(ctx, parsed)
-    except InvalidInput as exc:
-        if exc.status is not None:  # the API refused it, not our own validation
-            return _api_failure(ctx, exc, algorithm)
+    except UsageError as exc:  # found before any request: the API's own 400s are AlgorithmiaErrors
         return Reply(
             ephemeral=text_message(messages.bad_input(exc.message, spec.usage)),
             algorithm=algorithm,
@@ -478,16 +476,16 @@ def positional_or_none(parsed: ParsedCommand, index: int) -> str | None:
 
 
 def int_option(parsed: ParsedCommand, name: str, default: int, *, low: int, high: int) -> int:
-    """Parse a whole-number option within bounds, or raise InvalidInput naming it."""
+    """Parse a whole-number option within bounds, or raise UsageError naming it."""
     raw = parsed.options.get(name)
     if raw is None:
         return default
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidInput(f"{name}= must be a whole number from {low} to {high}, not '{raw}'.") from None
+        raise UsageError(messages.not_a_whole_number(name, low, high, f"'{raw}'")) from None
     if not low <= value <= high:
-        raise InvalidInput(f"{name}= must be a whole number from {low} to {high}, not {value}.")
+        raise UsageError(messages.not_a_whole_number(name, low, high, str(value)))
     return value
 
 
@@ -496,5 +494,5 @@ def choice_option(parsed: ParsedCommand, name: str, choices: Sequence[str], defa
     if raw is None:
         return default
     if raw.lower() not in choices:
-        raise InvalidInput(f"{name}= must be one of {', '.join(choices)}, not '{raw}'.")
+        raise UsageError(messages.not_a_choice(name, choices, raw))
     return raw.lower()

@@ -7,6 +7,7 @@ Values that come from users or from the API are escaped for mrkdwn by the caller
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from algobot.algorithmia import (
@@ -74,6 +75,18 @@ def too_many_arguments(extra: list[str]) -> str:
 
 def missing_argument(name: str) -> str:
     return f"{name} is missing."
+
+
+def not_a_whole_number(option: str, low: int, high: int, shown: str) -> str:
+    return f"{option}= must be a whole number from {low} to {high}, not {shown}."
+
+
+def not_a_choice(option: str, choices: Sequence[str], value: str) -> str:
+    return f"{option}= must be one of {', '.join(choices)}, not '{value}'."
+
+
+NOTHING_TO_UPDATE = "give at least one key=value to change, e.g. license=mit."
+LABEL_REQUIRED = 'label= is required, e.g. label="Sentiment analysis".'
 
 
 # -- keys and configuration --------------------------------------------------

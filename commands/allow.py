@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from algobot import blocks, messages
-from algobot.algorithmia import InvalidInput
 from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, first_line
-from algobot.parsing import ParsedCommand, parse_user_reference
+from algobot.parsing import ParsedCommand, UsageError, parse_user_reference
 
 
 def target_user(parsed: ParsedCommand) -> str:
     user_id = parse_user_reference(parsed.positional[0])
     if user_id is None:
-        raise InvalidInput(messages.MENTION_NEEDED)
+        raise UsageError(messages.MENTION_NEEDED)
     return user_id
 
 

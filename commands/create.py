@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 from algobot import blocks, messages
 from algobot.algorithmia import DETAILS_KEYS, split_algo_name
 from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, first_line
-from algobot.parsing import ParsedCommand
+from algobot.parsing import ParsedCommand, UsageError
 
 DEFAULT_SETTINGS = {
     "language": "python3-1",
@@ -36,9 +36,7 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
     split_algo_name(algorithm)
     details = {key: parsed.options[key] for key in DETAILS_KEYS if key in parsed.options}
     if not details.get("label"):
-        from algobot.algorithmia import InvalidInput
-
-        raise InvalidInput('label= is required, e.g. label="Sentiment analysis".')
+        raise UsageError(messages.LABEL_REQUIRED)
     settings = {key: parsed.options.get(key, default) for key, default in DEFAULT_SETTINGS.items()}
     for key in ("royalty_microcredits", "package_set"):
         if key in parsed.options:

@@ -6,9 +6,9 @@ from itertools import islice
 from typing import Any
 
 from algobot import blocks, ids, messages
-from algobot.algorithmia import AlgorithmiaClient, InvalidInput, normalize_version_type
+from algobot.algorithmia import AlgorithmiaClient, normalize_version_type
 from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, choice_option, first_line
-from algobot.parsing import ParsedCommand
+from algobot.parsing import ParsedCommand, UsageError
 
 # How far back a build named by a notice is looked for: far enough for any notice someone still clicks.
 BUILDS_SEARCHED = 200
@@ -57,7 +57,7 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
         if asked and asked.get("build_id"):
             question_text += "\n" + messages.will_publish(str(asked["build_id"]), asked.get("commit_sha"))
         if len(value) > blocks.BUTTON_VALUE_LIMIT:
-            raise InvalidInput(messages.BUTTON_VALUE_TOO_LONG)
+            raise UsageError(messages.BUTTON_VALUE_TOO_LONG)
         dialog = blocks.confirm_dialog(
             messages.CONFIRM_PUBLIC_TITLE, messages.CONFIRM_PUBLIC_BODY, messages.CONFIRM_PUBLIC_YES
         )

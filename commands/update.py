@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from algobot import blocks, messages
-from algobot.algorithmia import DETAILS_KEYS, InvalidInput, validate_settings
+from algobot.algorithmia import DETAILS_KEYS, validate_settings
 from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, first_line
-from algobot.parsing import ParsedCommand
+from algobot.parsing import ParsedCommand, UsageError
 
 UPDATE_SETTINGS = ("source_visibility", "license", "network_access", "pipeline_enabled", "environment")
 # The API wants the whole settings object on update, so unchanged values are carried over.
@@ -21,7 +21,7 @@ CARRIED_SETTINGS = (
 def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
     algorithm = parsed.positional[0]
     if not parsed.options:
-        raise InvalidInput("give at least one key=value to change, e.g. license=mit.")
+        raise UsageError(messages.NOTHING_TO_UPDATE)
     detail_changes = {k: v for k, v in parsed.options.items() if k in DETAILS_KEYS}
     setting_changes = validate_settings({k: v for k, v in parsed.options.items() if k in UPDATE_SETTINGS})
     api = ctx.require_api()
