@@ -85,8 +85,11 @@ def not_a_choice(option: str, choices: Sequence[str], value: str) -> str:
     return f"{option}= must be one of {', '.join(choices)}, not '{value}'."
 
 
+def option_required(option: str, example: str) -> str:
+    return f"{option}= is required, e.g. {option}={example}."
+
+
 NOTHING_TO_UPDATE = "give at least one key=value to change, e.g. license=mit."
-LABEL_REQUIRED = 'label= is required, e.g. label="Sentiment analysis".'
 
 
 # -- keys and configuration --------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from algobot import blocks, messages
 from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, first_line
+from algobot.options import Arg
 from algobot.parsing import ParsedCommand, UsageError, parse_user_reference
 
 
@@ -27,11 +28,8 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
 COMMAND = CommandSpec(
     name="allow",
     summary=first_line(__doc__),
-    usage="/algo allow @USER",
     kind=Kind.CONFIGURE,
     run=run,
-    min_args=1,
-    max_args=1,
-    arg_names=("@USER",),
+    args=(Arg("@USER"),),
     details="While the list is empty anyone in the channel may make changes; reads are always open.",
 )
