@@ -60,6 +60,10 @@ class CommandSpec:
     def usage(self) -> str:
         return usage_line(self.name, self.args, self.options)
 
+    def option_help(self) -> list[str]:
+        """One line per option worth explaining, for `/algo help CMD`."""
+        return [line for line in (option.help_line() for option in self.options) if line]
+
     def check(self, parsed: ParsedCommand) -> None:
         """Raise UsageError naming the first problem with the arguments."""
         if self.check_text is not None:

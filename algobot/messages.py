@@ -85,6 +85,19 @@ def not_a_choice(option: str, choices: Sequence[str], value: str) -> str:
     return f"{option}= must be one of {', '.join(choices)}, not '{value}'."
 
 
+def option_help(option: str, purpose: str, accepts: str) -> str:
+    """A line of `/algo help CMD` for one option: what it is for and what it takes."""
+    return f"`{option}=` " + "; ".join(part for part in (purpose, accepts) if part) + "."
+
+
+def whole_number_range(low: int, high: int, default: object) -> str:
+    return f"{low} to {high}, default {default}"
+
+
+def one_of(choices: Sequence[str], default: object) -> str:
+    return f"one of {', '.join(choices)}" + ("" if default is None else f", default {default}")
+
+
 def option_required(option: str, example: str) -> str:
     return f"{option}= is required, e.g. {option}={example}."
 

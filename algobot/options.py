@@ -69,6 +69,20 @@ class Option:
         text = f"{self.name}={self.placeholder()}"
         return text if self.required else f"[{text}]"
 
+    def help_line(self) -> str | None:
+        """`/algo help CMD`'s line for this option, when there is more to say than the usage line."""
+        if self.hidden:
+            return None
+        if self.low is not None and self.high is not None:
+            accepts = messages.whole_number_range(self.low, self.high, self.default)
+        elif self.choices:
+            accepts = messages.one_of(self.choices, self.default)
+        else:
+            accepts = ""
+        if not (self.help or accepts):
+            return None
+        return messages.option_help(self.name, self.help, accepts)
+
     def convert(self, raw: str) -> str | int:
         """The typed value of ``raw``, or a UsageError naming the option and what it accepts."""
         if self.low is not None and self.high is not None:

@@ -14,7 +14,7 @@ from algobot.parsing import ParsedCommand, UsageError
 BUILD = Option("build", shown="BUILD_ID", help="publish exactly this build")
 NOTES = Option("notes", shown='"…"', help="release notes")
 CALLABILITY = Option("callability", choices=SETTINGS_ENUMS["algorithm_callability"], help="who may call it")
-SAMPLE_INPUT = Option("sample_input", help="shown on the algorithm's page")
+SAMPLE_INPUT = Option("sample_input", help="an example input, shown on the algorithm's page")
 
 # How far back a build named by a notice is looked for: far enough for any notice someone still clicks.
 BUILDS_SEARCHED = 200
