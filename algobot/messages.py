@@ -373,6 +373,13 @@ BUTTON_VALUE_TOO_LONG = "these options are too long to carry on a confirmation b
 NO_BUILDS = "{algorithm} has no builds yet: push code or run `/algo compile {algorithm}`."
 NO_VERSIONS = "{algorithm} has no published versions yet."
 NO_AUDIT = "Nothing has been recorded for this channel yet."
+
+
+def audit_title(algorithm: str | None) -> str:
+    """The heading of `/algo audit` (a plain-text header: nothing to escape)."""
+    return f"Audit trail of {algorithm}" if algorithm else "Audit trail of this channel"
+
+
 # How `/algo audit` words a row: the command as people type it, where it came from, on what, the
 # outcome. The stored row keeps the machine form (action "button:logs", raw ids) for `audit export`.
 AUDIT_VIA = {"button": " (with a button)", "modal": " (in a dialog)", "cli": " (from the command line)"}

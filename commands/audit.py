@@ -15,7 +15,7 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
         split_algo_name(algorithm)
     limit = PAGE_LIMIT.number(parsed)
     rows = audit.recent(ctx.db, ctx.ref, algorithm=algorithm, limit=limit)
-    title = f"Audit trail of {algorithm}" if algorithm else "Audit trail of this channel"
+    title = messages.audit_title(algorithm)
     configure = frozenset(name for name, spec in ctx.services.registry.items() if spec.kind is Kind.CONFIGURE)
     return Reply(ephemeral=blocks.audit_message(title, rows, messages.NO_AUDIT, configure_actions=configure))
 
