@@ -431,7 +431,7 @@ def _run(ctx: CommandContext, spec: CommandSpec, parsed: ParsedCommand, decision
             ctx.invocation.on_api_call()
     try:
         reply = spec.run(ctx, parsed)
-    except UsageError as exc:  # found before any request: the API's own 400s are AlgorithmiaErrors
+    except UsageError as exc:  # what was typed is wrong (found locally); the API's own 400s are AlgorithmiaErrors
         return Reply(
             ephemeral=text_message(messages.bad_input(exc.message, spec.usage)),
             algorithm=algorithm,
