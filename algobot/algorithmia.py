@@ -2,9 +2,10 @@
 
 One `AlgorithmiaClient` per (API key, base URL). Every operation of the management API is a
 method taking the algorithm as ``"user/algo"``. Inputs are validated before any request so a
-person gets an actionable message instead of an opaque 400; responses are parsed into one error
-hierarchy rooted at `AlgorithmiaError`. The key is sent only in the Authorization header and never
-appears in a repr, an exception or a log line.
+person gets an actionable message instead of an opaque 400 (a `UsageError`, as for anything else
+they mistyped); responses are parsed into one error hierarchy rooted at `AlgorithmiaError`. The
+key is sent only in the Authorization header and never appears in a repr, an exception or a log
+line.
 
 The constants below come from the API's spec and docs and are shared with the bundled sandbox so
 client and server agree on what is valid; docs/algorithmia-contract.md states the facts they encode.
@@ -25,6 +26,7 @@ from urllib.parse import quote
 import requests
 
 from algobot import metrics
+from algobot.parsing import UsageError
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +101,7 @@ class ApiError(AlgorithmiaError):
 
 
 class InvalidInput(AlgorithmiaError):
-    """The request was refused before sending (validation) or by the API as invalid (400)."""
+    """The API refused the request as invalid (400/422); problems found before sending are `UsageError`s."""
 
 
 class NotFound(AlgorithmiaError):
@@ -132,14 +134,12 @@ class ApiUnavailable(AlgorithmiaError):
 
 
 def split_algo_name(name: str) -> tuple[str, str]:
-    """Return (user, algo) from ``"user/algo"`` or raise `InvalidInput` saying what is wrong."""
+    """Return (user, algo) from ``"user/algo"`` or raise `UsageError` saying what is wrong."""
     if not isinstance(name, str) or name.count("/") != 1:
-        raise InvalidInput(f"'{name}' is not an algorithm name: write it as USER/ALGO, e.g. demo/hello.")
+        raise UsageError(f"'{name}' is not an algorithm name: write it as USER/ALGO, e.g. demo/hello.")
     user, algo = name.split("/")
     if not _USER_RE.fullmatch(user):
-        raise InvalidInput(
-            f"'{user}' is not a valid user name: use letters, digits, '-' or '_' (at most 64 characters)."
-        )
+        raise UsageError(f"'{user}' is not a valid user name: use letters, digits, '-' or '_' (at most 64 characters).")
     validate_algo_short_name(algo)
     return user, algo
 
@@ -147,7 +147,7 @@ def split_algo_name(name: str) -> tuple[str, str]:
 def validate_algo_short_name(algo: str) -> str:
     """Algorithm names start with a letter and hold only letters, digits and underscores."""
     if not isinstance(algo, str) or not _ALGO_RE.fullmatch(algo):
-        raise InvalidInput(
+        raise UsageError(
             f"'{algo}' is not a valid algorithm name: start with a letter and use only letters, "
             "digits and underscores (at most 64 characters)."
         )
@@ -157,10 +157,10 @@ def validate_algo_short_name(algo: str) -> str:
 def validate_build_id(build_id: str) -> str:
     """A build id is checked before it becomes part of a URL (``..`` or ``/`` would change the path)."""
     if not build_id:
-        raise InvalidInput("A build id is required.")
+        raise UsageError("A build id is required.")
     if not isinstance(build_id, str) or not _BUILD_ID_RE.fullmatch(build_id):
         shown = build_id if isinstance(build_id, str) and len(build_id) <= 80 else f"{str(build_id)[:80]}…"
-        raise InvalidInput(
+        raise UsageError(
             f"'{shown}' is not a build id: a build id looks like 0b9a5d6e-47a1-4f3c-9b44-1f0e2d3c4b5a "
             "(`/algo builds` lists them)."
         )
@@ -170,7 +170,7 @@ def validate_build_id(build_id: str) -> str:
 def validate_git_hash(git_hash: str) -> str:
     """A commit to publish: 7 to 40 hexadecimal digits, sent lower-case."""
     if not isinstance(git_hash, str) or not _GIT_HASH_RE.fullmatch(git_hash):
-        raise InvalidInput(f"'{git_hash}' is not a git commit hash: use 7 to 40 hexadecimal digits.")
+        raise UsageError(f"'{git_hash}' is not a git commit hash: use 7 to 40 hexadecimal digits.")
     return git_hash.lower()
 
 
@@ -183,7 +183,7 @@ def parse_bool(value: Any, key: str) -> bool:
         return True
     if text in ("false", "no", "off", "0"):
         return False
-    raise InvalidInput(f"{key} must be true or false, not '{value}'.")
+    raise UsageError(f"{key} must be true or false, not '{value}'.")
 
 
 def validate_settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -193,26 +193,26 @@ def validate_settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
         if key in SETTINGS_ENUMS:
             allowed = SETTINGS_ENUMS[key]
             if value not in allowed:
-                raise InvalidInput(f"{key} must be one of {', '.join(allowed)}; '{value}' is not.")
+                raise UsageError(f"{key} must be one of {', '.join(allowed)}; '{value}' is not.")
             result[key] = value
         elif key in BOOLEAN_SETTINGS:
             result[key] = parse_bool(value, key)
         elif key in INTEGER_SETTINGS:
             if isinstance(value, bool):
-                raise InvalidInput(f"{key} must be a whole number of 0 or more, not '{value}'.")
+                raise UsageError(f"{key} must be a whole number of 0 or more, not '{value}'.")
             try:
                 number = int(str(value).strip())
             except ValueError:
-                raise InvalidInput(f"{key} must be a whole number of 0 or more, not '{value}'.") from None
+                raise UsageError(f"{key} must be a whole number of 0 or more, not '{value}'.") from None
             if number < 0:
-                raise InvalidInput(f"{key} must be a whole number of 0 or more, not '{value}'.")
+                raise UsageError(f"{key} must be a whole number of 0 or more, not '{value}'.")
             result[key] = number
         elif key in FREE_TEXT_SETTINGS:
             if not isinstance(value, str) or not value.strip():
-                raise InvalidInput(f"{key} must be a non-empty string.")
+                raise UsageError(f"{key} must be a non-empty string.")
             result[key] = value
         else:
-            raise InvalidInput(f"'{key}' is not a setting; known settings: {', '.join(SETTINGS_KEYS)}.")
+            raise UsageError(f"'{key}' is not a setting; known settings: {', '.join(SETTINGS_KEYS)}.")
     return result
 
 
@@ -221,9 +221,9 @@ def validate_details(details: Mapping[str, Any] | None) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in (details or {}).items():
         if key not in DETAILS_KEYS:
-            raise InvalidInput(f"'{key}' is not a detail; known details: {', '.join(DETAILS_KEYS)}.")
+            raise UsageError(f"'{key}' is not a detail; known details: {', '.join(DETAILS_KEYS)}.")
         if not isinstance(value, str):
-            raise InvalidInput(f"{key} must be text.")
+            raise UsageError(f"{key} must be text.")
         result[key] = value
     return result
 
@@ -235,7 +235,7 @@ def normalize_version_type(value: str | None, default: str = "minor") -> str:
     text = str(value).strip().lower()
     text = VERSION_TYPE_ALIASES.get(text, text)
     if text not in VERSION_TYPES:
-        raise InvalidInput(f"version type must be major, minor or revision (or patch); '{value}' is not.")
+        raise UsageError(f"version type must be major, minor or revision (or patch); '{value}' is not.")
     return text
 
 
@@ -254,10 +254,10 @@ def validate_version_info(version_info: Mapping[str, Any] | None, *, publish: bo
         info["version_type"] = info.pop("type")
     for key, value in info.items():
         if key not in VERSION_INFO_KEYS:
-            raise InvalidInput(f"'{key}' is not a version field; known: {', '.join(VERSION_INFO_KEYS)}.")
+            raise UsageError(f"'{key}' is not a version field; known: {', '.join(VERSION_INFO_KEYS)}.")
         if key == "version_type":
             if not publish:
-                raise InvalidInput("version_type only applies to publish.")
+                raise UsageError("version_type only applies to publish.")
             result[key] = normalize_version_type(value)
         elif key in ("sample_input", "sample_output"):
             result[key] = encode_sample_input(value)
@@ -265,7 +265,7 @@ def validate_version_info(version_info: Mapping[str, Any] | None, *, publish: bo
             result[key] = parse_bool(value, key)
         else:
             if not isinstance(value, str):
-                raise InvalidInput(f"{key} must be text.")
+                raise UsageError(f"{key} must be text.")
             result[key] = value
     if publish and "version_type" not in result:
         result["version_type"] = "minor"
@@ -277,7 +277,7 @@ MAX_PAGE = 1000
 
 def _validate_limit(limit: int | None) -> None:
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE):
-        raise InvalidInput(f"limit must be a whole number from 1 to {MAX_PAGE}, not '{limit}'.")
+        raise UsageError(f"limit must be a whole number from 1 to {MAX_PAGE}, not '{limit}'.")
 
 
 # ---------------------------------------------------------------------------
@@ -383,7 +383,7 @@ class AlgorithmiaClient:
         rng: random.Random | None = None,
     ):
         if not api_key or not isinstance(api_key, str):
-            raise InvalidInput("An API key is required.")
+            raise UsageError("An API key is required.")
         self._api_key = api_key
         self.base_url = (base_url or DEFAULT_API).rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
@@ -503,15 +503,15 @@ class AlgorithmiaClient:
         user, name = split_algo_name(algo)
         clean_details = validate_details(details)
         if not clean_details.get("label"):
-            raise InvalidInput("A label is required to create an algorithm.")
+            raise UsageError("A label is required to create an algorithm.")
         clean_settings = validate_settings(settings)
         missing = [key for key in CREATE_REQUIRED_SETTINGS if key not in clean_settings]
         if missing:
-            raise InvalidInput(f"Creating an algorithm needs these settings: {', '.join(missing)}.")
+            raise UsageError(f"Creating an algorithm needs these settings: {', '.join(missing)}.")
         if "package_set" not in clean_settings and not (
             "language" in clean_settings and "environment" in clean_settings
         ):
-            raise InvalidInput("Creating an algorithm needs language and environment (or a package_set).")
+            raise UsageError("Creating an algorithm needs language and environment (or a package_set).")
         body: dict[str, Any] = {"name": name, "details": clean_details, "settings": clean_settings}
         clean_version = validate_version_info(version_info, publish=False)
         if clean_version:
@@ -533,7 +533,7 @@ class AlgorithmiaClient:
             "version_info": validate_version_info(version_info, publish=False),
         }
         if not any(body.values()):
-            raise InvalidInput("Nothing to update: give at least one detail or setting.")
+            raise UsageError("Nothing to update: give at least one detail or setting.")
         return self._request("PUT", self._url(user, name), body=body)
 
     def compile(self, algo: str) -> dict[str, Any]:

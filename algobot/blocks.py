@@ -211,6 +211,8 @@ def help_message(specs: Sequence[Any], intro: str | None = None) -> dict[str, An
 def command_help_message(spec: Any) -> dict[str, Any]:
     """`/algo help CMD`: the command's summary, usage and details."""
     text = f"*{esc(spec.summary)}*\n`{spec.usage}`"
+    for line in spec.option_help():
+        text += f"\n{line}"
     if spec.details:
         text += f"\n{spec.details}"
     return message([section(text)], fallback=spec.usage)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -19,12 +19,13 @@ from slack_sdk.errors import SlackClientError
 from sqlite_utils import Database
 
 from algobot import audit, messages, metrics, permissions
-from algobot.algorithmia import AlgorithmiaClient, AlgorithmiaError, Forbidden, InvalidInput
+from algobot.algorithmia import AlgorithmiaClient, AlgorithmiaError, Forbidden
 from algobot.blocks import text_message
 from algobot.channels import ChannelRef, ChannelStore
 from algobot.crypto import KeyCipher
 from algobot.db import DatabaseLocked, immediate, open_db, pending_writes, retry_locked
-from algobot.parsing import ParsedCommand, ParseError, contains_key_shape
+from algobot.options import Arg, Option, usage_line
+from algobot.parsing import ParsedCommand, UsageError, contains_key_shape
 from algobot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,37 +46,46 @@ class CommandSpec:
 
     name: str
     summary: str
-    usage: str
     kind: Kind
     run: Callable[[CommandContext, ParsedCommand], Reply]
-    min_args: int = 0
-    max_args: int = 0
-    options: tuple[str, ...] = ()
+    # Declared once: the usage line, the argument checks and the help text come from these.
+    args: tuple[Arg, ...] = ()
+    options: tuple[Option, ...] = ()
     needs_key: bool = False
     details: str = ""
-    arg_names: tuple[str, ...] = ("USER/ALGO",)
     # Replaces the generic checks for commands whose text must never be echoed (login).
     check_text: Callable[[ParsedCommand], str | None] | None = None
 
+    @property
+    def usage(self) -> str:
+        return usage_line(self.name, self.args, self.options)
+
+    def option_help(self) -> list[str]:
+        """One line per option worth explaining, for `/algo help CMD`."""
+        return [line for line in (option.help_line() for option in self.options) if line]
+
     def check(self, parsed: ParsedCommand) -> None:
-        """Raise ParseError naming the first problem with the arguments."""
+        """Raise UsageError naming the first problem with the arguments."""
         if self.check_text is not None:
             problem = self.check_text(parsed)
             if problem:
-                raise ParseError(problem)
+                raise UsageError(problem)
             return
-        unknown = [key for key in parsed.options if key not in self.options]
+        names = [option.name for option in self.options]
+        unknown = [key for key in parsed.options if key not in names]
         if unknown:
-            raise ParseError(messages.unknown_option(unknown[0], list(self.options)))
+            raise UsageError(messages.unknown_option(unknown[0], names))
         # Notes, labels and summaries are announced in the channel and sent to Algorithmia as typed.
         shaped = [key for key, value in parsed.options.items() if contains_key_shape(value)]
         if shaped:
-            raise ParseError(messages.option_holds_a_key(shaped[0]))
-        if len(parsed.positional) > self.max_args:
-            raise ParseError(messages.too_many_arguments(list(parsed.positional[self.max_args :])))
-        if len(parsed.positional) < self.min_args:
-            name = self.arg_names[min(len(parsed.positional), len(self.arg_names) - 1)]
-            raise ParseError(messages.missing_argument(name))
+            raise UsageError(messages.option_holds_a_key(shaped[0]))
+        if len(parsed.positional) > len(self.args):
+            raise UsageError(messages.too_many_arguments(list(parsed.positional[len(self.args) :])))
+        missing = [arg for arg in self.args[len(parsed.positional) :] if arg.required]
+        if missing:
+            raise UsageError(messages.missing_argument(missing[0].name))
+        for option in self.options:
+            option.check(parsed)
 
     @property
     def audited(self) -> bool:
@@ -357,7 +367,7 @@ def execute(services: Services, invocation: Invocation, parsed: ParsedCommand, r
         return reply
     try:
         spec.check(parsed)
-    except ParseError as exc:
+    except UsageError as exc:
         reply = Reply(ephemeral=text_message(messages.bad_input(str(exc), spec.usage)), skip_audit=True)
         deliver(reply, responder)
         return reply
@@ -421,9 +431,7 @@ def _run(ctx: CommandContext, spec: CommandSpec, parsed: ParsedCommand, decision
             ctx.invocation.on_api_call()
     try:
         reply = spec.run(ctx, parsed)
-    except InvalidInput as exc:
-        if exc.status is not None:  # the API refused it, not our own validation
-            return _api_failure(ctx, exc, algorithm)
+    except UsageError as exc:  # what was typed is wrong (found locally); the API's own 400s are AlgorithmiaErrors
         return Reply(
             ephemeral=text_message(messages.bad_input(exc.message, spec.usage)),
             algorithm=algorithm,
@@ -475,26 +483,3 @@ def first_line(doc: str | None) -> str:
 
 def positional_or_none(parsed: ParsedCommand, index: int) -> str | None:
     return parsed.positional[index] if len(parsed.positional) > index else None
-
-
-def int_option(parsed: ParsedCommand, name: str, default: int, *, low: int, high: int) -> int:
-    """Parse a whole-number option within bounds, or raise InvalidInput naming it."""
-    raw = parsed.options.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"{name}= must be a whole number from {low} to {high}, not '{raw}'.") from None
-    if not low <= value <= high:
-        raise InvalidInput(f"{name}= must be a whole number from {low} to {high}, not {value}.")
-    return value
-
-
-def choice_option(parsed: ParsedCommand, name: str, choices: Sequence[str], default: str | None) -> str | None:
-    raw = parsed.options.get(name)
-    if raw is None:
-        return default
-    if raw.lower() not in choices:
-        raise InvalidInput(f"{name}= must be one of {', '.join(choices)}, not '{raw}'.")
-    return raw.lower()

@@ -7,6 +7,7 @@ Values that come from users or from the API are escaped for mrkdwn by the caller
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from algobot.algorithmia import (
@@ -74,6 +75,34 @@ def too_many_arguments(extra: list[str]) -> str:
 
 def missing_argument(name: str) -> str:
     return f"{name} is missing."
+
+
+def not_a_whole_number(option: str, low: int, high: int, shown: str) -> str:
+    return f"{option}= must be a whole number from {low} to {high}, not {shown}."
+
+
+def not_a_choice(option: str, choices: Sequence[str], value: str) -> str:
+    return f"{option}= must be one of {', '.join(choices)}, not '{value}'."
+
+
+def option_help(option: str, purpose: str, accepts: str) -> str:
+    """A line of `/algo help CMD` for one option: what it is for and what it takes."""
+    return f"`{option}=` " + "; ".join(part for part in (purpose, accepts) if part) + "."
+
+
+def whole_number_range(low: int, high: int, default: object) -> str:
+    return f"{low} to {high}, default {default}"
+
+
+def one_of(choices: Sequence[str], default: object) -> str:
+    return f"one of {', '.join(choices)}" + ("" if default is None else f", default {default}")
+
+
+def option_required(option: str, example: str) -> str:
+    return f"{option}= is required, e.g. {option}={example}."
+
+
+NOTHING_TO_UPDATE = "give at least one key=value to change, e.g. license=mit."
 
 
 # -- keys and configuration --------------------------------------------------
@@ -347,6 +376,13 @@ BUTTON_VALUE_TOO_LONG = "these options are too long to carry on a confirmation b
 NO_BUILDS = "{algorithm} has no builds yet: push code or run `/algo compile {algorithm}`."
 NO_VERSIONS = "{algorithm} has no published versions yet."
 NO_AUDIT = "Nothing has been recorded for this channel yet."
+
+
+def audit_title(algorithm: str | None) -> str:
+    """The heading of `/algo audit` (a plain-text header: nothing to escape)."""
+    return f"Audit trail of {algorithm}" if algorithm else "Audit trail of this channel"
+
+
 # How `/algo audit` words a row: the command as people type it, where it came from, on what, the
 # outcome. The stored row keeps the machine form (action "button:logs", raw ids) for `audit export`.
 AUDIT_VIA = {"button": " (with a button)", "modal": " (in a dialog)", "cli": " (from the command line)"}

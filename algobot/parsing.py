@@ -19,8 +19,21 @@ _BARE_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _OPTION = re.compile(r"^([a-z_]+)=(.*)$", re.DOTALL)
 
 
-class ParseError(ValueError):
-    """The text cannot be parsed; the message names the problem."""
+class UsageError(ValueError):
+    """What a person typed cannot be run as is: raised before any API call, never by the API.
+
+    The one type for local problems (unclosed quotes, unknown or malformed options, missing
+    arguments, algorithm names, build ids, setting values); the message names the problem and the
+    fix, and is shown with the command's usage. Refusals from Algorithmia are `AlgorithmiaError`s.
+    """
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+# The former name of UsageError, for callers that still spell it so (the same class).
+ParseError = UsageError
 
 
 @dataclass(frozen=True)
@@ -53,7 +66,7 @@ def split_command(text: str) -> ParsedCommand:
     try:
         tokens = shlex.split(clean)
     except ValueError:
-        raise ParseError('a quote is not closed: put a matching " at the end of the value.') from None
+        raise UsageError('a quote is not closed: put a matching " at the end of the value.') from None
     if not tokens:
         return ParsedCommand(name="", raw_text=clean)
     name, rest = tokens[0].lower(), tokens[1:]
@@ -64,7 +77,7 @@ def split_command(text: str) -> ParsedCommand:
         if match:
             key, value = match.group(1), match.group(2)
             if key in options:
-                raise ParseError(f"{key}= is given twice: give it once.")
+                raise UsageError(f"{key}= is given twice: give it once.")
             options[key] = value
         else:
             positional.append(token)

@@ -1,5 +1,9 @@
 """One module per `/algo` subcommand. Each exposes `COMMAND`, a `CommandSpec` whose summary is the
 module docstring's first line; `/algo help` and the README's command list come from this registry.
+
+Every module ends with the same-shaped ``COMMAND = CommandSpec(name=..., kind=..., run=run, args=...,
+options=...)`` declaration: a deliberate mirror (one spec per subcommand), which `duplicates` reports
+as shape-alike pairs. Helpers shared by several commands live in the ``_``-prefixed modules.
 """
 
 from __future__ import annotations

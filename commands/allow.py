@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from algobot import blocks, messages
-from algobot.algorithmia import InvalidInput
 from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, first_line
-from algobot.parsing import ParsedCommand, parse_user_reference
+from algobot.options import Arg
+from algobot.parsing import ParsedCommand, UsageError, parse_user_reference
 
 
 def target_user(parsed: ParsedCommand) -> str:
     user_id = parse_user_reference(parsed.positional[0])
     if user_id is None:
-        raise InvalidInput(messages.MENTION_NEEDED)
+        raise UsageError(messages.MENTION_NEEDED)
     return user_id
 
 
@@ -28,11 +28,8 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
 COMMAND = CommandSpec(
     name="allow",
     summary=first_line(__doc__),
-    usage="/algo allow @USER",
     kind=Kind.CONFIGURE,
     run=run,
-    min_args=1,
-    max_args=1,
-    arg_names=("@USER",),
+    args=(Arg("@USER"),),
     details="While the list is empty anyone in the channel may make changes; reads are always open.",
 )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from algobot import audit, blocks, messages
 from algobot.algorithmia import split_algo_name
-from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, first_line, int_option
+from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, first_line
+from algobot.options import PAGE_LIMIT, Arg
 from algobot.parsing import ParsedCommand
 
 
@@ -12,9 +13,9 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
     algorithm = parsed.positional[0] if parsed.positional else None
     if algorithm:
         split_algo_name(algorithm)
-    limit = int_option(parsed, "limit", 10, low=1, high=40)
+    limit = PAGE_LIMIT.number(parsed)
     rows = audit.recent(ctx.db, ctx.ref, algorithm=algorithm, limit=limit)
-    title = f"Audit trail of {algorithm}" if algorithm else "Audit trail of this channel"
+    title = messages.audit_title(algorithm)
     configure = frozenset(name for name, spec in ctx.services.registry.items() if spec.kind is Kind.CONFIGURE)
     return Reply(ephemeral=blocks.audit_message(title, rows, messages.NO_AUDIT, configure_actions=configure))
 
@@ -22,9 +23,8 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
 COMMAND = CommandSpec(
     name="audit",
     summary=first_line(__doc__),
-    usage="/algo audit [USER/ALGO] [limit=10]",
     kind=Kind.LOCAL,
     run=run,
-    max_args=1,
-    options=("limit",),
+    args=(Arg("USER/ALGO", required=False),),
+    options=(PAGE_LIMIT,),
 )

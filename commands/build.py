@@ -5,6 +5,7 @@ from __future__ import annotations
 from algobot import blocks, messages
 from algobot.algorithmia import NotFound
 from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, first_line
+from algobot.options import Arg
 from algobot.parsing import ParsedCommand
 
 
@@ -25,11 +26,8 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
 COMMAND = CommandSpec(
     name="build",
     summary=first_line(__doc__),
-    usage="/algo build USER/ALGO BUILD_ID",
     kind=Kind.READ,
     run=run,
-    min_args=2,
-    max_args=2,
+    args=(Arg("USER/ALGO"), Arg("BUILD_ID")),
     needs_key=True,
-    arg_names=("USER/ALGO", "BUILD_ID"),
 )

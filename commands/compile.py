@@ -5,6 +5,7 @@ from __future__ import annotations
 from algobot import blocks, messages
 from algobot.algorithmia import build_id_of
 from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, TrackBuild, first_line
+from algobot.options import Arg
 from algobot.parsing import ParsedCommand
 
 
@@ -21,10 +22,8 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
 COMMAND = CommandSpec(
     name="compile",
     summary=first_line(__doc__),
-    usage="/algo compile USER/ALGO",
     kind=Kind.CHANGE,
     run=run,
-    min_args=1,
-    max_args=1,
+    args=(Arg("USER/ALGO"),),
     needs_key=True,
 )

@@ -5,19 +5,25 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from algobot import blocks, messages
-from algobot.algorithmia import DETAILS_KEYS, split_algo_name
+from algobot.algorithmia import split_algo_name
 from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, first_line
+from algobot.options import Arg, Option
 from algobot.parsing import ParsedCommand
 
-DEFAULT_SETTINGS = {
-    "language": "python3-1",
-    "environment": "cpu",
-    "source_visibility": "closed",
-    "license": "apl",
-    "network_access": "isolated",
-    "pipeline_enabled": "false",
-}
-SETTING_OPTIONS = (*DEFAULT_SETTINGS, "royalty_microcredits", "package_set")
+from ._algorithm_fields import SUMMARY, TAGLINE, given_details, given_values, setting
+
+LABEL = Option("label", required=True, shown='"Label"', example='"Sentiment analysis"')
+# Sent with these values unless given; royalty_microcredits and package_set only when given.
+SETTINGS = (
+    setting("language", "python3-1"),
+    setting("environment", "cpu"),
+    setting("source_visibility", "closed"),
+    setting("license", "apl"),
+    setting("network_access", "isolated"),
+    setting("pipeline_enabled", "false"),
+    setting("royalty_microcredits", shown="0"),
+    setting("package_set"),
+)
 
 
 def clone_url_for(algorithm: str, endpoint: str, response: dict) -> str:
@@ -34,15 +40,8 @@ def clone_url_for(algorithm: str, endpoint: str, response: dict) -> str:
 def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
     algorithm = parsed.positional[0]
     split_algo_name(algorithm)
-    details = {key: parsed.options[key] for key in DETAILS_KEYS if key in parsed.options}
-    if not details.get("label"):
-        from algobot.algorithmia import InvalidInput
-
-        raise InvalidInput('label= is required, e.g. label="Sentiment analysis".')
-    settings = {key: parsed.options.get(key, default) for key, default in DEFAULT_SETTINGS.items()}
-    for key in ("royalty_microcredits", "package_set"):
-        if key in parsed.options:
-            settings[key] = parsed.options[key]
+    details = given_details(parsed)  # label= is required: the dispatcher checked it is there
+    settings = given_values(parsed, SETTINGS)
     if "package_set" in parsed.options and "language" not in parsed.options:
         settings.pop("language")
     response = ctx.require_api().create(algorithm, details, settings)
@@ -58,16 +57,10 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
 COMMAND = CommandSpec(
     name="create",
     summary=first_line(__doc__),
-    usage=(
-        '/algo create USER/ALGO label="Label" [tagline=…] [summary=…] [language=python3-1] [environment=cpu] '
-        "[source_visibility=closed] [license=apl] [network_access=isolated] [pipeline_enabled=false] "
-        "[royalty_microcredits=0] [package_set=…]"
-    ),
     kind=Kind.CHANGE,
     run=run,
-    min_args=1,
-    max_args=1,
-    options=(*DETAILS_KEYS, *SETTING_OPTIONS),
+    args=(Arg("USER/ALGO"),),
+    options=(LABEL, TAGLINE, SUMMARY, *SETTINGS),
     needs_key=True,
     details=(
         "Defaults: language python3-1, environment cpu, source closed, license apl, network isolated, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from algobot import blocks, messages
 from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, first_line
+from algobot.options import Arg
 from algobot.parsing import ParsedCommand
 from commands.allow import target_user
 
@@ -28,10 +29,7 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
 COMMAND = CommandSpec(
     name="deny",
     summary=first_line(__doc__),
-    usage="/algo deny @USER",
     kind=Kind.CONFIGURE,
     run=run,
-    min_args=1,
-    max_args=1,
-    arg_names=("@USER",),
+    args=(Arg("@USER"),),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from algobot import blocks, messages
 from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, first_line
+from algobot.options import Arg
 from algobot.parsing import ParsedCommand
 
 
@@ -21,9 +22,7 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
 COMMAND = CommandSpec(
     name="help",
     summary=first_line(__doc__),
-    usage="/algo help [SUBCOMMAND]",
     kind=Kind.LOCAL,
     run=run,
-    max_args=1,
-    arg_names=("SUBCOMMAND",),
+    args=(Arg("SUBCOMMAND", required=False),),
 )

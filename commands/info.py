@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from algobot import blocks
 from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, first_line
+from algobot.options import Arg
 from algobot.parsing import ParsedCommand
 
 
@@ -27,10 +28,8 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
 COMMAND = CommandSpec(
     name="info",
     summary=first_line(__doc__),
-    usage="/algo info USER/ALGO",
     kind=Kind.READ,
     run=run,
-    min_args=1,
-    max_args=1,
+    args=(Arg("USER/ALGO"),),
     needs_key=True,
 )

@@ -56,7 +56,6 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
 COMMAND = CommandSpec(
     name="login",
     summary=first_line(__doc__),
-    usage="/algo login",
     kind=Kind.CONFIGURE,
     run=run,
     check_text=check_text,

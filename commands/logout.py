@@ -16,7 +16,6 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
 COMMAND = CommandSpec(
     name="logout",
     summary=first_line(__doc__),
-    usage="/algo logout",
     kind=Kind.CONFIGURE,
     run=run,
 )

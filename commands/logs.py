@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from algobot import blocks, messages
 from algobot.algorithmia import NotFound
-from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, Upload, first_line, int_option
+from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, Upload, first_line
 from algobot.mrkdwn import esc
+from algobot.options import Arg, Option
 from algobot.parsing import ParsedCommand
+
+LINES = Option("lines", default=30, low=1, high=500, help="how many of the log's last lines to show")
+# Set by the buttons that send the whole log: as a file, into a notice's thread.
+UPLOAD = Option("upload", hidden=True)
+THREAD = Option("thread", hidden=True)
 
 
 def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
     algorithm, build_id = parsed.positional
-    lines = int_option(parsed, "lines", 30, low=1, high=500)
+    lines = LINES.number(parsed)
     api = ctx.require_api()
     try:
         build = api.build(algorithm, build_id)
@@ -25,12 +31,12 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
     if build.get("status") == "in-progress":
         return Reply(ephemeral=blocks.text_message(messages.logs_still_running(algorithm, build_id)))
     logs = api.build_logs(algorithm, build_id)
-    if parsed.options.get("upload") == "true":
+    if UPLOAD.text(parsed) == "true":
         comment = messages.FULL_LOG_COMMENT.format(
             algorithm=esc(algorithm), build_id=esc(build_id), user_id=ctx.user_id
         )
         # A channel notice's log goes into its thread; from a private reply it stays private.
-        thread_ts = parsed.options.get("thread")
+        thread_ts = THREAD.text(parsed)
         note = None if thread_ts else messages.FULL_LOG_PRIVATE.format(algorithm=esc(algorithm), build_id=esc(build_id))
         return Reply(
             upload=Upload(
@@ -54,12 +60,9 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
 COMMAND = CommandSpec(
     name="logs",
     summary=first_line(__doc__),
-    usage="/algo logs USER/ALGO BUILD_ID [lines=30]",
     kind=Kind.READ,
     run=run,
-    min_args=2,
-    max_args=2,
-    options=("lines", "upload", "thread"),
+    args=(Arg("USER/ALGO"), Arg("BUILD_ID")),
+    options=(LINES, UPLOAD, THREAD),
     needs_key=True,
-    arg_names=("USER/ALGO", "BUILD_ID"),
 )

@@ -6,9 +6,15 @@ from itertools import islice
 from typing import Any
 
 from algobot import blocks, ids, messages
-from algobot.algorithmia import AlgorithmiaClient, InvalidInput, normalize_version_type
-from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, choice_option, first_line
-from algobot.parsing import ParsedCommand
+from algobot.algorithmia import SETTINGS_ENUMS, VERSION_TYPES, AlgorithmiaClient, normalize_version_type
+from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, first_line
+from algobot.options import Arg, Option
+from algobot.parsing import ParsedCommand, UsageError
+
+BUILD = Option("build", shown="BUILD_ID", help="publish exactly this build")
+NOTES = Option("notes", shown='"…"', help="release notes")
+CALLABILITY = Option("callability", choices=SETTINGS_ENUMS["algorithm_callability"], help="who may call it")
+SAMPLE_INPUT = Option("sample_input", help="an example input, shown on the algorithm's page")
 
 # How far back a build named by a notice is looked for: far enough for any notice someone still clicks.
 BUILDS_SEARCHED = 200
@@ -42,10 +48,10 @@ def _refusal(text_or_message: str | dict[str, Any], error: str) -> Reply:
 def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
     algorithm = parsed.positional[0]
     version_type = normalize_version_type(parsed.positional[1] if len(parsed.positional) > 1 else None)
-    callability = choice_option(parsed, "callability", ("public", "private"), None)
-    notes = parsed.options.get("notes")
-    sample_input = parsed.options.get("sample_input")
-    build_id = parsed.options.get("build")
+    callability = CALLABILITY.text(parsed)
+    notes = NOTES.text(parsed)
+    sample_input = SAMPLE_INPUT.text(parsed)
+    build_id = BUILD.text(parsed)
     if callability == "public" and not ctx.invocation.confirmed:
         # The question names the build it will publish, and the button pins it (build=).
         options = dict(parsed.options)
@@ -57,7 +63,7 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
         if asked and asked.get("build_id"):
             question_text += "\n" + messages.will_publish(str(asked["build_id"]), asked.get("commit_sha"))
         if len(value) > blocks.BUTTON_VALUE_LIMIT:
-            raise InvalidInput(messages.BUTTON_VALUE_TOO_LONG)
+            raise UsageError(messages.BUTTON_VALUE_TOO_LONG)
         dialog = blocks.confirm_dialog(
             messages.CONFIRM_PUBLIC_TITLE, messages.CONFIRM_PUBLIC_BODY, messages.CONFIRM_PUBLIC_YES
         )
@@ -125,17 +131,11 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
 COMMAND = CommandSpec(
     name="publish",
     summary=first_line(__doc__),
-    usage=(
-        '/algo publish USER/ALGO [major|minor|revision] [build=BUILD_ID] [notes="…"] '
-        "[callability=private|public] [sample_input=…]"
-    ),
     kind=Kind.CHANGE,
     run=run,
-    min_args=1,
-    max_args=2,
-    options=("notes", "callability", "sample_input", "build"),
+    args=(Arg("USER/ALGO"), Arg("VERSION_TYPE", required=False, shown="|".join(VERSION_TYPES))),
+    options=(BUILD, NOTES, CALLABILITY, SAMPLE_INPUT),
     needs_key=True,
-    arg_names=("USER/ALGO", "VERSION_TYPE"),
     details=(
         "The version type defaults to minor; patch is read as revision. The first minor publish is 0.1.0. "
         "With build=, only that build is published, and only while no newer build has succeeded or is running."

@@ -22,7 +22,6 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
 COMMAND = CommandSpec(
     name="status",
     summary=first_line(__doc__),
-    usage="/algo status",
     kind=Kind.LOCAL,
     run=run,
 )

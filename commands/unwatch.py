@@ -6,6 +6,7 @@ from algobot import blocks, messages
 from algobot.algorithmia import split_algo_name
 from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, first_line
 from algobot.notify import store
+from algobot.options import Arg
 from algobot.parsing import ParsedCommand
 
 
@@ -29,10 +30,7 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
 COMMAND = CommandSpec(
     name="unwatch",
     summary=first_line(__doc__),
-    usage="/algo unwatch USER/ALGO|all",
     kind=Kind.CONFIGURE,
     run=run,
-    min_args=1,
-    max_args=1,
-    arg_names=("USER/ALGO or all",),
+    args=(Arg("USER/ALGO or all", shown="USER/ALGO|all"),),
 )

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from algobot import blocks, messages
-from algobot.algorithmia import DETAILS_KEYS, InvalidInput, validate_settings
+from algobot.algorithmia import validate_settings
 from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, first_line
-from algobot.parsing import ParsedCommand
+from algobot.options import Arg, Option
+from algobot.parsing import ParsedCommand, UsageError
 
-UPDATE_SETTINGS = ("source_visibility", "license", "network_access", "pipeline_enabled", "environment")
+from ._algorithm_fields import SUMMARY, TAGLINE, given_details, given_values, setting
+
+SETTINGS = tuple(
+    setting(name) for name in ("source_visibility", "license", "network_access", "pipeline_enabled", "environment")
+)
 # The API wants the whole settings object on update, so unchanged values are carried over.
 CARRIED_SETTINGS = (
-    *UPDATE_SETTINGS,
+    *(option.name for option in SETTINGS),
     "language",
     "package_set",
     "royalty_microcredits",
@@ -21,9 +26,9 @@ CARRIED_SETTINGS = (
 def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
     algorithm = parsed.positional[0]
     if not parsed.options:
-        raise InvalidInput("give at least one key=value to change, e.g. license=mit.")
-    detail_changes = {k: v for k, v in parsed.options.items() if k in DETAILS_KEYS}
-    setting_changes = validate_settings({k: v for k, v in parsed.options.items() if k in UPDATE_SETTINGS})
+        raise UsageError(messages.NOTHING_TO_UPDATE)
+    detail_changes = given_details(parsed)
+    setting_changes = validate_settings(given_values(parsed, SETTINGS))
     api = ctx.require_api()
     current = api.info(algorithm)
     details = {**(current.get("details") or {}), **detail_changes}
@@ -40,15 +45,9 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
 COMMAND = CommandSpec(
     name="update",
     summary=first_line(__doc__),
-    usage=(
-        "/algo update USER/ALGO [label=…] [tagline=…] [summary=…] [source_visibility=open|closed] "
-        "[license=apl|apache2|gpl3|mit] [network_access=isolated|full] [pipeline_enabled=true|false] "
-        "[environment=cpu|gpu]"
-    ),
     kind=Kind.CHANGE,
     run=run,
-    min_args=1,
-    max_args=1,
-    options=(*DETAILS_KEYS, *UPDATE_SETTINGS),
+    args=(Arg("USER/ALGO"),),
+    options=(Option("label"), TAGLINE, SUMMARY, *SETTINGS),
     needs_key=True,
 )

@@ -5,15 +5,18 @@ from __future__ import annotations
 from algobot import blocks, messages
 from algobot.algorithmia import FINAL_BUILD_STATUSES, split_algo_name
 from algobot.db import utc_iso
-from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, choice_option, first_line
+from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, first_line
 from algobot.notify import store
+from algobot.options import Arg, Option
 from algobot.parsing import ParsedCommand
+
+ONLY = Option("only", default="all", choices=store.FILTERS, help="which endings to post")
 
 
 def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
     algorithm = parsed.positional[0]
     split_algo_name(algorithm)
-    only = choice_option(parsed, "only", store.FILTERS, "all") or "all"
+    only = str(ONLY.text(parsed))
     page = ctx.require_api().builds(algorithm, limit=50)  # proves the key can see it, and sets the baseline
     now = ctx.now.timestamp()
     for build in page.get("results") or []:
@@ -44,12 +47,10 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
 COMMAND = CommandSpec(
     name="watch",
     summary=first_line(__doc__),
-    usage="/algo watch USER/ALGO [only=all|failed|succeeded]",
     kind=Kind.CONFIGURE,
     run=run,
-    min_args=1,
-    max_args=1,
-    options=("only",),
+    args=(Arg("USER/ALGO"),),
+    options=(ONLY,),
     needs_key=True,
     details="A git push outside Slack counts too. Builds started with /algo compile are reported either way.",
 )

@@ -19,7 +19,6 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
 COMMAND = CommandSpec(
     name="watching",
     summary=first_line(__doc__),
-    usage="/algo watching",
     kind=Kind.LOCAL,
     run=run,
 )

@@ -4,6 +4,7 @@ import pytest
 
 from algobot.algorithmia import (
     AlgorithmiaClient,
+    AlgorithmiaError,
     InvalidInput,
     encode_sample_input,
     normalize_version_type,
@@ -11,6 +12,7 @@ from algobot.algorithmia import (
     validate_settings,
     validate_version_info,
 )
+from algobot.parsing import UsageError
 
 
 @pytest.mark.parametrize(
@@ -24,7 +26,7 @@ from algobot.algorithmia import (
     ],
 )
 def test_algorithm_names(name, problem):
-    with pytest.raises(InvalidInput, match=problem):
+    with pytest.raises(UsageError, match=problem):
         split_algo_name(name)
 
 
@@ -45,7 +47,7 @@ def test_valid_name_splits():
     ],
 )
 def test_settings_are_checked(settings, problem):
-    with pytest.raises(InvalidInput, match=problem):
+    with pytest.raises(UsageError, match=problem):
         validate_settings(settings)
 
 
@@ -60,10 +62,10 @@ def test_settings_are_normalised():
 def test_version_types_and_patch_alias():
     assert normalize_version_type(None) == "minor"
     assert normalize_version_type("PATCH") == "revision"
-    with pytest.raises(InvalidInput, match="major, minor or revision"):
+    with pytest.raises(UsageError, match="major, minor or revision"):
         normalize_version_type("huge")
     assert validate_version_info({"type": "major"}, publish=True)["version_type"] == "major"
-    with pytest.raises(InvalidInput, match="only applies to publish"):
+    with pytest.raises(UsageError, match="only applies to publish"):
         validate_version_info({"version_type": "major"}, publish=False)
 
 
@@ -76,7 +78,7 @@ def test_sample_input_is_always_sent_as_a_string():
 def test_limits_are_bounded_before_sending():
     client = AlgorithmiaClient("simUnused", "http://127.0.0.1:9")
     for bad in (0, 1001, True):
-        with pytest.raises(InvalidInput, match="limit must be a whole number from 1 to 1000"):
+        with pytest.raises(UsageError, match="limit must be a whole number from 1 to 1000"):
             client.builds("demo/hello", limit=bad)
     assert client.request_count == 0
 
@@ -84,3 +86,16 @@ def test_limits_are_bounded_before_sending():
 def test_the_key_is_not_in_the_repr():
     client = AlgorithmiaClient("simSecretKeyValue1234567", "http://127.0.0.1:9")
     assert "simSecret" not in repr(client)
+
+
+def test_local_problems_are_usage_errors_and_the_apis_refusals_are_not(sandbox):
+    """One type for what was mistyped (shown with the usage), another for what Algorithmia said."""
+    client = sandbox.client("demo")
+    with pytest.raises(UsageError) as mistyped:
+        client.info("demo/hello\n")
+    assert not isinstance(mistyped.value, AlgorithmiaError)
+    assert client.request_count == 0
+    sandbox.create_algorithm("demo/hello")
+    with pytest.raises(InvalidInput, match="push code first") as refused:
+        client.compile("demo/hello")
+    assert refused.value.status == 400 and not isinstance(refused.value, UsageError)

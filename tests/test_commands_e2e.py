@@ -87,7 +87,7 @@ def test_unbalanced_quote_is_refused_in_the_ack(bot):
         ("builds demo/hello limit=many", "limit= must be a whole number"),
         ("info hello", "is not an algorithm name"),
         ("publish demo/hello huge", "version type must be major, minor or revision"),
-        ("publish demo/hello callability=everyone", "callability= must be one of public, private"),
+        ("publish demo/hello callability=everyone", "callability= must be one of private, public"),
         ("update demo/hello license=wtfpl", "license must be one of"),
     ],
 )

@@ -10,11 +10,11 @@ import pytest
 
 from algobot.algorithmia import (
     AlgorithmiaClient,
-    InvalidInput,
     split_algo_name,
     validate_build_id,
     validate_git_hash,
 )
+from algobot.parsing import UsageError
 from tests.fixtures.bot import RunningBot, message_text
 from tests.fixtures.sandbox import ALGO_SETTINGS, RunningSandbox
 
@@ -24,13 +24,13 @@ BAD_BUILD_IDS = ["..", ".", "None", "a/b", "../..", "x y", "abc\n", "%2e%2e", "-
 
 @pytest.mark.parametrize("name", BAD_NAMES)
 def test_names_with_a_trailing_newline_or_stray_characters_are_refused(name: str) -> None:
-    with pytest.raises(InvalidInput, match="not a valid"):
+    with pytest.raises(UsageError, match="not a valid"):
         split_algo_name(name)
 
 
 @pytest.mark.parametrize("build_id", ["", *BAD_BUILD_IDS])
 def test_build_ids_of_the_wrong_shape_are_refused(build_id: str) -> None:
-    with pytest.raises(InvalidInput, match="build id"):
+    with pytest.raises(UsageError, match="build id"):
         validate_build_id(build_id)
 
 
@@ -40,7 +40,7 @@ def test_real_build_ids_pass() -> None:
 
 @pytest.mark.parametrize("git_hash", ["abc", "xyz1234", "abcdef1\n", "a" * 41, "../../x"])
 def test_git_hashes_of_the_wrong_shape_are_refused(git_hash: str) -> None:
-    with pytest.raises(InvalidInput, match="not a git commit hash"):
+    with pytest.raises(UsageError, match="not a git commit hash"):
         validate_git_hash(git_hash)
 
 
@@ -56,7 +56,7 @@ def test_the_client_sends_nothing_for_a_bad_name_id_or_hash(sandbox: RunningSand
         *(lambda bid=bid: client.build_logs("demo/hello", bid) for bid in BAD_BUILD_IDS),
     ]
     for call in calls:
-        with pytest.raises(InvalidInput):
+        with pytest.raises(UsageError):
             call()
     assert client.request_count == 0
     assert sandbox.box.request_counts == before

@@ -2,7 +2,7 @@
 
 import pytest
 
-from algobot.parsing import ParseError, looks_like_secret, parse_user_reference, split_command
+from algobot.parsing import UsageError, looks_like_secret, parse_user_reference, split_command
 
 
 def test_splits_positional_and_quoted_options():
@@ -18,12 +18,12 @@ def test_slack_escaping_and_curly_quotes_are_undone():
 
 
 def test_unbalanced_quote_is_a_clear_error():
-    with pytest.raises(ParseError, match="quote is not closed"):
+    with pytest.raises(UsageError, match="quote is not closed"):
         split_command('publish demo/x notes="oops')
 
 
 def test_duplicate_option_is_refused():
-    with pytest.raises(ParseError, match="notes= is given twice"):
+    with pytest.raises(UsageError, match="notes= is given twice"):
         split_command("publish demo/x notes=a notes=b")
 
 

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from algobot.algorithmia import AlgorithmiaClient, AlreadyPublished, InvalidInput
+from algobot.parsing import UsageError
 from tests.fixtures.sandbox import BROKEN_PY, HELLO_PY, RunningSandbox, push_files
 
 ALGO = "demo/hello"
@@ -88,7 +89,7 @@ def test_the_hash_is_sent_in_version_info_and_checked_by_the_sandbox(
 ) -> None:
     clone = sandbox.create_algorithm(ALGO)
     _push(sandbox, clone, HELLO_PY, tmp_path, "first")
-    with pytest.raises(InvalidInput, match="not a git commit hash"):
+    with pytest.raises(UsageError, match="not a git commit hash"):
         client.publish(ALGO, git_hash="main")
     assert client.request_count == 0  # refused before any request
     response = requests.post(

@@ -44,6 +44,7 @@ from algobot.channels import ChannelRef, ChannelStore
 from algobot.crypto import KeyCipher
 from algobot.db import open_db
 from algobot.notify import store
+from algobot.parsing import UsageError
 from algobot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -259,7 +260,7 @@ class Poller:
         def guarded(item: Any) -> Any:
             try:
                 return call(item)
-            except AlgorithmiaError as exc:
+            except (AlgorithmiaError, UsageError) as exc:  # a stored name the client refuses is per item too
                 return exc
 
         report.requests += len(items)

@@ -28,12 +28,12 @@ from algobot.algorithmia import (
     CODE_NAME_TAKEN,
     CODE_NOT_FOUND,
     CREATE_REQUIRED_SETTINGS,
-    InvalidInput,
     normalize_version_type,
     validate_algo_short_name,
     validate_details,
     validate_settings,
 )
+from algobot.parsing import UsageError
 from algobot.sandbox import store
 from algobot.sandbox.git import head_commit, init_repo
 from algobot.sandbox.web import ApiFailure, Request, Response, Route, invalid
@@ -200,7 +200,7 @@ def _object(body: dict[str, Any], key: str, *, required: bool = False) -> dict[s
 def _checked(check: Any, value: dict[str, Any], section: str) -> dict[str, Any]:
     try:
         return check(value)
-    except InvalidInput as exc:
+    except UsageError as exc:
         raise invalid(f"{section}: {exc.message}") from None
 
 
@@ -292,7 +292,7 @@ def create_algorithm(sb: Sandbox, req: Request, caller: Caller, u: str) -> Respo
         raise invalid("name is required")
     try:
         validate_algo_short_name(name)
-    except InvalidInput as exc:
+    except UsageError as exc:
         raise invalid(f"name: {exc.message}") from None
     details = _checked(validate_details, _object(body, "details", required=True), "details")
     if not str(details.get("label") or "").strip():
@@ -489,7 +489,7 @@ def publish_version(sb: Sandbox, req: Request, caller: Caller, u: str, a: str) -
     info = _object(body, "version_info")
     try:
         version_type = normalize_version_type(info.get("version_type", info.get("type")))
-    except InvalidInput as exc:
+    except UsageError as exc:
         raise invalid(f"version_info.version_type: {exc.message}") from None
     texts = _text_fields(info, ("release_notes", "sample_input", "sample_output"))
     wanted_hash = info.get("git_hash")

@@ -28,9 +28,9 @@ from algobot.algorithmia import (
     CODE_BAD_KEY,
     CODE_INTERNAL,
     CODE_NOT_AUTHORIZED,
-    AlgorithmiaError,
     split_algo_name,
 )
+from algobot.parsing import UsageError
 from algobot.sandbox import store
 from algobot.sandbox.api import ROUTES, Caller
 from algobot.sandbox.builds import BuildJob, BuildRunner
@@ -58,9 +58,9 @@ def create_key(data_dir: str | Path, user: str, *, manage: bool = True) -> str:
     """
     try:
         if "/" in user:
-            raise AlgorithmiaError(f"'{user}' is not a valid user name: use letters, digits, '-' or '_'.")
+            raise UsageError(f"'{user}' is not a valid user name: use letters, digits, '-' or '_'.")
         split_algo_name(f"{user}/a")  # the client's rule for user names
-    except AlgorithmiaError as exc:
+    except UsageError as exc:
         raise ValueError(exc.message) from None
     store.initialise(Path(data_dir))
     key = "sim" + secrets.token_hex(16)
@@ -368,7 +368,7 @@ class Sandbox:
             if "a" in params:
                 try:
                     split_algo_name(f"{params['u']}/{params['a']}")
-                except AlgorithmiaError:
+                except UsageError:
                     raise ApiFailure(404, 1001, "No such algorithm") from None
         return handler(self, req, caller, **params)
 

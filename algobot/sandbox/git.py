@@ -42,7 +42,8 @@ from dulwich.repo import Repo
 from dulwich.server import Backend
 from dulwich.web import HTTPGitApplication, make_wsgi_chain, url_prefix
 
-from algobot.algorithmia import AlgorithmiaError, split_algo_name
+from algobot.algorithmia import split_algo_name
+from algobot.parsing import UsageError
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +203,7 @@ class SandboxGitBackend(Backend):
             text = text[: -len(".git")]
         try:
             user, algo = split_algo_name(text)
-        except AlgorithmiaError:
+        except UsageError:
             raise NotGitRepository(f"no repository at {text!r}") from None
         repo_dir = repo_path(self.data_dir, user, algo)
         if not (repo_dir / "HEAD").is_file():
@@ -307,7 +308,7 @@ def _target(environ: Mapping[str, Any]) -> tuple[str, str, bool] | None:
             text = text[: -len(".git")]
         try:
             user, algo = split_algo_name(text)
-        except AlgorithmiaError:
+        except UsageError:
             return None
         service = parse_qs(str(environ.get("QUERY_STRING") or "")).get("service", [""])[0]
         write = found.group().endswith("/git-receive-pack") or service == "git-receive-pack"
