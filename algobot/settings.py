@@ -56,6 +56,23 @@ def _audit_channel(value: str | None) -> str | None:
     return value
 
 
+def _database_url(value: str | None, secret_key: str | None) -> str | None:
+    if value is None:
+        return None
+    parsed = urlparse(value)
+    if parsed.scheme not in ("postgresql", "postgres", "postgresql+psycopg") or not parsed.path.strip("/"):
+        raise SettingsError(
+            "ALGOBOT_DATABASE_URL must be a PostgreSQL URL such as postgresql://algobot@db/algobot "
+            "(unset it to use SQLite at ALGOBOT_DB)."
+        )
+    if not secret_key:
+        # Replicas would each generate their own key file and could not read each other's keys.
+        raise SettingsError(
+            "ALGOBOT_SECRET_KEY is not set: with ALGOBOT_DATABASE_URL every replica needs the same secret key."
+        )
+    return value
+
+
 def _app_token(value: str | None) -> str | None:
     if value is not None and not value.startswith("xapp-"):
         raise SettingsError("SLACK_APP_TOKEN must be an app-level token starting with 'xapp-' (Basic Information).")
@@ -70,6 +87,8 @@ class Settings:
     slack_signing_secret: str | None = field(default=None, repr=False)
     slack_api_url: str = DEFAULT_SLACK_API_URL
     db_path: str = "./algobot.db"
+    # PostgreSQL instead of the SQLite file: the shared store of several replicas. None: SQLite at db_path.
+    database_url: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)
     algorithmia_api: str = DEFAULT_API
     admins: frozenset[str] = frozenset()
@@ -109,6 +128,7 @@ class Settings:
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
             slack_api_url=_url("SLACK_API_URL", api_url),
             db_path=get("ALGOBOT_DB") or "./algobot.db",
+            database_url=_database_url(get("ALGOBOT_DATABASE_URL"), get("ALGOBOT_SECRET_KEY")),
             secret_key=get("ALGOBOT_SECRET_KEY"),
             algorithmia_api=_url("ALGORITHMIA_API", get("ALGORITHMIA_API") or DEFAULT_API).rstrip("/"),
             admins=admins,
@@ -125,6 +145,11 @@ class Settings:
             slack_client_secret=get("SLACK_CLIENT_SECRET"),
             slack_redirect_uri=_url("SLACK_REDIRECT_URI", uri) if (uri := get("SLACK_REDIRECT_URI")) else None,
         )
+
+    @property
+    def database_location(self) -> str:
+        """Where the state lives, for `algobot.store.connect`: the PostgreSQL URL, else the SQLite path."""
+        return self.database_url or self.db_path
 
     @property
     def socket_mode(self) -> bool:
@@ -170,5 +195,6 @@ class Settings:
             self.secret_key,
             self.slack_app_token,
             self.slack_client_secret,
+            urlparse(self.database_url).password if self.database_url else None,
         )
         return [s for s in values if s]

@@ -66,6 +66,12 @@ def lock_id(name: str) -> int:
     return int.from_bytes(hashlib.sha256(f"algobot:{name}".encode()).digest()[:8], "big", signed=True)
 
 
+def describe(error: BaseException) -> str:
+    """One line for an operator about a database error (the driver's own words, no SQL or parameters)."""
+    origin = getattr(error, "orig", None) or error
+    return str(origin).strip().splitlines()[0] if str(origin).strip() else type(origin).__name__
+
+
 class Store:
     """One connection for one unit of work; see the module docstring for the SQL it accepts."""
 
@@ -86,6 +92,10 @@ class Store:
 
     def highest_id_ever(self, table: str) -> int:
         """The highest id the table's id sequence ever gave, even if that row was removed since."""
+        raise NotImplementedError
+
+    def has_table(self, table: str) -> bool:
+        """True once migrations created ``table``."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -132,6 +142,9 @@ class SqliteStore(Store):
     def transaction(self, lock: str = "write", *, what: str = "writing") -> Iterator[Store]:
         with sqlite_db.immediate(self.db, what=what):
             yield self
+
+    def has_table(self, table: str) -> bool:
+        return self.db.table(table).exists()
 
     def highest_id_ever(self, table: str) -> int:
         rows = self.query("SELECT seq FROM sqlite_sequence WHERE name = ?", [table])
@@ -228,6 +241,9 @@ class PostgresStore(Store):
         finally:
             self._depth = 0
             self._locks.clear()
+
+    def has_table(self, table: str) -> bool:
+        return bool(self.one("SELECT to_regclass(?) AS t", [table])["t"])
 
     def highest_id_ever(self, table: str) -> int:
         row = self.one("SELECT pg_get_serial_sequence(?, 'id') AS seq", [table])
