@@ -190,7 +190,7 @@ class ChannelStore:
     def remove(self, channel: ChannelRef) -> bool:
         """Forget the channel's key and endpoint (logout). Configurers and allow list stay."""
         where, params = channel.where()
-        return self.store.execute(f"DELETE FROM channel_keys WHERE {where}", params) > 0
+        return self.store.execute(f"DELETE FROM channel_keys WHERE {where}", params).rowcount > 0
 
     def list(self, team_id: str | None = None, enterprise_id: str | None = None) -> list[ChannelConfig]:
         """Configured channels (optionally of one team / enterprise), without keys."""
@@ -231,10 +231,8 @@ class ChannelStore:
     def deny(self, channel: ChannelRef, user_id: str) -> bool:
         """Remove a user from the allow list; False if they were not on it."""
         where, params = channel.where()
-        return (
-            self.store.execute(f"DELETE FROM channel_allowed_users WHERE {where} AND user_id = ?", [*params, user_id])
-            > 0
-        )
+        sql = f"DELETE FROM channel_allowed_users WHERE {where} AND user_id = ?"
+        return self.store.execute(sql, [*params, user_id]).rowcount > 0
 
 
 def _config(row: Mapping[str, Any]) -> ChannelConfig:

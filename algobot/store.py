@@ -7,8 +7,9 @@ once, in the part of SQL both engines speak, through a `Store`:
 - placeholders are ``?`` on both (converted to bound parameters for PostgreSQL here);
 - upserts are ``INSERT ... ON CONFLICT (...) DO UPDATE SET c = excluded.c`` or ``ON CONFLICT DO
   NOTHING``, and ``RETURNING`` works, on both (SQLite >= 3.35);
-- ``store.execute`` returns the row count; ``store.query`` returns a list of dicts; ``store.insert``
-  inserts a dict and can return the new ``id``;
+- ``store.execute`` returns a cursor-like result (``rowcount``, ``fetchone()``, ``fetchall()`` of
+  tuples, as sqlite3's cursor); ``store.query`` returns a list of dicts; ``store.insert`` inserts a
+  dict and can return the new ``id``;
 - ``with store.transaction("audit"):`` is the write transaction for a read-then-write (the audit
   chain head, a row claim). On SQLite it is ``BEGIN IMMEDIATE`` (the file's one write lock, waited
   for with `algobot.db.retry_locked`); on PostgreSQL a transaction that first takes
@@ -78,16 +79,19 @@ class Store:
     dialect: str = ""
     for_update_skip_locked: str = ""
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one statement; return how many rows it changed."""
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run one statement; return a cursor-like result (``rowcount``, ``fetchone``, ``fetchall``)."""
         raise NotImplementedError
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Run one query; return its rows as dicts."""
         raise NotImplementedError
 
-    def transaction(self, lock: str = "write", *, what: str = "writing") -> contextlib.AbstractContextManager[Store]:
-        """A write transaction serialised on ``lock`` (see the module docstring)."""
+    def transaction(
+        self, lock: str = "write", *, what: str = "writing", retry_seconds: float | None = None
+    ) -> contextlib.AbstractContextManager[Store]:
+        """A write transaction serialised on ``lock`` (see the module docstring). On SQLite taking the
+        lock waits up to ``retry_seconds`` (default `algobot.db.LOCKS`), then raises `DatabaseLocked`."""
         raise NotImplementedError
 
     def highest_id_ever(self, table: str) -> int:
@@ -112,7 +116,7 @@ class Store:
         marks = ", ".join("?" for _ in row)
         sql = f'INSERT INTO "{table}" ({columns}) VALUES ({marks}) {conflict}'
         if returning is None:
-            return self.execute(sql, list(row.values()))
+            return self.execute(sql, list(row.values())).rowcount
         found = self.query(f'{sql} RETURNING "{returning}"', list(row.values()))
         return found[0][returning] if found else None
 
@@ -126,8 +130,8 @@ class SqliteStore(Store):
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return self.db.execute(sql, list(params)).rowcount
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.db.execute(sql, list(params))
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         was_in_transaction = self.db.conn.in_transaction
@@ -139,8 +143,10 @@ class SqliteStore(Store):
         return rows
 
     @contextlib.contextmanager
-    def transaction(self, lock: str = "write", *, what: str = "writing") -> Iterator[Store]:
-        with sqlite_db.immediate(self.db, what=what):
+    def transaction(
+        self, lock: str = "write", *, what: str = "writing", retry_seconds: float | None = None
+    ) -> Iterator[Store]:
+        with sqlite_db.immediate(self.db, what=what, retry_seconds=retry_seconds):
             yield self
 
     def has_table(self, table: str) -> bool:
@@ -152,6 +158,24 @@ class SqliteStore(Store):
 
     def close(self) -> None:
         self.db.close()
+
+
+class Fetched:
+    """A statement's outcome read in full before its transaction ends, shaped like a sqlite3 cursor."""
+
+    def __init__(self, rowcount: int, rows: list[tuple[Any, ...]]) -> None:
+        self.rowcount = rowcount
+        self._rows = rows
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self._rows.pop(0) if self._rows else None
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self.fetchall())
 
 
 def _named(sql: str, params: Sequence[Any]) -> tuple[str, dict[str, Any]]:
@@ -194,15 +218,16 @@ class PostgresStore(Store):
         if not self._depth and self.connection.in_transaction():
             self.connection.commit()
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         try:
-            count = self._run(sql, params).rowcount
+            result = self._run(sql, params)
+            fetched = Fetched(result.rowcount, [tuple(row) for row in result] if result.returns_rows else [])
         except BaseException:
             if not self._depth:
                 self.connection.rollback()
             raise
         self._autocommit()
-        return count
+        return fetched
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         try:
@@ -215,7 +240,9 @@ class PostgresStore(Store):
         return rows
 
     @contextlib.contextmanager
-    def transaction(self, lock: str = "write", *, what: str = "writing") -> Iterator[Store]:
+    def transaction(
+        self, lock: str = "write", *, what: str = "writing", retry_seconds: float | None = None
+    ) -> Iterator[Store]:
         if self._depth:  # inside a caller's transaction: take this lock too, commit with the caller
             if lock not in self._locks:
                 self._run("SELECT pg_advisory_xact_lock(?)", [lock_id(lock)])
