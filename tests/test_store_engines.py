@@ -136,3 +136,48 @@ def test_ensure_keyed_anchors_an_empty_trail_once(location):
         assert anchor["action"] == "anchor" and anchor["id"] == 1
         assert audit.ensure_keyed(store, KEY, now=T0) is None
         assert audit.verify(store, KEY).ok
+
+
+def _settings(location: str):
+    from algobot.settings import Settings
+
+    if location.startswith("postgresql://"):
+        return Settings(database_url=location, secret_key=TEST_SECRET, slack_client_id="111.222")
+    return Settings(db_path=location, secret_key=TEST_SECRET, slack_client_id="111.222")
+
+
+def test_oauth_installations_keep_tokens_encrypted_on_both_engines(location, cipher):
+    from slack_sdk.oauth.installation_store import Installation
+
+    from algobot import workspaces
+
+    installations = workspaces.installation_store(_settings(location), cipher)
+    workspaces.installation_store(_settings(location), cipher)  # a second replica starting: tables exist
+    token = "xoxb-1111-2222-abcdefABCDEF0123456789"
+    installations.save(
+        Installation(app_id="A1", team_id="T1", bot_token=token, bot_id="B1", bot_user_id="UB", user_id="U1")
+    )
+    assert workspaces.token_lookup(installations)(ChannelRef("T1", "C1")) == token
+    with connect(location) as store:
+        tables = ["slack_bots", "slack_installations"]
+        dumped = "".join(str(store.query(f"SELECT * FROM {table}")) for table in tables)
+        assert "xoxb-" not in dumped and "enc:" in dumped
+
+
+def test_oauth_state_is_shared_by_replicas(location):
+    from algobot import workspaces
+
+    issued = workspaces.oauth_state_store(_settings(location)).issue()
+    assert workspaces.oauth_state_store(_settings(location)).consume(issued) is True
+
+
+def test_an_uninstalled_team_is_forgotten_and_audited_on_both_engines(location, cipher):
+    from algobot import workspaces
+
+    with connect(location) as store:
+        ChannelStore(store, cipher).set_key(ChannelRef("T1", "C1"), TEST_API_KEY, None, "U1", T0)
+        ChannelStore(store, cipher).set_key(ChannelRef("T2", "C1"), TEST_API_KEY, None, "U1", T0)
+        removed = workspaces.forget_team(store, "T1", None, audit_key=KEY, now=T0)
+        assert removed["channel_keys"] == 1 and removed["channel_configurers"] == 1
+        assert [c.channel.team_id for c in ChannelStore(store).list()] == ["T2"]
+        assert audit.head(store)[0] == 1 and audit.verify(store, KEY).ok
