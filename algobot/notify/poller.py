@@ -29,6 +29,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from sqlite_utils import Database
 
 from algobot import blocks, messages
 from algobot.algorithmia import (
@@ -44,6 +45,7 @@ from algobot.channels import ChannelRef, ChannelStore
 from algobot.crypto import KeyCipher
 from algobot.db import open_db
 from algobot.notify import store
+from algobot.notify.types import NewBuild, NoticePart
 from algobot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,11 @@ class _Group:
     builds: list[dict[str, Any]] = field(default_factory=list)
     key: str | None = None
     endpoint: str = ""
+
+
+def _text(text: str) -> list[NoticePart]:
+    """A one-message notice."""
+    return [NoticePart.of("post", blocks.text_message(text))]
 
 
 def _iso(now: float) -> str:
@@ -150,7 +157,7 @@ class Poller:
             db.close()
         return report
 
-    def _load_groups(self, db: Any, now: float) -> dict[tuple[ChannelRef, str], _Group]:
+    def _load_groups(self, db: Database, now: float) -> dict[tuple[ChannelRef, str], _Group]:
         groups: dict[tuple[ChannelRef, str], _Group] = {}
         for sub in store.due_subscriptions(db, now):
             ref = store.ref_of(sub)
@@ -169,7 +176,9 @@ class Poller:
                 group.endpoint = credentials[1] or self.settings.algorithmia_api
         return groups
 
-    def _cycle(self, db: Any, groups: dict[tuple[ChannelRef, str], _Group], now: float, report: CycleReport) -> None:
+    def _cycle(
+        self, db: Database, groups: dict[tuple[ChannelRef, str], _Group], now: float, report: CycleReport
+    ) -> None:
         endpoints: dict[str, dict[str, Any]] = {}
         active: list[_Group] = []
         for group in groups.values():
@@ -210,12 +219,7 @@ class Poller:
                     group.ref,
                     f"gone:{group.ref}:{row['build_id']}",
                     "gone",
-                    [
-                        {
-                            "op": "post",
-                            **blocks.text_message(messages.build_gone_notice(group.algorithm, row["build_id"])),
-                        }
-                    ],
+                    _text(messages.build_gone_notice(group.algorithm, row["build_id"])),
                     now,
                     report,
                 )
@@ -266,7 +270,7 @@ class Poller:
         return list(self.executor.map(guarded, items))
 
     def _apply_listing(
-        self, db: Any, group: _Group, results: list[dict[str, Any]], now: float, report: CycleReport
+        self, db: Database, group: _Group, results: list[dict[str, Any]], now: float, report: CycleReport
     ) -> list[tuple[_Group, dict[str, Any]]]:
         """Update tracked builds from a list page and discover new ones; return builds not on it."""
         by_id = {str(b.get("build_id")): b for b in results}
@@ -280,22 +284,7 @@ class Poller:
             for build_id, build in by_id.items():
                 if build_id in known:
                     continue
-                status = str(build.get("status") or "in-progress")
-                inserted = store.track(
-                    db,
-                    group.ref,
-                    store.NewBuild(
-                        algorithm=group.algorithm,
-                        build_id=build_id,
-                        origin="watch",
-                        status=status,
-                        commit_sha=build.get("commit_sha"),
-                        started_at=build.get("started_at"),
-                        finished_at=build.get("finished_at"),
-                        state="final" if status in FINAL_BUILD_STATUSES else "tracking",
-                    ),
-                    now,
-                )
+                inserted = store.track(db, group.ref, NewBuild.from_api(group.algorithm, build, news=True), now)
                 report.discovered += int(inserted)
             store.set_next_discovery(
                 db, group.subscription, now + self.settings.poll_seconds * self.rng.uniform(0.85, 1.0)
@@ -306,7 +295,7 @@ class Poller:
             if row["state"] == "tracking" and build_id not in by_id
         ]
 
-    def _observe(self, db: Any, row: dict[str, Any], build: dict[str, Any], now: float) -> None:
+    def _observe(self, db: Database, row: dict[str, Any], build: dict[str, Any], now: float) -> None:
         """Record what the API says of a tracked build: still running, or ended (notice pending)."""
         status = str(build.get("status") or row["status"])
         fields: dict[str, Any] = {
@@ -329,7 +318,7 @@ class Poller:
 
     def _finals(
         self,
-        db: Any,
+        db: Database,
         groups: dict[tuple[ChannelRef, str], _Group],
         requested: set[int],
         outcome: dict[str, str],
@@ -364,7 +353,7 @@ class Poller:
         return only == "all" or only == row["status"]
 
     def _notify_final(
-        self, db: Any, group: _Group, row: dict[str, Any], logs: str, now: float, report: CycleReport
+        self, db: Database, group: _Group, row: dict[str, Any], logs: str, now: float, report: CycleReport
     ) -> None:
         build = {k: row.get(k) for k in ("build_id", "status", "commit_sha", "started_at", "finished_at")}
         with db.atomic():
@@ -373,19 +362,19 @@ class Poller:
                 return
             notice = blocks.build_notice_message(group.algorithm, build, started_by=row.get("started_by"))
             tail = blocks.log_tail_message(logs, self.settings.log_tail_lines)
-            first = {"op": "update", "ts": row["message_ts"]} if row.get("message_ts") else {"op": "post"}
-            parts = [{**first, **notice}, {"op": "thread", **tail}]
+            first = NoticePart.of("update", notice, ts=row["message_ts"]) if row.get("message_ts") else None
+            parts = [first or NoticePart.of("post", notice), NoticePart.of("thread", tail)]
             key = f"build:{group.ref}:{row['build_id']}:{row['status']}"
             if store.enqueue(db, group.ref, key, "build", parts, now):
                 report.notices += 1
 
     def _enqueue(
         self,
-        db: Any,
+        db: Database,
         ref: ChannelRef,
         key: str,
         kind: str,
-        parts: list[dict[str, Any]],
+        parts: list[NoticePart],
         now: float,
         report: CycleReport,
     ) -> None:
@@ -393,7 +382,7 @@ class Poller:
             report.notices += 1
 
     def _api_failure(
-        self, db: Any, group: _Group, error: Exception, outcome: dict[str, str], now: float, report: CycleReport
+        self, db: Database, group: _Group, error: Exception, outcome: dict[str, str], now: float, report: CycleReport
     ) -> None:
         if isinstance(error, (Unauthorized, Forbidden)):
             if not store.poll_state(db, group.ref).get("auth_failed"):
@@ -405,7 +394,7 @@ class Poller:
                     group.ref,
                     key,
                     "auth",
-                    [{"op": "post", **blocks.text_message(messages.AUTH_NOTICE)}],
+                    _text(messages.AUTH_NOTICE),
                     now,
                     report,
                 )
@@ -428,7 +417,7 @@ class Poller:
                     for row in group.builds
                 ]
             for key, text in notes:
-                self._enqueue(db, group.ref, key, "gone", [{"op": "post", **blocks.text_message(text)}], now, report)
+                self._enqueue(db, group.ref, key, "gone", _text(text), now, report)
             return
         if isinstance(error, ApiUnavailable):
             outcome[group.endpoint] = "down"
@@ -436,7 +425,7 @@ class Poller:
         log.warning("poll of %s in %s failed: %r", group.algorithm, group.ref, error)
 
     def _still_running(
-        self, db: Any, groups: dict[tuple[ChannelRef, str], _Group], now: float, report: CycleReport
+        self, db: Database, groups: dict[tuple[ChannelRef, str], _Group], now: float, report: CycleReport
     ) -> None:
         for group in groups.values():
             for row in group.builds:
@@ -454,14 +443,14 @@ class Poller:
                         group.ref,
                         f"long:{group.ref}:{row['build_id']}",
                         "long",
-                        [{"op": "post", **blocks.text_message(text)}],
+                        _text(text),
                         now,
                         report,
                     )
 
     def _endpoint_health(
         self,
-        db: Any,
+        db: Database,
         groups: dict[tuple[ChannelRef, str], _Group],
         endpoints: dict[str, dict[str, Any]],
         outcome: dict[str, str],
@@ -494,7 +483,7 @@ class Poller:
                             ref,
                             f"recovered:{ref}:{since}",
                             "recovery",
-                            [{"op": "post", **blocks.text_message(messages.recovery_notice(endpoint))}],
+                            _text(messages.recovery_notice(endpoint)),
                             now,
                             report,
                         )
@@ -511,7 +500,7 @@ class Poller:
                             ref,
                             f"outage:{ref}:{since}",
                             "outage",
-                            [{"op": "post", **blocks.text_message(messages.outage_notice(endpoint, minutes))}],
+                            _text(messages.outage_notice(endpoint, minutes)),
                             now,
                             report,
                         )

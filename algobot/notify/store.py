@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlite_utils import Database
 
 from algobot.channels import ChannelRef
+from algobot.notify.types import NewBuild as NewBuild  # re-exported: callers write store.NewBuild
+from algobot.notify.types import NoticePart as NoticePart  # re-exported for callers
 
 FILTERS = ("all", "failed", "succeeded")
 
@@ -97,20 +98,6 @@ def set_next_discovery(db: Database, row: dict[str, Any], when: float) -> None:
 
 
 # -- tracked builds --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class NewBuild:
-    algorithm: str
-    build_id: str
-    origin: str  # compile | watch
-    status: str = "in-progress"
-    commit_sha: str | None = None
-    started_at: str | None = None
-    finished_at: str | None = None
-    started_by: str | None = None
-    message_ts: str | None = None
-    state: str = "tracking"
 
 
 def track(db: Database, ref: ChannelRef, build: NewBuild, now: float) -> bool:
@@ -259,18 +246,21 @@ def save_endpoint_state(db: Database, state: dict[str, Any]) -> None:
 # -- outbox -----------------------------------------------------------------------------------
 
 
-def enqueue(
-    db: Database, ref: ChannelRef, dedupe_key: str, kind: str, parts: Sequence[dict[str, Any]], now: float
-) -> bool:
+def enqueue(db: Database, ref: ChannelRef, dedupe_key: str, kind: str, parts: Sequence[NoticePart], now: float) -> bool:
     """Write a notice before anything is sent; a key already queued or delivered is ignored."""
     if db.execute("select 1 from notices_sent where dedupe_key = ?", [dedupe_key]).fetchone():
         return False
     cursor = db.execute(
         """insert or ignore into outbox (dedupe_key, enterprise_id, team_id, channel_id, kind, parts, created_at,
                next_attempt_at) values (?, ?, ?, ?, ?, ?, ?, ?)""",
-        [dedupe_key, *_ref_args(ref), kind, json.dumps(list(parts)), now, now],
+        [dedupe_key, *_ref_args(ref), kind, json.dumps([part.to_json() for part in parts]), now, now],
     )
     return bool(cursor.rowcount)
+
+
+def parts_of(row: dict[str, Any]) -> list[NoticePart]:
+    """The parts of an outbox row, as any version stored them."""
+    return [NoticePart.from_json(part) for part in json.loads(row["parts"])]
 
 
 def due_outbox(db: Database, now: float, limit: int = 500, sender_id: str | None = None) -> list[dict[str, Any]]:
