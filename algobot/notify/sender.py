@@ -15,11 +15,10 @@ stops that channel's subscriptions and is written to the audit trail.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -114,7 +113,7 @@ class OutboxSender:
 
     def _deliver(self, db: Any, row: dict[str, Any], now: float, report: SendReport) -> None:
         ref = store.ref_of(row)
-        parts: list[dict[str, Any]] = json.loads(row["parts"])
+        parts = store.parts_of(row)
         step, parent_ts = int(row["step"]), row["parent_ts"]
         attempts = int(row["attempts"])
         known = self._progress.get(row["id"])
@@ -150,8 +149,8 @@ class OutboxSender:
                     store.retry_outbox(db, row["id"], now + retry_after, attempts)
                     report.deferred += 1
                     return
-                if error in ("message_not_found", "cant_update_message") and part.get("op") == "update":
-                    parts[step] = {**part, "op": "post"}  # the "build started" message is gone: post anew
+                if error in ("message_not_found", "cant_update_message") and part.op == "update":
+                    parts[step] = replace(part, op="post", ts=None)  # the "build started" message is gone: post anew
                     continue
                 if error in PERMANENT_ERRORS:
                     self._drop_channel(db, row, error, now)
@@ -199,17 +198,18 @@ class OutboxSender:
             return False
         return True
 
-    def _send(self, channel: str, part: dict[str, Any], parent_ts: str | None, client: WebClient | None = None) -> str:
+    def _send(
+        self, channel: str, part: store.NoticePart, parent_ts: str | None, client: WebClient | None = None
+    ) -> str:
         client = client or self.client
-        content = {"text": part.get("text", ""), "blocks": part.get("blocks")}
-        op = part.get("op")
-        if op == "update":
-            response = client.chat_update(channel=channel, ts=part["ts"], **content)
-        elif op == "thread":
+        content = {"text": part.text, "blocks": part.blocks}
+        if part.op == "update":
+            response = client.chat_update(channel=channel, ts=part.ts, **content)
+        elif part.op == "thread":
             response = client.chat_postMessage(channel=channel, thread_ts=parent_ts, **content)
         else:
             response = client.chat_postMessage(channel=channel, **content)
-        return str(response.get("ts") or part.get("ts") or "")
+        return str(response.get("ts") or part.ts or "")
 
     def _retry_later(self, db: Any, row: dict[str, Any], attempts: int, now: float, why: str) -> None:
         attempts += 1

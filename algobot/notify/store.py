@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlite_utils import Database
 
 from algobot.channels import ChannelRef
+from algobot.notify.types import NewBuild as NewBuild  # re-exported: callers write store.NewBuild
+from algobot.notify.types import NoticePart as NoticePart  # re-exported for callers
 
 FILTERS = ("all", "failed", "succeeded")
 
@@ -89,6 +90,21 @@ def due_subscriptions(db: Database, now: float) -> list[dict[str, Any]]:
     )
 
 
+def watchers_of(db: Database, algorithms: Sequence[str]) -> list[dict[str, Any]]:
+    """Every subscription to these algorithms whose channel's key works, due or not (one list serves all)."""
+    if not algorithms:
+        return []
+    marks = ", ".join("?" for _ in algorithms)
+    return list(
+        db.query(
+            f"""select s.* from subscriptions s
+               left join channel_poll_state p using (enterprise_id, team_id, channel_id)
+               where s.algorithm in ({marks}) and coalesce(p.auth_failed, 0) = 0""",
+            list(algorithms),
+        )
+    )
+
+
 def set_next_discovery(db: Database, row: dict[str, Any], when: float) -> None:
     db.execute(
         f"update subscriptions set next_discovery_at = ? where {_REF_WHERE} and algorithm = ?",
@@ -99,22 +115,10 @@ def set_next_discovery(db: Database, row: dict[str, Any], when: float) -> None:
 # -- tracked builds --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class NewBuild:
-    algorithm: str
-    build_id: str
-    origin: str  # compile | watch
-    status: str = "in-progress"
-    commit_sha: str | None = None
-    started_at: str | None = None
-    finished_at: str | None = None
-    started_by: str | None = None
-    message_ts: str | None = None
-    state: str = "tracking"
-
-
-def track(db: Database, ref: ChannelRef, build: NewBuild, now: float) -> bool:
+def track(db: Database, ref: ChannelRef, build: NewBuild, now: float, *, next_poll_at: float | None = None) -> bool:
     """Start tracking a build in a channel; True if it was not tracked there before.
+
+    ``next_poll_at`` (default: now) lets a build found by listing its algorithm join that list's schedule.
 
     A build started from Slack that the watcher already found takes over the compile's message and
     caller, so its final notice updates the "build started" message.
@@ -136,7 +140,7 @@ def track(db: Database, ref: ChannelRef, build: NewBuild, now: float) -> bool:
             build.status,
             build.state,
             now,
-            now,
+            now if next_poll_at is None else next_poll_at,
         ],
     )
     if cursor.rowcount:
@@ -187,6 +191,25 @@ def claim_due_builds(db: Database, poller_id: str, now: float, lease: float, lim
             [poller_id, now + lease],
         )
     )
+
+
+def claim_algorithm_builds(
+    db: Database, ref: ChannelRef, algorithm: str, poller_id: str, now: float, lease: float
+) -> list[dict[str, Any]]:
+    """Claim every unclaimed tracked build of one algorithm in one channel, due or not.
+
+    The list request that serves one of them reports them all, so they share its schedule.
+    """
+    with db.atomic():  # sqlite-utils leaves a statement with RETURNING uncommitted on its own
+        cursor = db.execute(
+            f"""update tracked_builds set claimed_by = ?, claimed_until = ?
+                where {_REF_WHERE} and algorithm = ? and state in ('tracking', 'final')
+                  and (claimed_until is null or claimed_until < ?)
+                returning *""",
+            [poller_id, now + lease, *_ref_args(ref), algorithm, now],
+        )
+        columns = [d[0] for d in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
 def claim_build(db: Database, row_id: int, poller_id: str, now: float, lease: float) -> bool:
@@ -259,18 +282,21 @@ def save_endpoint_state(db: Database, state: dict[str, Any]) -> None:
 # -- outbox -----------------------------------------------------------------------------------
 
 
-def enqueue(
-    db: Database, ref: ChannelRef, dedupe_key: str, kind: str, parts: Sequence[dict[str, Any]], now: float
-) -> bool:
+def enqueue(db: Database, ref: ChannelRef, dedupe_key: str, kind: str, parts: Sequence[NoticePart], now: float) -> bool:
     """Write a notice before anything is sent; a key already queued or delivered is ignored."""
     if db.execute("select 1 from notices_sent where dedupe_key = ?", [dedupe_key]).fetchone():
         return False
     cursor = db.execute(
         """insert or ignore into outbox (dedupe_key, enterprise_id, team_id, channel_id, kind, parts, created_at,
                next_attempt_at) values (?, ?, ?, ?, ?, ?, ?, ?)""",
-        [dedupe_key, *_ref_args(ref), kind, json.dumps(list(parts)), now, now],
+        [dedupe_key, *_ref_args(ref), kind, json.dumps([part.to_json() for part in parts]), now, now],
     )
     return bool(cursor.rowcount)
+
+
+def parts_of(row: dict[str, Any]) -> list[NoticePart]:
+    """The parts of an outbox row, as any version stored them."""
+    return [NoticePart.from_json(part) for part in json.loads(row["parts"])]
 
 
 def due_outbox(db: Database, now: float, limit: int = 500, sender_id: str | None = None) -> list[dict[str, Any]]:
