@@ -105,6 +105,13 @@ STEPS: list[tuple[str, list[str]]] = [
                 salt TEXT NOT NULL, n INTEGER NOT NULL, r INTEGER NOT NULL, p INTEGER NOT NULL)"""
         ],
     ),
+    (
+        "0008_poll_by_algorithm",
+        [
+            "CREATE INDEX IF NOT EXISTS subscriptions_next_discovery_at ON subscriptions (next_discovery_at)",
+            "CREATE INDEX IF NOT EXISTS subscriptions_algorithm ON subscriptions (algorithm)",
+        ],
+    ),
 ]
 
 NAMES = [name for name, _ in STEPS]

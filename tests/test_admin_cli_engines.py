@@ -27,7 +27,7 @@ def env(monkeypatch, engine_location) -> str:
 
 def test_channel_commands_and_the_audit_trail_work_on_both(env, monkeypatch, capsys):
     assert main(["migrate"]) == 0
-    assert "Applied 7 migration(s)" in capsys.readouterr().out
+    assert "Applied 8 migration(s)" in capsys.readouterr().out
     monkeypatch.setattr(sys, "stdin", io.StringIO(TEST_API_KEY + "\n"))
     assert main(["channel", "set-key", "--team", "T1", "--channel", "C1"]) == 0
     assert "****K1L2" in capsys.readouterr().out

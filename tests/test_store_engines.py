@@ -181,3 +181,9 @@ def test_an_uninstalled_team_is_forgotten_and_audited_on_both_engines(location, 
         assert removed["channel_keys"] == 1 and removed["channel_configurers"] == 1
         assert [c.channel.team_id for c in ChannelStore(store).list()] == ["T2"]
         assert audit.head(store)[0] == 1 and audit.verify(store, KEY).ok
+
+
+def test_both_engines_have_the_same_migration_steps():
+    from algobot.migrations import migrations as sqlite_steps
+
+    assert [step.name for step in sqlite_steps._migrations] == PG_STEPS

@@ -29,7 +29,6 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from sqlite_utils import Database
 
 from algobot import blocks, messages
 from algobot.algorithmia import (
@@ -43,10 +42,10 @@ from algobot.algorithmia import (
 )
 from algobot.channels import ChannelRef, ChannelStore
 from algobot.crypto import KeyCipher
-from algobot.db import open_db
 from algobot.notify import store
 from algobot.notify.types import DONE, DROPPED, FINAL, TRACKING, NewBuild, NoticePart
 from algobot.settings import Settings
+from algobot.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -156,9 +155,9 @@ class Poller:
     def run(self, now: float) -> CycleReport:
         """One poll cycle at time `now` (UNIX seconds)."""
         report = CycleReport()
-        db = open_db(self.settings.db_path)
+        db = open_store(self.settings.database_location)
         try:
-            with db.atomic():  # the claims of one cycle: one write transaction
+            with db.transaction("poll", what="claiming due builds"):  # the claims of one cycle: one transaction
                 groups = self._load_groups(db, now)
             if groups:
                 self._cycle(db, groups, now, report)
@@ -167,7 +166,7 @@ class Poller:
             db.close()
         return report
 
-    def _load_groups(self, db: Database, now: float) -> dict[tuple[ChannelRef, str], _Group]:
+    def _load_groups(self, db: Store, now: float) -> dict[tuple[ChannelRef, str], _Group]:
         """The (channel, algorithm) pairs to poll now, each with every tracked build of it claimed."""
         groups: dict[tuple[ChannelRef, str], _Group] = {}
         for sub in store.due_subscriptions(db, now):
@@ -203,9 +202,7 @@ class Poller:
                 )
         return groups
 
-    def _cycle(
-        self, db: Database, groups: dict[tuple[ChannelRef, str], _Group], now: float, report: CycleReport
-    ) -> None:
+    def _cycle(self, db: Store, groups: dict[tuple[ChannelRef, str], _Group], now: float, report: CycleReport) -> None:
         """The phases of a cycle: each makes its requests concurrently, then writes in one transaction."""
         endpoints: dict[str, dict[str, Any]] = {}
         active = self._reachable(db, groups, endpoints, now, report)
@@ -214,13 +211,13 @@ class Poller:
         missing = self._list_phase(db, active, outcome, now, report)
         self._get_phase(db, missing, outcome, requested, now, report)
         self._log_phase(db, groups, outcome, requested, now, report)
-        with db.atomic():
+        with db.transaction("poll", what="recording a poll cycle"):
             self._still_running(db, groups, now, report)
             self._endpoint_health(db, groups, endpoints, outcome, now, report)
 
     def _reachable(
         self,
-        db: Database,
+        db: Store,
         groups: dict[tuple[ChannelRef, str], _Group],
         endpoints: dict[str, dict[str, Any]],
         now: float,
@@ -239,7 +236,7 @@ class Poller:
         return active
 
     def _list_phase(
-        self, db: Database, active: list[_Group], outcome: dict[str, str], now: float, report: CycleReport
+        self, db: Store, active: list[_Group], outcome: dict[str, str], now: float, report: CycleReport
     ) -> list[tuple[_Group, dict[str, Any]]]:
         """A: one list request per (endpoint, key, algorithm) that discovers or follows running builds.
 
@@ -252,7 +249,7 @@ class Poller:
         report.list_requests += len({g.request for g in listing})
         report.requests += len({g.request for g in listing})
         missing: list[tuple[_Group, dict[str, Any]]] = []
-        with db.atomic():
+        with db.transaction("poll", what="recording a poll cycle"):
             for group, result in zip(listing, pages, strict=True):
                 if isinstance(result, Exception):
                     self._api_failure(db, group, result, outcome, now, report)
@@ -282,7 +279,7 @@ class Poller:
 
     def _get_phase(
         self,
-        db: Database,
+        db: Store,
         missing: list[tuple[_Group, dict[str, Any]]],
         outcome: dict[str, str],
         requested: set[int],
@@ -299,7 +296,7 @@ class Poller:
         unique = len({(g.request, b["build_id"]) for g, b in missing})
         report.build_requests += unique
         report.requests += unique
-        with db.atomic():
+        with db.transaction("poll", what="recording a poll cycle"):
             for (group, row), result in zip(missing, got, strict=True):
                 requested.add(row["id"])
                 report.builds_polled += 1
@@ -322,7 +319,7 @@ class Poller:
 
     def _log_phase(
         self,
-        db: Database,
+        db: Store,
         groups: dict[tuple[ChannelRef, str], _Group],
         outcome: dict[str, str],
         requested: set[int],
@@ -339,7 +336,7 @@ class Poller:
         unique = len({(g.request, b["build_id"]) for g, b in finals})
         report.build_requests += unique
         report.requests += unique
-        with db.atomic():
+        with db.transaction("poll", what="recording a poll cycle"):
             for (group, row), result in zip(finals, logs, strict=True):
                 if isinstance(result, NotFound):
                     attempts = int(row.get("polls") or 0) + 1
@@ -377,7 +374,7 @@ class Poller:
         return [results[key(item)] for item in items]
 
     def _apply_listing(
-        self, db: Database, group: _Group, results: list[dict[str, Any]], now: float, report: CycleReport
+        self, db: Store, group: _Group, results: list[dict[str, Any]], now: float, report: CycleReport
     ) -> list[tuple[_Group, dict[str, Any]]]:
         """Update tracked builds from a list page and discover new ones; return builds not on it."""
         by_id = {str(b.get("build_id")): b for b in results}
@@ -399,7 +396,7 @@ class Poller:
             (group, row) for build_id, row in tracked_here.items() if row["state"] == TRACKING and build_id not in by_id
         ]
 
-    def _observe(self, db: Database, row: dict[str, Any], build: dict[str, Any], now: float, next_at: float) -> None:
+    def _observe(self, db: Store, row: dict[str, Any], build: dict[str, Any], now: float, next_at: float) -> None:
         """Record what the API says of a tracked build: still running (polled again at `next_at`, with
         its algorithm), or ended (notice pending)."""
         status = str(build.get("status") or row["status"])
@@ -420,7 +417,7 @@ class Poller:
 
     def _finals(
         self,
-        db: Database,
+        db: Store,
         groups: dict[tuple[ChannelRef, str], _Group],
         requested: set[int],
         outcome: dict[str, str],
@@ -450,10 +447,10 @@ class Poller:
         return only == "all" or only == row["status"]
 
     def _notify_final(
-        self, db: Database, group: _Group, row: dict[str, Any], logs: str, now: float, report: CycleReport
+        self, db: Store, group: _Group, row: dict[str, Any], logs: str, now: float, report: CycleReport
     ) -> None:
         build = {k: row.get(k) for k in ("build_id", "status", "commit_sha", "started_at", "finished_at")}
-        with db.atomic():
+        with db.transaction("poll", what="recording a poll cycle"):
             store.update_build(db, row["id"], state=DONE)
             if not self._wanted(group, row):
                 return
@@ -467,7 +464,7 @@ class Poller:
 
     def _enqueue(
         self,
-        db: Database,
+        db: Store,
         ref: ChannelRef,
         key: str,
         kind: str,
@@ -479,7 +476,7 @@ class Poller:
             report.notices += 1
 
     def _api_failure(
-        self, db: Database, group: _Group, error: Exception, outcome: dict[str, str], now: float, report: CycleReport
+        self, db: Store, group: _Group, error: Exception, outcome: dict[str, str], now: float, report: CycleReport
     ) -> None:
         if isinstance(error, (Unauthorized, Forbidden)):
             if not store.poll_state(db, group.ref).get("auth_failed"):
@@ -522,7 +519,7 @@ class Poller:
         log.warning("poll of %s in %s failed: %r", group.algorithm, group.ref, error)
 
     def _still_running(
-        self, db: Database, groups: dict[tuple[ChannelRef, str], _Group], now: float, report: CycleReport
+        self, db: Store, groups: dict[tuple[ChannelRef, str], _Group], now: float, report: CycleReport
     ) -> None:
         for group in groups.values():
             for row in group.builds:
@@ -547,7 +544,7 @@ class Poller:
 
     def _endpoint_health(
         self,
-        db: Database,
+        db: Store,
         groups: dict[tuple[ChannelRef, str], _Group],
         endpoints: dict[str, dict[str, Any]],
         outcome: dict[str, str],

@@ -27,8 +27,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from algobot import audit, metrics
 from algobot.channels import ChannelRef
-from algobot.db import DatabaseLocked, immediate, open_db
+from algobot.db import DatabaseLocked
 from algobot.notify import store
+from algobot.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ class OutboxSender:
 
     def run(self, now: float) -> SendReport:
         report = SendReport()
-        db = open_db(self.db_path)
+        db = open_store(self.db_path)
         try:
             for row in store.due_outbox(db, now, sender_id=self.sender_id):
                 ref = store.ref_of(row)
@@ -172,7 +173,7 @@ class OutboxSender:
                 report.deferred += 1
                 return
         try:
-            with immediate(db, what=f"marking a {row['kind']} notice delivered"):
+            with db.transaction("outbox", what=f"marking a {row['kind']} notice delivered"):
                 store.finish_outbox(db, row, now)
         except DatabaseLocked as exc:
             log.warning("notice %s to %s delivered but not yet marked (%s); retried next run", row["kind"], ref, exc)
@@ -190,7 +191,7 @@ class OutboxSender:
         """
         ref = store.ref_of(row)
         try:
-            with immediate(db, what=f"marking part {step} of a {row['kind']} notice sent"):
+            with db.transaction("outbox", what=f"marking part {step} of a {row['kind']} notice sent"):
                 store.advance_outbox(db, row["id"], step, parent_ts)
                 store.set_next_send_at(db, ref, now + self.min_interval)
         except DatabaseLocked as exc:
@@ -223,7 +224,7 @@ class OutboxSender:
         """Slack will never take messages in this channel: stop its subscriptions, record why."""
         ref = store.ref_of(row)
         log.warning("channel %s refuses notices (%s): its subscriptions are stopped", ref, error)
-        with db.atomic():
+        with db.transaction("outbox", what="dropping a channel"):
             store.drop_channel(db, ref)
             audit.record(
                 db,
