@@ -187,3 +187,50 @@ def test_both_engines_have_the_same_migration_steps():
     from algobot.migrations import migrations as sqlite_steps
 
     assert [step.name for step in sqlite_steps._migrations] == PG_STEPS
+
+
+def test_a_replica_waiting_for_anothers_migrations_says_so_once(pg_url, caplog):
+    import logging
+
+    from algobot.store import engine, lock_id
+
+    with engine(pg_url).connect() as holder:  # another replica, in the middle of migrating
+        holder.exec_driver_sql(f"SELECT pg_advisory_lock({lock_id('migrations')})")
+        with caplog.at_level(logging.INFO, logger="algobot.store"), ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(migrate, pg_url)
+            deadline = threading.Event()
+            while not any("waiting for it" in r.getMessage() for r in caplog.records) and not deadline.wait(0.05):
+                assert not waiting.done(), "migrate did not wait for the lock"
+            holder.exec_driver_sql(f"SELECT pg_advisory_unlock({lock_id('migrations')})")
+            holder.commit()
+            assert waiting.result(timeout=30) == PG_STEPS
+    lines = [r.getMessage() for r in caplog.records if "waiting for it" in r.getMessage()]
+    assert len(lines) == 1 and "another process is applying migrations" in lines[0]
+
+
+def test_a_lock_conflict_on_postgresql_is_retried_then_reported_like_sqlites(pg_url):
+    """One retry mechanism: PostgreSQL's "lock not available" goes through retry_locked as SQLite's busy does."""
+    from algobot.db import DatabaseLocked, retry_locked
+
+    migrate(pg_url)
+    with connect(pg_url) as holder, connect(pg_url) as writer:
+        holder.execute("INSERT INTO endpoint_state (endpoint, failures) VALUES ('https://x', 0)")
+        with holder.transaction("other"):
+            holder.execute("UPDATE endpoint_state SET failures = 1")  # holds the row lock
+
+            def write():
+                with writer.transaction("write"):
+                    writer.execute("SET LOCAL lock_timeout = '50ms'")
+                    writer.execute("UPDATE endpoint_state SET failures = 2")
+
+            attempts = []
+            with pytest.raises(DatabaseLocked, match="stayed locked"):
+                retry_locked(
+                    lambda: (attempts.append(1), write()),
+                    "updating an endpoint",
+                    retry_seconds=0.3,
+                    sleep=lambda _s: None,
+                )
+            assert len(attempts) > 1
+        write()  # the lock is gone: the same write goes through
+        assert writer.one("SELECT failures FROM endpoint_state")["failures"] == 2
