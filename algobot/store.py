@@ -294,8 +294,10 @@ def engine(url: str) -> Any:
 
     with _ENGINES_GUARD:
         if url not in _ENGINES:
+            # A command holds its connection while it waits on Algorithmia: room for the command workers
+            # (64 by default) plus the poller, sender and HTTP threads, most of it opened only in bursts.
             _ENGINES[url] = create_engine(
-                sqlalchemy_url(url), pool_pre_ping=True, pool_size=5, max_overflow=20, hide_parameters=True
+                sqlalchemy_url(url), pool_pre_ping=True, pool_size=10, max_overflow=70, hide_parameters=True
             )
         return _ENGINES[url]
 

@@ -234,3 +234,14 @@ def test_a_lock_conflict_on_postgresql_is_retried_then_reported_like_sqlites(pg_
             assert len(attempts) > 1
         write()  # the lock is gone: the same write goes through
         assert writer.one("SELECT failures FROM endpoint_state")["failures"] == 2
+
+
+def test_without_postgresql_the_tests_skip_outside_ci_and_fail_on_ci(monkeypatch):
+    from tests.fixtures.postgres import skip_or_fail
+
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="PostgreSQL tests skipped: no initdb"):
+        skip_or_fail("no initdb")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI must run the PostgreSQL tests: no initdb"):
+        skip_or_fail("no initdb")
