@@ -27,13 +27,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, TypeVar
 
-import sqlite_utils
+import sqlalchemy.exc
 
 from algobot import audit
 from algobot.channels import CLI_ACTOR, ChannelRef, ChannelStore, mask_key, normalize_endpoint
 from algobot.crypto import SECRET_ENV, SecretKeyError, key_file_path, load_cipher
-from algobot.db import BUSY_TIMEOUT_MS, DatabaseLocked, database, immediate, migrate
+from algobot.db import BUSY_TIMEOUT_MS, DatabaseLocked
 from algobot.settings import Settings, SettingsError
+from algobot.store import Store, connect, describe, is_postgres, migrate, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,10 @@ def _reports_errors(handler: Handler) -> Handler:
             log.debug("%s failed", handler.__name__, exc_info=True)
             print(f"algobot: error: {error}", file=sys.stderr)
             return 1
+        except sqlalchemy.exc.DBAPIError as error:  # PostgreSQL refused or could not be reached
+            log.debug("%s failed", handler.__name__, exc_info=True)
+            print(f"algobot: error: the database answered: {describe(error)}", file=sys.stderr)
+            return 1
 
     return run
 
@@ -77,7 +82,11 @@ def _reports_errors(handler: Handler) -> Handler:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this area's commands to the `algobot` parser (see algobot/cli.py)."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", metavar="PATH", help="database file (default: $ALGOBOT_DB, else ./algobot.db)")
+    common.add_argument(
+        "--db",
+        metavar="PATH",
+        help="database file or postgresql:// URL (default: $ALGOBOT_DATABASE_URL, else $ALGOBOT_DB, else ./algobot.db)",
+    )
     where = argparse.ArgumentParser(add_help=False)
     where.add_argument("--team", required=True, metavar="T", help="Slack team (workspace) id, e.g. T0123")
     where.add_argument("--channel", required=True, metavar="C", help="Slack channel id, e.g. C0123")
@@ -141,18 +150,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _db_path(args: argparse.Namespace, settings: Settings) -> str:
-    return args.db or settings.db_path
+    return args.db or settings.database_location
 
 
 @contextlib.contextmanager
-def _existing_db(path: str, table: str) -> Iterator[sqlite_utils.Database]:
+def _existing_db(path: str, table: str) -> Iterator[Store]:
     """Open a database that must already exist and hold `table`: a typo must not create a new file."""
-    if not os.path.exists(path):
+    if not is_postgres(path) and not os.path.exists(path):
         raise CliError(f"there is no database at {path} (set ALGOBOT_DB or --db; `algobot migrate` creates one)")
-    with database(path) as db:
-        if not db.table(table).exists():
-            raise CliError(f"{path} has no {table} table yet; run `algobot migrate` first")
-        yield db
+    with connect(path) as store:
+        if not store.has_table(table):
+            raise CliError(f"{redact_url(path)} has no {table} table yet; run `algobot migrate` first")
+        yield store
 
 
 def _require_db(path: str, table: str) -> None:
@@ -163,7 +172,7 @@ def _require_db(path: str, table: str) -> None:
 
 def _migrate(path: str) -> list[str]:
     """Create or upgrade the database at `path`, saying so plainly if its directory is missing."""
-    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+    if not is_postgres(path) and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
         raise CliError(f"cannot create the database {path}: its directory does not exist")
     return migrate(path)
 
@@ -208,9 +217,9 @@ def migrate_command(args: argparse.Namespace) -> int:
     path = _db_path(args, args.settings())
     applied = _migrate(path)
     if applied:
-        print(f"Applied {len(applied)} migration(s) to {path}: {', '.join(applied)}")
+        print(f"Applied {len(applied)} migration(s) to {redact_url(path)}: {', '.join(applied)}")
     else:
-        print(f"{path} is up to date; nothing to apply.")
+        print(f"{redact_url(path)} is up to date; nothing to apply.")
     return 0
 
 
@@ -280,6 +289,12 @@ def backup_command(args: argparse.Namespace) -> int:
     """A consistent copy of the live database, plus its key file when there is one."""
     settings = args.settings()
     source = _db_path(args, settings)
+    if is_postgres(source):
+        raise CliError(
+            f"the state is in PostgreSQL ({redact_url(source)}): back it up with pg_dump (e.g. pg_dump -Fc -f "
+            "algobot.dump DBNAME), keep ALGOBOT_SECRET_KEY with it, and after a restore check the audit trail "
+            "with `algobot audit verify`"
+        )
     if not os.path.isfile(source):
         raise CliError(f"there is no database at {source} (set ALGOBOT_DB or --db)")
     target = _backup_target(source, args.path)
@@ -327,7 +342,7 @@ def set_key_command(args: argparse.Namespace) -> int:
     _migrate(path)
     cipher = load_cipher(settings.secret_key, path, log)
     now = datetime.now(UTC)
-    with database(path) as db, immediate(db):
+    with connect(path) as db, db.transaction("audit", what="storing a channel key"):
         config = ChannelStore(db, cipher).set_key(channel, api_key, endpoint, CLI_ACTOR, now)
         audit.record(
             db,
@@ -375,7 +390,7 @@ def remove_command(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     _require_db(path, "channel_keys")
     cipher = load_cipher(settings.secret_key, path, log, create=False)  # seals the audit row; never a new key
-    with _existing_db(path, "channel_keys") as db, immediate(db):
+    with _existing_db(path, "channel_keys") as db, db.transaction("audit", what="removing a channel key"):
         if not ChannelStore(db).remove(channel):
             print(f"{channel} has no API key; nothing removed.", file=sys.stderr)
             return 1

@@ -37,8 +37,9 @@ from typing import IO, Any
 import sqlite_utils
 
 from algobot.channels import ChannelRef
-from algobot.db import immediate, utc_iso
+from algobot.db import utc_iso
 from algobot.parsing import KEY_SHAPED
+from algobot.store import Store, as_store
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ def _as_dict(raw: Mapping[str, Any]) -> dict[str, Any]:
     return {**{column: raw[column] for column in COLUMNS}, "arguments": json.loads(raw["arguments"])}
 
 
-def record(db: sqlite_utils.Database, entry: AuditEntry, *, now: datetime, key: bytes) -> dict[str, Any]:
+def record(db: Store | sqlite_utils.Database, entry: AuditEntry, *, now: datetime, key: bytes) -> dict[str, Any]:
     """Append one entry to the chain, sealed with `key` (`KeyCipher.audit_key`), and return the stored row.
 
     The new head is logged at INFO ("audit head: N rows, hash H"), so the log collector keeps a record
@@ -180,11 +181,13 @@ def record(db: sqlite_utils.Database, entry: AuditEntry, *, now: datetime, key: 
         "error": redact(entry.error)[:MAX_ERROR_LENGTH] if entry.error else None,
         "result": None if entry.result is None else redact(str(entry.result)),
     }
-    with immediate(db):
-        last = list(db.query('SELECT "hash" FROM "audit" ORDER BY "id" DESC LIMIT 1'))
+    db = as_store(db)
+    # Replicas serialise on the chain head: BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL.
+    with db.transaction("audit", what="appending to the audit trail"):
+        last = db.query('SELECT "hash" FROM "audit" ORDER BY "id" DESC LIMIT 1')
         row["prev_hash"] = last[0]["hash"] if last else GENESIS_HASH
         row["hash"] = row_hash(row, key)
-        row["id"] = db.table("audit").insert(row).last_pk
+        row["id"] = db.insert("audit", row, returning="id")
     log.info("audit head: %d rows, hash %s", row["id"], row["hash"])
     return _as_dict(row)
 
@@ -202,7 +205,7 @@ class VerifyResult:
 
 
 def verify(
-    db: sqlite_utils.Database, key: bytes | None, *, head: str | None = None, rows: int | None = None
+    db: Store | sqlite_utils.Database, key: bytes | None, *, head: str | None = None, rows: int | None = None
 ) -> VerifyResult:
     """Walk the chain in id order; name the first row that was edited, removed, inserted or moved.
 
@@ -212,6 +215,7 @@ def verify(
     `head` and `rows` (a checkpoint recorded earlier: the log's "audit head" line, or the Slack
     post), row `rows` must still carry the hash `head`, which catches rows cut off the end.
     """
+    db = as_store(db)
     expected_prev, expected_id, count = GENESIS_HASH, 1, 0
     keyed_since: int | None = None
 
@@ -274,7 +278,7 @@ def verify(
 _SECRET_HINT = "ALGOBOT_SECRET_KEY (or the key file beside the database)"
 
 
-def _against_checkpoint(db: sqlite_utils.Database, result: VerifyResult, head: str, rows: int) -> VerifyResult:
+def _against_checkpoint(db: Store | sqlite_utils.Database, result: VerifyResult, head: str, rows: int) -> VerifyResult:
     """An intact chain must still hold the checkpoint's row `rows`, with the checkpoint's hash."""
     if rows > result.rows:
         first = result.rows + 1
@@ -286,7 +290,7 @@ def _against_checkpoint(db: sqlite_utils.Database, result: VerifyResult, head: s
         return VerifyResult(False, result.rows, result.head_hash, first, f"{span} removed")
     if rows < 1:
         return VerifyResult(False, result.rows, result.head_hash, None, "the checkpoint's row count must be 1 or more")
-    found = list(db.query('SELECT "hash" FROM audit WHERE id = ?', [rows]))
+    found = as_store(db).query('SELECT "hash" FROM audit WHERE id = ?', [rows])
     if found[0]["hash"] != head.strip().lower():
         return VerifyResult(
             False,
@@ -299,13 +303,13 @@ def _against_checkpoint(db: sqlite_utils.Database, result: VerifyResult, head: s
     return result
 
 
-def head(db: sqlite_utils.Database) -> tuple[int, str]:
+def head(db: Store | sqlite_utils.Database) -> tuple[int, str]:
     """The trail's newest row id (its row count when intact) and hash: what a checkpoint records."""
-    last = list(db.query('SELECT "id", "hash" FROM audit ORDER BY id DESC LIMIT 1'))
+    last = as_store(db).query('SELECT "id", "hash" FROM audit ORDER BY id DESC LIMIT 1')
     return (last[0]["id"], last[0]["hash"]) if last else (0, GENESIS_HASH)
 
 
-def ensure_keyed(db: sqlite_utils.Database, key: bytes, *, now: datetime) -> dict[str, Any] | None:
+def ensure_keyed(db: Store | sqlite_utils.Database, key: bytes, *, now: datetime) -> dict[str, Any] | None:
     """Start the keyed chain if it has not started: on an empty trail, or once on a trail from before
     the chain was keyed. Appends one row (source "system", action "anchor") and returns it; None when
     the newest row is already sealed with `key`.
@@ -315,8 +319,9 @@ def ensure_keyed(db: sqlite_utils.Database, key: bytes, *, now: datetime) -> dic
     the secret is not the one the trail was written with (or the row was edited): nothing is appended,
     and a warning says to run `algobot audit verify`.
     """
-    with immediate(db):
-        last = list(db.query(f"SELECT {', '.join(COLUMNS)} FROM audit ORDER BY id DESC LIMIT 1"))
+    db = as_store(db)
+    with db.transaction("audit", what="anchoring the audit trail"):
+        last = db.query(f"SELECT {', '.join(COLUMNS)} FROM audit ORDER BY id DESC LIMIT 1")
         if last and last[0]["hash"] == row_hash(last[0], key):
             return None
         if last and last[0]["hash"] != row_hash(last[0], None):
@@ -339,10 +344,10 @@ def ensure_keyed(db: sqlite_utils.Database, key: bytes, *, now: datetime) -> dic
         return record(db, entry, now=now, key=key)
 
 
-def _highest_id_ever(db: sqlite_utils.Database) -> int:
-    """AUTOINCREMENT's memory of the largest id handed out, which deleting rows does not lower."""
-    rows = list(db.query("SELECT seq FROM sqlite_sequence WHERE name = 'audit'"))
-    return int(rows[0]["seq"]) if rows else 0
+def _highest_id_ever(db: Store | sqlite_utils.Database) -> int:
+    """The id sequence's memory of the largest id handed out, which deleting rows does not lower
+    (AUTOINCREMENT's sqlite_sequence; the BIGSERIAL sequence on PostgreSQL)."""
+    return as_store(db).highest_id_ever("audit")
 
 
 def _since_text(since: date | datetime | None) -> str:
@@ -353,15 +358,15 @@ def _since_text(since: date | datetime | None) -> str:
     return since.isoformat()  # "YYYY-MM-DD" sorts before every timestamp of that day
 
 
-def iter_rows(db: sqlite_utils.Database, since: date | datetime | None = None) -> Iterator[dict[str, Any]]:
+def iter_rows(db: Store | sqlite_utils.Database, since: date | datetime | None = None) -> Iterator[dict[str, Any]]:
     """All rows in id order, optionally only those at or after `since` (a date means its midnight UTC)."""
     sql = f"SELECT {', '.join(COLUMNS)} FROM audit WHERE time >= ? ORDER BY id"
-    for raw in db.query(sql, [_since_text(since)]):
+    for raw in as_store(db).query(sql, [_since_text(since)]):
         yield _as_dict(raw)
 
 
 def export(
-    db: sqlite_utils.Database,
+    db: Store | sqlite_utils.Database,
     fmt: str = "jsonl",
     since: date | datetime | None = None,
     *,
@@ -389,7 +394,7 @@ def export(
 
 
 def recent(
-    db: sqlite_utils.Database, channel: ChannelRef, algorithm: str | None = None, limit: int = 10
+    db: Store | sqlite_utils.Database, channel: ChannelRef, algorithm: str | None = None, limit: int = 10
 ) -> list[dict[str, Any]]:
     """This channel's rows, newest first, optionally for one algorithm (for `/algo audit`).
 
@@ -400,11 +405,11 @@ def recent(
     if algorithm is not None:
         where, params = f"{where} AND algorithm = ?", [*params, algorithm]
     sql = f"SELECT {', '.join(COLUMNS)} FROM audit WHERE {where} ORDER BY id DESC LIMIT ?"
-    return [_as_dict(raw) for raw in db.query(sql, [*params, limit])]
+    return [_as_dict(raw) for raw in as_store(db).query(sql, [*params, limit])]
 
 
 def releases(
-    db: sqlite_utils.Database, scope: ChannelRef | str, algorithm: str, limit: int | None = None
+    db: Store | sqlite_utils.Database, scope: ChannelRef | str, algorithm: str, limit: int | None = None
 ) -> list[dict[str, Any]]:
     """Who published which version of `algorithm` when, newest first (for `/algo releases`).
 
@@ -425,7 +430,7 @@ def releases(
     if limit is not None:
         sql, params = f"{sql} LIMIT ?", [*params, limit]
     found = []
-    for row in map(_as_dict, db.query(sql, params)):
+    for row in map(_as_dict, as_store(db).query(sql, params)):
         notes = row["arguments"].get("notes", row["arguments"].get("release_notes"))
         found.append(
             {

@@ -17,6 +17,7 @@ import sqlite_utils
 
 from algobot.crypto import KeyCipher
 from algobot.db import utc_iso
+from algobot.store import Store, as_store
 
 # `set_by` for keys stored with `algobot channel set-key`; never a Slack user id.
 CLI_ACTOR = "cli"
@@ -117,8 +118,9 @@ class ChannelStore:
     read-only tools never have to load (or generate) the secret.
     """
 
-    def __init__(self, db: sqlite_utils.Database, cipher: KeyCipher | None = None) -> None:
+    def __init__(self, db: Store | sqlite_utils.Database, cipher: KeyCipher | None = None) -> None:
         self.db = db
+        self.store = as_store(db)  # every query goes through the store: SQLite or PostgreSQL
         self._cipher = cipher
 
     def _require_cipher(self) -> KeyCipher:
@@ -147,10 +149,16 @@ class ChannelStore:
             "set_by": set_by,
             "set_at": at,
         }
-        with self.db.atomic():
-            self.db.table("channel_keys").insert(row, replace=True)
+        with self.store.transaction("channel_keys", what="storing a channel key"):
+            self.store.insert(
+                "channel_keys",
+                row,
+                conflict="ON CONFLICT (enterprise_id, team_id, channel_id) DO UPDATE SET endpoint = excluded.endpoint, "
+                "key_encrypted = excluded.key_encrypted, key_last4 = excluded.key_last4, set_by = excluded.set_by, "
+                "set_at = excluded.set_at",
+            )
             if set_by != CLI_ACTOR:
-                self.db.execute(
+                self.store.execute(
                     """
                     INSERT INTO channel_configurers
                         (enterprise_id, team_id, channel_id, user_id, first_configured_at, last_configured_at)
@@ -165,9 +173,8 @@ class ChannelStore:
     def config(self, channel: ChannelRef) -> ChannelConfig | None:
         """The channel's configuration without its key, or None if no key is set."""
         where, params = channel.where()
-        for row in self.db.table("channel_keys").rows_where(where, params):
-            return _config(row)
-        return None
+        row = self.store.one(f"SELECT * FROM channel_keys WHERE {where}", params)
+        return _config(row) if row else None
 
     def api_key(self, channel: ChannelRef) -> Credentials | None:
         """The channel's decrypted key and its endpoint, or None when the channel has no key.
@@ -175,14 +182,15 @@ class ChannelStore:
         The only place a stored key is decrypted. Raises SecretKeyError if the secret is wrong.
         """
         where, params = channel.where()
-        for row in self.db.table("channel_keys").rows_where(where, params, select="key_encrypted, endpoint"):
-            return Credentials(self._require_cipher().decrypt(row["key_encrypted"]), row["endpoint"])
-        return None
+        row = self.store.one(f"SELECT key_encrypted, endpoint FROM channel_keys WHERE {where}", params)
+        if row is None:
+            return None
+        return Credentials(self._require_cipher().decrypt(row["key_encrypted"]), row["endpoint"])
 
     def remove(self, channel: ChannelRef) -> bool:
         """Forget the channel's key and endpoint (logout). Configurers and allow list stay."""
         where, params = channel.where()
-        return self.db.execute(f"DELETE FROM channel_keys WHERE {where}", params).rowcount > 0
+        return self.store.execute(f"DELETE FROM channel_keys WHERE {where}", params).rowcount > 0
 
     def list(self, team_id: str | None = None, enterprise_id: str | None = None) -> list[ChannelConfig]:
         """Configured channels (optionally of one team / enterprise), without keys."""
@@ -193,8 +201,9 @@ class ChannelStore:
         if enterprise_id is not None:
             clauses.append("enterprise_id = ?")
             params.append(enterprise_id)
-        rows = self.db.table("channel_keys").rows_where(
-            " AND ".join(clauses) or None, params, order_by="enterprise_id, team_id, channel_id"
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.store.query(
+            f"SELECT * FROM channel_keys {where} ORDER BY enterprise_id, team_id, channel_id", params
         )
         return [_config(row) for row in rows]
 
@@ -203,34 +212,27 @@ class ChannelStore:
     def configurers(self, channel: ChannelRef) -> frozenset[str]:
         """Every Slack user who ever set this channel's key."""
         where, params = channel.where()
-        rows = self.db.table("channel_configurers").rows_where(where, params, select="user_id")
+        rows = self.store.query(f"SELECT user_id FROM channel_configurers WHERE {where}", params)
         return frozenset(row["user_id"] for row in rows)
 
     def allowed_users(self, channel: ChannelRef) -> frozenset[str]:
         """Who may run changing commands here; empty means anyone."""
         where, params = channel.where()
-        rows = self.db.table("channel_allowed_users").rows_where(where, params, select="user_id")
+        rows = self.store.query(f"SELECT user_id FROM channel_allowed_users WHERE {where}", params)
         return frozenset(row["user_id"] for row in rows)
 
     def allow(self, channel: ChannelRef, user_id: str, added_by: str, now: datetime) -> bool:
         """Add a user to the allow list; False if they were already on it."""
         if not user_id:
             raise ValueError("user_id is empty")
-        cursor = self.db.execute(
-            """
-            INSERT OR IGNORE INTO channel_allowed_users
-                (enterprise_id, team_id, channel_id, user_id, added_by, added_at)
-            VALUES (?, ?, ?, ?, ?, ?)
-            """,
-            [*channel.columns().values(), user_id, added_by, utc_iso(now)],
-        )
-        return cursor.rowcount > 0
+        row = {**channel.columns(), "user_id": user_id, "added_by": added_by, "added_at": utc_iso(now)}
+        return self.store.insert("channel_allowed_users", row, conflict="ON CONFLICT DO NOTHING") > 0
 
     def deny(self, channel: ChannelRef, user_id: str) -> bool:
         """Remove a user from the allow list; False if they were not on it."""
         where, params = channel.where()
-        cursor = self.db.execute(f"DELETE FROM channel_allowed_users WHERE {where} AND user_id = ?", [*params, user_id])
-        return cursor.rowcount > 0
+        sql = f"DELETE FROM channel_allowed_users WHERE {where} AND user_id = ?"
+        return self.store.execute(sql, [*params, user_id]).rowcount > 0
 
 
 def _config(row: Mapping[str, Any]) -> ChannelConfig:

@@ -177,6 +177,10 @@ def load_cipher(
             salt = None if is_fernet_key(secret_key) else secrets.token_bytes(SALT_BYTES)
             return KeyCipher.from_secret(secret_key, salt=salt)
         return _passphrase_cipher(secret_key, db_path, logger, create=create)
+    from algobot.store import is_postgres
+
+    if is_postgres(os.fspath(db_path)):  # replicas share the store: a key file on one host would not do
+        raise SecretKeyError(f"{SECRET_ENV} is not set: a PostgreSQL database needs it (the same on every replica).")
     if os.fspath(db_path) == ":memory:":
         logger.warning("%s is not set; using a throw-away key for an in-memory database.", SECRET_ENV)
         return KeyCipher(Fernet.generate_key())
@@ -223,7 +227,10 @@ def _passphrase_cipher(
     secret: str, db_path: str | os.PathLike[str], logger: logging.Logger, *, create: bool
 ) -> KeyCipher:
     from algobot.db import database, immediate, migrate  # imported here: algobot.db needs no cipher
+    from algobot.store import is_postgres
 
+    if is_postgres(os.fspath(db_path)):
+        return _shared_passphrase_cipher(secret, os.fspath(db_path), create=create)
     if create:
         migrate(db_path)  # the salt's table; harmless when the database is up to date
     elif not os.path.exists(db_path):
@@ -260,6 +267,28 @@ def _passphrase_cipher(
             where,
         )
     return cipher
+
+
+def _shared_passphrase_cipher(secret: str, url: str, *, create: bool) -> KeyCipher:
+    """The passphrase's cipher on a shared (PostgreSQL) store: every replica reads the one salt row; the
+    first to start writes it (the others find it, whoever wins the race). Such a store is new, so no
+    ciphertext from before the salt existed can be in it, and nothing is re-encrypted."""
+    from algobot.store import connect, migrate
+
+    if create:
+        migrate(url)
+    with connect(url) as store:
+        row = store.one(f'SELECT * FROM "{KDF_TABLE}" WHERE id = 1')
+        if row is None:
+            if not create:
+                raise SecretKeyError(
+                    f"The database has no key salt yet: start algobot once with {SECRET_ENV} set so it derives its key."
+                )
+            salt = base64.b64encode(secrets.token_bytes(SALT_BYTES)).decode("ascii")
+            new = {"id": 1, "version": KDF_VERSION, "salt": salt, "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P}
+            store.insert(KDF_TABLE, new, conflict="ON CONFLICT DO NOTHING")
+            row = store.one(f'SELECT * FROM "{KDF_TABLE}" WHERE id = 1')
+    return _cipher_from_row(secret, row)
 
 
 def _reencrypt(db: sqlite_utils.Database, old: KeyCipher, new: KeyCipher) -> tuple[int, list[str]]:

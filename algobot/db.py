@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlite_utils
 
@@ -63,8 +63,15 @@ class DatabaseLocked(Exception):
     """A write still found the database locked after retrying for `LOCKS.retry_seconds`."""
 
 
+# PostgreSQL's transient conflicts between replicas: serialization failure, deadlock, lock not available.
+POSTGRES_RETRYABLE = frozenset({"40001", "40P01", "55P03"})
+
+
 def is_locked(error: BaseException) -> bool:
-    """True for SQLite's "database is locked" / busy errors, which a later attempt may not hit."""
+    """True for SQLite's "database is locked" / busy errors, and PostgreSQL's lock conflicts (a
+    deadlock, a lock not available), which a later attempt may not hit."""
+    if getattr(getattr(error, "orig", None), "sqlstate", None) in POSTGRES_RETRYABLE:
+        return True
     if not isinstance(error, sqlite3.OperationalError):
         return False
     code = getattr(error, "sqlite_errorcode", None)
@@ -96,7 +103,7 @@ def retry_locked(
     while True:
         try:
             result = write()
-        except sqlite3.OperationalError as error:
+        except Exception as error:
             if not is_locked(error):
                 raise
             elapsed = clock() - started
@@ -216,7 +223,7 @@ def immediate(
 class PendingWrites:
     """Records the database refused past the retry bound, kept in memory until it answers.
 
-    Each write is a function of an open database, run inside one `immediate` transaction; they are
+    Each write is a function of an open `algobot.store.Store`, run inside one write transaction; they are
     written in the order they were added (a tracked build before the message it updates). `flush` runs
     after each command, at each notification tick, and every ``retry_every`` seconds on a helper thread
     while anything waits (a web process without a poller may see no command for a while). They live
@@ -227,7 +234,7 @@ class PendingWrites:
     def __init__(self, path: str | os.PathLike[str], *, retry_every: float = 1.0) -> None:
         self.path = path
         self.retry_every = retry_every
-        self._items: deque[tuple[str, Callable[[sqlite_utils.Database], None]]] = deque()
+        self._items: deque[tuple[str, Callable[[Any], None]]] = deque()
         self._guard = threading.Lock()
         self._flushing = threading.Lock()
         self._retrier: threading.Thread | None = None
@@ -242,7 +249,7 @@ class PendingWrites:
         with self._guard:
             return [what for what, _ in self._items]
 
-    def add(self, what: str, write: Callable[[sqlite_utils.Database], None]) -> None:
+    def add(self, what: str, write: Callable[[Any], None]) -> None:
         with self._guard:
             self._items.append((what, write))
             waiting = len(self._items)
@@ -265,16 +272,18 @@ class PendingWrites:
         """
         if not len(self) or not self._flushing.acquire(blocking=False):
             return 0
+        from algobot.store import connect  # the store builds on this module
+
         written = 0
         try:
-            with database(self.path) as db:
+            with connect(self.path) as db:
                 while True:
                     with self._guard:
                         if not self._items:
                             break
                         what, write = self._items[0]
                     try:
-                        with immediate(db, what=what, retry_seconds=0):
+                        with db.transaction("write", what=what, retry_seconds=0):
                             write(db)
                     except DatabaseLocked:
                         log.info("the database is still locked; %d record(s) wait in memory", len(self))
@@ -306,7 +315,8 @@ _PENDING_GUARD = threading.Lock()
 
 def pending_writes(path: str | os.PathLike[str]) -> PendingWrites:
     """This process's queue of writes waiting for the database at ``path``."""
-    key = os.path.realpath(os.fspath(path))
+    name = os.fspath(path)
+    key = name if "://" in name else os.path.realpath(name)
     with _PENDING_GUARD:
         if key not in _PENDING:
             _PENDING[key] = PendingWrites(path)

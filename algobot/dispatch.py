@@ -16,17 +16,17 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from slack_sdk.errors import SlackClientError
-from sqlite_utils import Database
 
 from algobot import audit, messages, metrics, permissions
 from algobot.algorithmia import AlgorithmiaClient, AlgorithmiaError, Forbidden
 from algobot.blocks import text_message
 from algobot.channels import ChannelRef, ChannelStore
 from algobot.crypto import KeyCipher
-from algobot.db import DatabaseLocked, immediate, open_db, pending_writes, retry_locked
+from algobot.db import DatabaseLocked, pending_writes, retry_locked
 from algobot.options import Arg, Option, usage_line
 from algobot.parsing import ParsedCommand, UsageError, contains_key_shape
 from algobot.settings import Settings
+from algobot.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ class CommandContext:
 
     services: Services
     invocation: Invocation
-    db: Database
+    db: Store
     channels: ChannelStore
     responder: Responder
     api: AlgorithmiaClient | None = None
@@ -274,8 +274,8 @@ def _record(ctx: CommandContext, spec: CommandSpec, parsed: ParsedCommand, reply
         return True
     ref, now, key = ctx.ref, ctx.now, ctx.services.cipher.audit_key
 
-    def write(db: Database) -> None:
-        with immediate(db, what=f"recording {spec.name}"):
+    def write(db: Store) -> None:
+        with db.transaction("write", what=f"recording {spec.name}"):
             if entry is not None:
                 audit.record(db, entry, now=now, key=key)
             if build is not None:
@@ -287,7 +287,7 @@ def _record(ctx: CommandContext, spec: CommandSpec, parsed: ParsedCommand, reply
         what = f"the record of {entry.action if entry else spec.name} by {ctx.user_id} in {ref} ({reply.algorithm})"
         if build is not None:
             what += f", build {build.build_id}"
-        pending_writes(ctx.settings.db_path).add(what, write)
+        pending_writes(ctx.settings.database_location).add(what, write)
         if spec.kind is Kind.CHANGE and reply.outcome == "ok":
             text = messages.unrecorded(spec.name, reply.algorithm, build and build.build_id, reply.result)
             reply.followup = text_message(text)
@@ -302,15 +302,15 @@ def _remember_message(services: Services, invocation: Invocation, track: TrackBu
     """
     from algobot.notify import store
 
-    def write(db: Database) -> None:
+    def write(db: Store) -> None:
         store.set_message_ts(db, invocation.ref, track.algorithm, track.build_id, message_ts)
 
-    queue = pending_writes(services.settings.db_path)
+    queue = pending_writes(services.settings.database_location)
     what = f"the message of build {track.build_id} in {invocation.ref}"
     if len(queue):
         queue.add(what, write)
         return
-    db = open_db(services.settings.db_path)
+    db = open_store(services.settings.database_location)
     try:
         retry_locked(lambda: write(db), what)
     except DatabaseLocked:
@@ -372,7 +372,7 @@ def execute(services: Services, invocation: Invocation, parsed: ParsedCommand, r
         deliver(reply, responder)
         return reply
 
-    db = open_db(services.settings.db_path)
+    db = open_store(services.settings.database_location)
     ctx: CommandContext | None = None
     try:
         ctx = CommandContext(
@@ -388,7 +388,7 @@ def execute(services: Services, invocation: Invocation, parsed: ParsedCommand, r
             # happens inside, so the write lock is held only for local work).
             recorded = True
             try:
-                with immediate(db, what=f"running {spec.name}"):
+                with db.transaction("write", what=f"running {spec.name}"):
                     reply = _run(ctx, spec, parsed, decision)
                     _audit(ctx, spec, parsed, reply)
             except DatabaseLocked:
@@ -407,7 +407,7 @@ def execute(services: Services, invocation: Invocation, parsed: ParsedCommand, r
     if reply.track is not None and reply.outcome == "ok" and announced_ts:
         _remember_message(services, invocation, reply.track, announced_ts)
     if recorded:  # the database answered: write what earlier commands could not
-        pending_writes(services.settings.db_path).flush()
+        pending_writes(services.settings.database_location).flush()
     return reply
 
 

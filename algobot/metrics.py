@@ -10,7 +10,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from algobot.db import open_db, pending_writes
+from algobot.db import pending_writes
+from algobot.store import open_store
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -72,7 +73,7 @@ def observe_algorithmia(method: str, status: int | None, seconds: float) -> None
 def _state_gauges(db_path: str) -> bytes:
     """Gauges read from the database at scrape time."""
     registry = CollectorRegistry(auto_describe=False)
-    db = open_db(db_path)
+    db = open_store(db_path)
     try:
         tracked = db.execute("select count(*) from tracked_builds where state in ('tracking', 'final')").fetchone()[0]
         outbox = db.execute("select count(*) from outbox").fetchone()[0]

@@ -247,3 +247,14 @@ def _secret_kdf(db: Database) -> None:
         not_null={"version", "salt", "n", "r", "p"},
         if_not_exists=True,
     )
+
+
+@migrations(name="0008_poll_by_algorithm")
+def _poll_by_algorithm(db: Database) -> None:
+    """Indexes that keep a poll cycle's work proportional to what is due.
+
+    The poller finds due subscriptions by time, then every channel watching the same algorithms (one
+    list request serves them all), and the unclaimed ended builds of the (channel, algorithm) it lists.
+    """
+    db.table("subscriptions").create_index(["next_discovery_at"], if_not_exists=True)
+    db.table("subscriptions").create_index(["algorithm"], if_not_exists=True)

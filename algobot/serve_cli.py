@@ -52,7 +52,7 @@ def serve(args: argparse.Namespace) -> int:
         settings.require_slack()
         executor = WorkQueue.threaded(settings.command_workers, settings.command_queue)
         wsgi = build_wsgi(settings, work_queue=executor)
-        cipher = load_cipher(settings.secret_key, settings.db_path, log)
+        cipher = load_cipher(settings.secret_key, settings.database_location, log)
     except (SettingsError, SecretKeyError) as exc:
         if executor is not None:
             executor.shutdown(wait=False)
@@ -90,7 +90,7 @@ def serve(args: argparse.Namespace) -> int:
         clean = graceful_stop(
             server, socket_mode=socket_mode, executor=executor, scheduler=scheduler, timeout=remaining
         )
-        pending_writes(settings.db_path).close()  # records a lock kept out: a last try, then named if lost
+        pending_writes(settings.database_location).close()  # records a lock kept out: a last try, then named if lost
     if not clean:
         # Work still running past the deadline (a command or a tick waiting on a slow API) would keep the
         # process alive. Commands still waiting for a worker were told they were not run; one still
@@ -104,19 +104,20 @@ def serve(args: argparse.Namespace) -> int:
 
 def poller(args: argparse.Namespace) -> int:
     from algobot.crypto import SecretKeyError, load_cipher
-    from algobot.db import migrate, pending_writes
+    from algobot.db import pending_writes
     from algobot.notify.scheduler import build_job, start_scheduler
     from algobot.server import graceful_stop, start_audit_chain
+    from algobot.store import migrate
 
     try:
         settings = args.settings()  # read once, by algobot.cli.main
         settings.require_slack()
-        migrate(settings.db_path)
-        cipher = load_cipher(settings.secret_key, settings.db_path, log)
+        migrate(settings.database_location)
+        cipher = load_cipher(settings.secret_key, settings.database_location, log)
     except (SettingsError, SecretKeyError) as exc:
         print(f"algobot: {exc}", file=sys.stderr)
         return 2
-    start_audit_chain(settings.db_path, cipher)
+    start_audit_chain(settings.database_location, cipher)
     scheduler = start_scheduler(build_job(settings, cipher))
     _exit_on_sigterm()
     log.info("algobot poller running (every %ss per build, outbox each second)", settings.poll_seconds)
@@ -126,7 +127,7 @@ def poller(args: argparse.Namespace) -> int:
         pass
     finally:
         clean = graceful_stop(None, scheduler=scheduler, timeout=SHUTDOWN_SECONDS - 1)  # the tick in progress ends
-        pending_writes(settings.db_path).close()
+        pending_writes(settings.database_location).close()
     if not clean:
         log.warning("shutdown: exiting with the notification tick still running")
         logging.shutdown()

@@ -28,11 +28,11 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from algobot import audit
 from algobot.crypto import KeyCipher, load_cipher
-from algobot.db import database, migrate
 from algobot.http_server import HttpServer
 from algobot.intake import WorkQueue
 from algobot.settings import Settings
 from algobot.slack_app import create_app
+from algobot.store import connect, migrate
 from algobot.wsgi import MAX_BODY_BYTES, AlgobotWSGI
 
 log = logging.getLogger(__name__)
@@ -41,9 +41,9 @@ log = logging.getLogger(__name__)
 CONNECTION_LIMIT = 1000
 
 
-def start_audit_chain(db_path: str, cipher: KeyCipher) -> None:
+def start_audit_chain(location: str, cipher: KeyCipher) -> None:
     """Seal the audit trail's first row, or re-anchor a trail from before it was keyed (once)."""
-    with database(db_path) as db:
+    with connect(location) as db:
         anchor = audit.ensure_keyed(db, cipher.audit_key, now=datetime.now(UTC))
     if anchor is not None:
         log.info("audit trail anchored under the secret key at row %d", anchor["id"])
@@ -52,11 +52,11 @@ def start_audit_chain(db_path: str, cipher: KeyCipher) -> None:
 def build_wsgi(settings: Settings, **app_kwargs) -> AlgobotWSGI:
     """Validate settings, migrate the database and assemble the WSGI application."""
     settings.require_slack()
-    migrate(settings.db_path)
-    cipher = load_cipher(settings.secret_key, settings.db_path, log)
-    start_audit_chain(settings.db_path, cipher)
+    migrate(settings.database_location)
+    cipher = load_cipher(settings.secret_key, settings.database_location, log)
+    start_audit_chain(settings.database_location, cipher)
     app = create_app(settings, cipher, **app_kwargs)
-    return AlgobotWSGI(app, settings.db_path, signing_secret=settings.slack_signing_secret)
+    return AlgobotWSGI(app, settings.database_location, signing_secret=settings.slack_signing_secret)
 
 
 class BotServer(HttpServer):

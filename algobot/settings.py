@@ -89,6 +89,16 @@ def _audit_channel(name: str, value: str) -> str:
     return value
 
 
+def _database_url(name: str, value: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("postgresql", "postgres", "postgresql+psycopg") or not parsed.path.strip("/"):
+        raise SettingsError(
+            f"{name} must be a PostgreSQL URL such as postgresql://algobot@db/algobot "
+            "(unset it to use SQLite at ALGOBOT_DB)."
+        )
+    return value
+
+
 def _app_token(name: str, value: str) -> str:
     if not value.startswith("xapp-"):
         raise SettingsError(f"{name} must be an app-level token starting with 'xapp-' (Basic Information).")
@@ -202,6 +212,18 @@ class Settings:
         "runs algobot (Docker image: `/data/algobot.db`; systemd unit: `/var/lib/algobot/algobot.db`)",
         STORAGE,
     )
+    # PostgreSQL instead of the SQLite file: the shared store of several replicas. None: SQLite at db_path.
+    database_url: str | None = setting(
+        "ALGOBOT_DATABASE_URL",
+        None,
+        "a PostgreSQL URL (`postgresql://USER:PASSWORD@HOST/DB`): every piece of state lives there instead of "
+        "the SQLite file, so several replicas can share it (see \"PostgreSQL and several replicas\"); needs "
+        "`ALGOBOT_SECRET_KEY`, the same in every replica",
+        STORAGE,
+        read=_database_url,
+        secret=True,
+        unset="unset (SQLite at `ALGOBOT_DB`)",
+    )
     secret_key: str | None = setting(
         "ALGOBOT_SECRET_KEY",
         None,
@@ -313,7 +335,18 @@ class Settings:
             text = (env.get(row.env) or "").strip()
             if text:
                 values[row.attr] = row.read(row.env, text)
-        return cls(**values)
+        settings = cls(**values)
+        if settings.database_url and not settings.secret_key:
+            # Replicas would each generate their own key file and could not read each other's keys.
+            raise SettingsError(
+                "ALGOBOT_SECRET_KEY is not set: with ALGOBOT_DATABASE_URL every replica needs the same secret key."
+            )
+        return settings
+
+    @property
+    def database_location(self) -> str:
+        """Where the state lives, for `algobot.store.connect`: the PostgreSQL URL, else the SQLite path."""
+        return self.database_url or self.db_path
 
     @property
     def socket_mode(self) -> bool:
@@ -353,7 +386,8 @@ class Settings:
 
     def secrets(self) -> list[str]:
         """The values that must never appear in logs or messages (used by tests and log filters)."""
-        values = (getattr(self, row.attr) for row in SETTINGS if row.secret)
+        values = [getattr(self, row.attr) for row in SETTINGS if row.secret]
+        values.append(urlparse(self.database_url).password if self.database_url else None)  # alone, too
         return [value for value in values if value]
 
 

@@ -299,7 +299,7 @@ def _register_uninstall_listeners(
 
     def forget(context: BoltContext, reason: str) -> None:
         workspaces.uninstall(
-            settings.db_path,
+            settings.database_location,
             store,
             team_id=context.team_id,
             enterprise_id=context.enterprise_id,

@@ -2,7 +2,8 @@
 
 With SLACK_CLIENT_ID / SLACK_CLIENT_SECRET set, each workspace (or Enterprise Grid org) installs the
 app through `/slack/install`; slack-sdk's `SQLite3InstallationStore` keeps the installations in
-algobot's own database file, and `SQLite3OAuthStateStore` the short-lived OAuth states. Bolt looks the
+algobot's own database file, and `SQLite3OAuthStateStore` the short-lived OAuth states (with
+ALGOBOT_DATABASE_URL, slack-sdk's SQLAlchemy stores keep them in PostgreSQL, shared by every replica). Bolt looks the
 bot token up for every request it handles; `token_lookup` does the same for the build notices the
 scheduler sends. When a workspace uninstalls the app (`app_uninstalled`, or its bot token is revoked)
 `uninstall` deletes the installation and `forget_team` every row algobot kept for that team.
@@ -17,15 +18,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
-from slack_sdk.oauth.installation_store import Bot, Installation
+from slack_sdk.oauth.installation_store import Bot, Installation, InstallationStore
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
+from slack_sdk.oauth.state_store import OAuthStateStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from slack_sdk.oauth.state_store.sqlite3 import SQLite3OAuthStateStore
 
 from algobot import audit
 from algobot.channels import ChannelRef
 from algobot.crypto import KeyCipher
-from algobot.db import database, immediate
 from algobot.settings import Settings
+from algobot.store import PostgresStore, Store, as_store, connect, engine, is_postgres, lock_id
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +63,11 @@ _TOKEN_FIELDS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_t
 _SEALED = "enc:"
 
 
-class EncryptedInstallationStore(SQLite3InstallationStore):
-    """slack-sdk's SQLite installation store, with every token encrypted at rest like the API keys.
+class _Sealed:
+    """Every token encrypted at rest like the API keys, around one of slack-sdk's installation stores.
 
     Tokens are sealed with the deployment's Fernet cipher on the way in and opened on the way out, so
-    the database file (and its backups) never hold a workspace's bot token in plain text.
+    the database (and its backups) never hold a workspace's bot token in plain text.
     """
 
     def __init__(self, *, cipher: KeyCipher, **kwargs: Any) -> None:
@@ -100,10 +104,38 @@ class EncryptedInstallationStore(SQLite3InstallationStore):
         return self._open(super().find_installation(**kwargs))
 
 
-def installation_store(settings: Settings, cipher: KeyCipher) -> EncryptedInstallationStore:
-    """The installations of this app (its client id), in algobot's database file; tables created now."""
+class EncryptedInstallationStore(_Sealed, SQLite3InstallationStore):
+    """slack-sdk's SQLite installation store, tokens encrypted."""
+
+
+class EncryptedSQLAlchemyInstallationStore(_Sealed, SQLAlchemyInstallationStore):
+    """slack-sdk's SQLAlchemy installation store (PostgreSQL), tokens encrypted."""
+
+
+def _create_shared_tables(url: str, create: Callable[[], None]) -> None:
+    """slack-sdk's tables, created once however many replicas start at once (under an advisory lock)."""
+    with engine(url).connect() as connection:
+        store = PostgresStore(connection)
+        store.query("SELECT pg_advisory_lock(?)", [lock_id("slack-oauth-tables")])
+        try:
+            create()
+        finally:
+            store.query("SELECT pg_advisory_unlock(?)", [lock_id("slack-oauth-tables")])
+
+
+def installation_store(settings: Settings, cipher: KeyCipher) -> InstallationStore:
+    """The installations of this app (its client id), in algobot's database; tables created now."""
     if not settings.slack_client_id:
         raise ValueError("installation_store needs SLACK_CLIENT_ID")
+    if is_postgres(settings.database_location):
+        shared = EncryptedSQLAlchemyInstallationStore(
+            cipher=cipher,
+            client_id=settings.slack_client_id,
+            engine=engine(settings.database_location),
+            logger=logging.getLogger("algobot.oauth"),
+        )
+        _create_shared_tables(settings.database_location, shared.create_tables)
+        return shared
     store = EncryptedInstallationStore(
         cipher=cipher,
         database=settings.db_path,
@@ -114,8 +146,17 @@ def installation_store(settings: Settings, cipher: KeyCipher) -> EncryptedInstal
     return store
 
 
-def oauth_state_store(settings: Settings) -> SQLite3OAuthStateStore:
-    """The OAuth `state` values handed to installers, valid for ten minutes, in algobot's database file."""
+def oauth_state_store(settings: Settings) -> OAuthStateStore:
+    """The OAuth `state` values handed to installers, valid for ten minutes, in algobot's database (any
+    replica may receive the installer back)."""
+    if is_postgres(settings.database_location):
+        shared = SQLAlchemyOAuthStateStore(
+            expiration_seconds=OAUTH_STATE_SECONDS,
+            engine=engine(settings.database_location),
+            logger=logging.getLogger("algobot.oauth"),
+        )
+        _create_shared_tables(settings.database_location, shared.create_tables)
+        return shared
     store = SQLite3OAuthStateStore(
         database=settings.db_path, expiration_seconds=OAUTH_STATE_SECONDS, logger=logging.getLogger("algobot.oauth")
     )
@@ -123,7 +164,7 @@ def oauth_state_store(settings: Settings) -> SQLite3OAuthStateStore:
     return store
 
 
-def token_lookup(store: SQLite3InstallationStore) -> TokenFor:
+def token_lookup(store: InstallationStore) -> TokenFor:
     """``token_for(ref)``: the bot token of the workspace (or org-wide install) a channel belongs to, or None."""
 
     def token_for(ref: ChannelRef) -> str | None:
@@ -145,7 +186,7 @@ def _team_where(team_id: str | None, enterprise_id: str | None) -> tuple[str, li
 
 
 def forget_team(
-    db: sqlite_utils.Database,
+    db: Store | sqlite_utils.Database,
     team_id: str | None,
     enterprise_id: str | None,
     *,
@@ -161,10 +202,10 @@ def forget_team(
     """
     where, args = _team_where(team_id, enterprise_id)
     removed: dict[str, int] = {}
-    with immediate(db):
-        existing = set(db.table_names())
+    db = as_store(db)
+    with db.transaction("audit", what="forgetting an uninstalled team"):
         for table in TEAM_TABLES:
-            if table in existing:
+            if db.has_table(table):
                 removed[table] = db.execute(f'delete from "{table}" where {where}', args).rowcount
         audit.record(
             db,
@@ -185,7 +226,7 @@ def forget_team(
 
 def uninstall(
     db_path: str,
-    store: SQLite3InstallationStore,
+    store: InstallationStore,
     *,
     team_id: str | None,
     enterprise_id: str | None,
@@ -205,5 +246,5 @@ def uninstall(
     if installed is None:
         log.info("%s for %s/%s: no installation left, nothing to forget", reason, enterprise_id or "-", team_id or "-")
         return None
-    with database(db_path) as db:
+    with connect(db_path) as db:
         return forget_team(db, team_id, enterprise_id, audit_key=audit_key, reason=reason, now=now)

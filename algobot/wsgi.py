@@ -26,9 +26,9 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from algobot import metrics
-from algobot.db import open_db
 from algobot.intake import ACKS
 from algobot.logs import SecretFilter
+from algobot.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class AlgobotWSGI:
         """Healthy when the database answers and, if this process polls, the poller ran recently."""
         body: dict[str, Any] = {"ok": True}
         try:
-            db = open_db(self.db_path)
+            db = open_store(self.db_path)
             try:
                 db.execute("select count(*) from outbox").fetchone()
             finally:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from algobot import blocks, messages
-from algobot.algorithmia import FINAL_BUILD_STATUSES, split_algo_name
+from algobot.algorithmia import split_algo_name
 from algobot.db import utc_iso
 from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, first_line
 from algobot.notify import store
@@ -20,23 +20,8 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
     page = ctx.require_api().builds(algorithm, limit=50)  # proves the key can see it, and sets the baseline
     now = ctx.now.timestamp()
     for build in page.get("results") or []:
-        status = str(build.get("status") or "in-progress")
         # Builds that ended before the subscription are history, not news; running ones will be reported.
-        store.track(
-            ctx.db,
-            ctx.ref,
-            store.NewBuild(
-                algorithm=algorithm,
-                build_id=str(build.get("build_id")),
-                origin="watch",
-                status=status,
-                commit_sha=build.get("commit_sha"),
-                started_at=build.get("started_at"),
-                finished_at=build.get("finished_at"),
-                state="done" if status in FINAL_BUILD_STATUSES else "tracking",
-            ),
-            now,
-        )
+        store.track(ctx.db, ctx.ref, store.NewBuild.from_api(algorithm, build, news=False), now)
     store.subscribe(ctx.db, ctx.ref, algorithm, only, ctx.user_id, utc_iso(ctx.now))
     return Reply(
         announce=blocks.text_message(messages.watching_started(ctx.user_id, algorithm, only)),

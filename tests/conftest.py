@@ -9,6 +9,7 @@ pytest_plugins = [
     "tests.fixtures.slack",
     "tests.fixtures.store",
     "tests.fixtures.bot",
+    "tests.fixtures.postgres",
 ]
 
 

@@ -16,12 +16,12 @@ from slack_sdk import WebClient
 
 from algobot import audit
 from algobot.channels import ChannelRef, ChannelStore
-from algobot.db import database
 from algobot.ids import ACTION_FULL_LOG, ACTION_OPEN_PUBLISH, ACTION_PUBLISH_NOTES, ACTION_REBUILD, BLOCK_PUBLISH_NOTES
 from algobot.notify import store
 from algobot.notify.poller import Poller
 from algobot.notify.scheduler import JOB_ID, NotificationJob, start_scheduler
 from algobot.notify.sender import OutboxSender
+from algobot.store import connect
 from tests.fixtures.bot import button_value, message_text
 from tests.fixtures.sandbox import BROKEN_PY, HELLO_PY, push_files
 from tests.fixtures.slack import ADMIN, DEV_CHANNEL, MEMBER, TEAM_ID
@@ -41,7 +41,7 @@ class Clock:
 def make_job(bot, **poller_kwargs) -> NotificationJob:
     client = WebClient(token=bot.settings.slack_bot_token, base_url=bot.settings.slack_api_url)
     poller = Poller(bot.settings, bot.cipher, executor=ThreadPoolExecutor(max_workers=4), **poller_kwargs)
-    return NotificationJob(poller, OutboxSender(bot.settings.db_path, client, audit_key=bot.cipher.audit_key))
+    return NotificationJob(poller, OutboxSender(bot.settings.database_location, client, audit_key=bot.cipher.audit_key))
 
 
 @pytest.fixture
@@ -143,7 +143,7 @@ def test_restart_between_deciding_and_posting_delivers_once(bot, clock, tmp_path
     first = make_job(bot)
     for _ in range(3):
         first.poller.run(clock.advance(11))  # decides and writes the outbox, then "dies" before sending
-    with database(bot.settings.db_path) as db:
+    with connect(bot.settings.database_location) as db:
         assert len(store.outbox_rows(db)) == 1
     assert notices(bot) == []
     restarted = make_job(bot)
@@ -151,7 +151,7 @@ def test_restart_between_deciding_and_posting_delivers_once(bot, clock, tmp_path
     for _ in range(4):
         restarted.tick(clock.advance(11))
     assert len(notices(bot)) == 1
-    with database(bot.settings.db_path) as db:
+    with connect(bot.settings.database_location) as db:
         assert store.outbox_rows(db) == []
 
 
@@ -242,7 +242,7 @@ def test_archived_channel_stops_its_subscriptions_and_is_audited(bot, job, clock
     bot.slack.update_channel(DEV_CHANNEL, is_archived=True)
     for _ in range(4):
         job.tick(clock.advance(11))
-    with database(bot.settings.db_path) as db:
+    with connect(bot.settings.database_location) as db:
         assert store.subscriptions(db, REF) == []
         assert store.outbox_rows(db) == []
         rows = audit.recent(db, REF)
@@ -328,7 +328,7 @@ def test_notice_buttons_full_log_rebuild_and_publish(bot, job, clock, tmp_path):
     bot.reply(
         lambda m: not m.is_ephemeral and "started a build" in message_text(m) and f"<@{MEMBER}>" in message_text(m)
     )
-    with database(bot.settings.db_path) as db:
+    with connect(bot.settings.database_location) as db:
         actions = [r["action"] for r in audit.recent(db, REF, limit=10)]
     assert "button:compile" in actions and "modal:publish" in actions and "button:logs" in actions
     bot.box.wait_for_builds()
@@ -385,6 +385,6 @@ def test_watching_and_unwatch(bot, created_algorithm):
 def test_watch_is_a_configuring_action(bot, demo_channel):
     bot.command("watch demo/hello", user=MEMBER)
     assert bot.reply_containing("Only workspace admins", user=MEMBER).is_ephemeral
-    with database(bot.settings.db_path) as db:
+    with connect(bot.settings.database_location) as db:
         assert ChannelStore(db, bot.cipher).config(REF) is not None
         assert store.subscriptions(db, REF) == []

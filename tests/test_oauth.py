@@ -279,7 +279,7 @@ def test_build_notices_go_out_with_the_token_of_each_notices_workspace(two_teams
     with database(two_teams.settings.db_path) as db:
         for ref in (ChannelRef(TEAM_ID, DEV_CHANNEL), ChannelRef(TEAM2, TEAM2_CHANNEL)):
             store.enqueue(
-                db, ref, f"test:{ref}", "final", [{"op": "post", "text": f"Build `b1` in {ref.team_id}"}], now
+                db, ref, f"test:{ref}", "final", [store.NoticePart("post", f"Build `b1` in {ref.team_id}")], now
             )
     job = build_job(two_teams.settings, two_teams.cipher)
     report = job.sender.run(now)
@@ -320,7 +320,7 @@ def give_team_data(bot: OAuthBot, ref: ChannelRef) -> None:
     with database(bot.settings.db_path) as db:
         store.subscribe(db, ref, "demo/hello", "all", "U0SETUP", datetime.now(UTC).isoformat())
         store.track(db, ref, store.NewBuild(algorithm="demo/hello", build_id="b-1", origin="watch"), now)
-        store.enqueue(db, ref, f"pending:{ref}", "final", [{"op": "post", "text": "pending"}], now + 3600)
+        store.enqueue(db, ref, f"pending:{ref}", "final", [store.NoticePart("post", "pending")], now + 3600)
         store.set_next_send_at(db, ref, now)
         ChannelStore(db, bot.cipher).allow(ref, "U0SOMEONE", "U0SETUP", datetime.now(UTC))
         db.execute(

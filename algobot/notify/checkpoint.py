@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from algobot import audit, blocks, messages
 from algobot.channels import ChannelRef
-from algobot.db import database
+from algobot.store import connect
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class AuditCheckpoint:
             self.next_due = self._last_posted() + DAY
         if now < self.next_due:
             return False
-        with database(self.db_path) as db:
+        with connect(self.db_path) as db:
             rows, head = audit.head(db)
         moment = datetime.fromtimestamp(now, UTC)
         text = messages.audit_checkpoint(rows, head, moment)
@@ -68,7 +68,7 @@ class AuditCheckpoint:
             log.warning("audit checkpoint not posted to %s (%s); retrying in an hour", self.ref.channel_id, reason)
             self.next_due = now + RETRY_SECONDS
             return False
-        with database(self.db_path) as db:
+        with connect(self.db_path) as db:
             audit.record(
                 db,
                 audit.AuditEntry(
@@ -94,7 +94,7 @@ class AuditCheckpoint:
 
     def _last_posted(self) -> float:
         """When the newest checkpoint was posted (0 when never), from the trail itself."""
-        with database(self.db_path) as db:
+        with connect(self.db_path) as db:
             found = list(
                 db.query(
                     "SELECT time FROM audit WHERE action = 'checkpoint' AND source = 'system' ORDER BY id DESC LIMIT 1"

@@ -42,10 +42,11 @@ from algobot.algorithmia import (
 )
 from algobot.channels import ChannelRef, ChannelStore
 from algobot.crypto import KeyCipher
-from algobot.db import open_db
 from algobot.notify import store
+from algobot.notify.types import DONE, DROPPED, FINAL, TRACKING, NewBuild, NoticePart
 from algobot.parsing import UsageError
 from algobot.settings import Settings
+from algobot.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +78,26 @@ class CycleReport:
 
 @dataclass
 class _Group:
+    """One (channel, algorithm) polled this cycle."""
+
     ref: ChannelRef
     algorithm: str
     subscription: dict[str, Any] | None = None
     builds: list[dict[str, Any]] = field(default_factory=list)
     key: str | None = None
     endpoint: str = ""
+    joined: bool = False  # not due itself: rides on another channel's list request
+    next_at: float = 0.0  # when its list request is due again
+
+    @property
+    def request(self) -> tuple[str, str, str]:
+        """Groups with the same request share one list request (and one GET, one log per build)."""
+        return (self.endpoint, self.key or "", self.algorithm)
+
+
+def _text(text: str) -> list[NoticePart]:
+    """A one-message notice."""
+    return [NoticePart.of("post", blocks.text_message(text))]
 
 
 def _iso(now: float) -> str:
@@ -141,9 +156,10 @@ class Poller:
     def run(self, now: float) -> CycleReport:
         """One poll cycle at time `now` (UNIX seconds)."""
         report = CycleReport()
-        db = open_db(self.settings.db_path)
+        db = open_store(self.settings.database_location)
         try:
-            groups = self._load_groups(db, now)
+            with db.transaction("poll", what="claiming due builds"):  # the claims of one cycle: one transaction
+                groups = self._load_groups(db, now)
             if groups:
                 self._cycle(db, groups, now, report)
             store.release_claims(db, self.poller_id)
@@ -151,7 +167,8 @@ class Poller:
             db.close()
         return report
 
-    def _load_groups(self, db: Any, now: float) -> dict[tuple[ChannelRef, str], _Group]:
+    def _load_groups(self, db: Store, now: float) -> dict[tuple[ChannelRef, str], _Group]:
+        """The (channel, algorithm) pairs to poll now, each with every tracked build of it claimed."""
         groups: dict[tuple[ChannelRef, str], _Group] = {}
         for sub in store.due_subscriptions(db, now):
             ref = store.ref_of(sub)
@@ -162,16 +179,52 @@ class Poller:
             group.builds.append(row)
             if group.subscription is None:
                 group.subscription = store.subscription(db, ref, row["algorithm"])
+        # Other channels watching these algorithms join when their key and endpoint are the same:
+        # the one list request made anyway serves them, and from then on they share its schedule.
+        for sub in store.watchers_of(db, sorted({algorithm for _, algorithm in groups})):
+            ref = store.ref_of(sub)
+            if (ref, sub["algorithm"]) not in groups:
+                groups[(ref, sub["algorithm"])] = _Group(ref, sub["algorithm"], subscription=sub, joined=True)
         channels = ChannelStore(db, self.cipher)
+        credentials: dict[ChannelRef, Any] = {}
         for group in groups.values():
-            credentials = channels.api_key(group.ref)
-            if credentials is not None:
-                group.key = credentials[0]
-                group.endpoint = credentials[1] or self.settings.algorithmia_api
+            if group.ref not in credentials:
+                credentials[group.ref] = channels.api_key(group.ref)
+            found = credentials[group.ref]
+            if found is not None:
+                group.key = found[0]
+                group.endpoint = found[1] or self.settings.algorithmia_api
+        due = {group.request for group in groups.values() if not group.joined and group.key is not None}
+        groups = {k: g for k, g in groups.items() if not g.joined or g.request in due}
+        for group in groups.values():
+            if group.key is not None:  # the list reports all of them: they ride on its schedule
+                group.builds.extend(
+                    store.claim_algorithm_builds(db, group.ref, group.algorithm, self.poller_id, now, CLAIM_LEASE)
+                )
         return groups
 
-    def _cycle(self, db: Any, groups: dict[tuple[ChannelRef, str], _Group], now: float, report: CycleReport) -> None:
+    def _cycle(self, db: Store, groups: dict[tuple[ChannelRef, str], _Group], now: float, report: CycleReport) -> None:
+        """The phases of a cycle: each makes its requests concurrently, then writes in one transaction."""
         endpoints: dict[str, dict[str, Any]] = {}
+        active = self._reachable(db, groups, endpoints, now, report)
+        outcome: dict[str, str] = {}  # endpoint -> "ok" | "down"
+        requested: set[int] = set()  # tracked rows that cost a request this cycle
+        missing = self._list_phase(db, active, outcome, now, report)
+        self._get_phase(db, missing, outcome, requested, now, report)
+        self._log_phase(db, groups, outcome, requested, now, report)
+        with db.transaction("poll", what="recording a poll cycle"):
+            self._still_running(db, groups, now, report)
+            self._endpoint_health(db, groups, endpoints, outcome, now, report)
+
+    def _reachable(
+        self,
+        db: Store,
+        groups: dict[tuple[ChannelRef, str], _Group],
+        endpoints: dict[str, dict[str, Any]],
+        now: float,
+        report: CycleReport,
+    ) -> list[_Group]:
+        """Groups with a key whose endpoint is not backing off."""
         active: list[_Group] = []
         for group in groups.values():
             if group.key is None:
@@ -181,72 +234,122 @@ class Poller:
                 report.skipped_groups += 1
                 continue
             active.append(group)
+        return active
 
-        outcome: dict[str, str] = {}  # endpoint -> "ok" | "down"
-        requested: set[int] = set()  # tracked rows that cost a request this cycle
+    def _list_phase(
+        self, db: Store, active: list[_Group], outcome: dict[str, str], now: float, report: CycleReport
+    ) -> list[tuple[_Group, dict[str, Any]]]:
+        """A: one list request per (endpoint, key, algorithm) that discovers or follows running builds.
 
-        # A: one list per group that discovers or follows in-progress builds.
-        listing = [g for g in active if g.subscription is not None or any(b["state"] == "tracking" for b in g.builds)]
-        results = self._parallel(listing, lambda g: self._client(g).builds(g.algorithm, limit=LIST_PAGE), report)
-        report.list_requests += len(listing)
-        missing: list[tuple[_Group, dict[str, Any]]] = []
-        for group, result in zip(listing, results, strict=True):
-            if isinstance(result, Exception):
-                self._api_failure(db, group, result, outcome, now, report)
-                continue
-            outcome.setdefault(group.endpoint, "ok")
-            missing.extend(self._apply_listing(db, group, result.get("results") or [], now, report))
-
-        # B: a GET for each tracked build the first page did not show.
-        missing = [(g, b) for g, b in missing if outcome.get(g.endpoint) != "down"]
-        got = self._parallel(missing, lambda gb: self._client(gb[0]).build(gb[0].algorithm, gb[1]["build_id"]), report)
-        report.build_requests += len(missing)
-        for (group, row), result in zip(missing, got, strict=True):
-            requested.add(row["id"])
-            report.builds_polled += 1
-            if isinstance(result, NotFound):
-                store.update_build(db, row["id"], state="dropped")
-                self._enqueue(
-                    db,
-                    group.ref,
-                    f"gone:{group.ref}:{row['build_id']}",
-                    "gone",
-                    [
-                        {
-                            "op": "post",
-                            **blocks.text_message(messages.build_gone_notice(group.algorithm, row["build_id"])),
-                        }
-                    ],
-                    now,
-                    report,
-                )
-            elif isinstance(result, Exception):
-                self._api_failure(db, group, result, outcome, now, report)
-            else:
-                outcome.setdefault(group.endpoint, "ok")
-                self._observe(db, row, result, now)
-
-        # C: logs (and the notice) for builds that have ended and cost nothing yet this cycle.
-        finals = self._finals(db, groups, requested, outcome, now)
-        logs = self._parallel(
-            finals, lambda gb: self._client(gb[0]).build_logs(gb[0].algorithm, gb[1]["build_id"]), report
+        Returns the tracked builds the first page did not show."""
+        listing = [g for g in active if g.subscription is not None or any(b["state"] == TRACKING for b in g.builds)]
+        self._schedule(listing, now)
+        pages = self._shared(
+            listing, lambda g: g.request, lambda g: self._client(g).builds(g.algorithm, limit=LIST_PAGE)
         )
-        report.build_requests += len(finals)
-        for (group, row), result in zip(finals, logs, strict=True):
-            if isinstance(result, NotFound):
-                attempts = int(row.get("polls") or 0) + 1
-                if attempts < LOG_ATTEMPTS:
-                    store.update_build(db, row["id"], polls=attempts, next_poll_at=now + self.settings.poll_seconds)
+        report.list_requests += len({g.request for g in listing})
+        report.requests += len({g.request for g in listing})
+        missing: list[tuple[_Group, dict[str, Any]]] = []
+        with db.transaction("poll", what="recording a poll cycle"):
+            for group, result in zip(listing, pages, strict=True):
+                if isinstance(result, Exception):
+                    self._api_failure(db, group, result, outcome, now, report)
                     continue
-                result = ""
-            elif isinstance(result, Exception):
-                self._api_failure(db, group, result, outcome, now, report)
-                continue
-            outcome.setdefault(group.endpoint, "ok")
-            self._notify_final(db, group, row, str(result), now, report)
+                outcome.setdefault(group.endpoint, "ok")
+                missing.extend(self._apply_listing(db, group, result.get("results") or [], now, report))
+        return missing
 
-        self._still_running(db, groups, now, report)
-        self._endpoint_health(db, groups, endpoints, outcome, now, report)
+    def _schedule(self, listing: list[_Group], now: float) -> None:
+        """One next poll time per list request: every build and subscription it serves shares it.
+
+        A watched algorithm is listed every interval; otherwise the youngest running build sets the pace.
+        Jitter only shortens the interval, so no build is seen later than the interval allows."""
+        base = self.settings.poll_seconds
+        interval: dict[tuple[str, str, str], float] = {}
+        for group in listing:
+            if group.subscription is not None:
+                wanted = base
+            else:
+                wanted = min(
+                    (poll_interval(_age(b, now), base) for b in group.builds if b["state"] == TRACKING), default=base
+                )
+            interval[group.request] = min(interval.get(group.request, wanted), wanted)
+        when = {request: now + seconds * self.rng.uniform(0.85, 1.0) for request, seconds in interval.items()}
+        for group in listing:
+            group.next_at = when[group.request]
+
+    def _get_phase(
+        self,
+        db: Store,
+        missing: list[tuple[_Group, dict[str, Any]]],
+        outcome: dict[str, str],
+        requested: set[int],
+        now: float,
+        report: CycleReport,
+    ) -> None:
+        """B: a GET for each tracked build the first page did not show (one per build, however many channels)."""
+        missing = [(g, b) for g, b in missing if outcome.get(g.endpoint) != "down"]
+        got = self._shared(
+            missing,
+            lambda gb: (gb[0].request, gb[1]["build_id"]),
+            lambda gb: self._client(gb[0]).build(gb[0].algorithm, gb[1]["build_id"]),
+        )
+        unique = len({(g.request, b["build_id"]) for g, b in missing})
+        report.build_requests += unique
+        report.requests += unique
+        with db.transaction("poll", what="recording a poll cycle"):
+            for (group, row), result in zip(missing, got, strict=True):
+                requested.add(row["id"])
+                report.builds_polled += 1
+                if isinstance(result, NotFound):
+                    store.update_build(db, row["id"], state=DROPPED)
+                    self._enqueue(
+                        db,
+                        group.ref,
+                        f"gone:{group.ref}:{row['build_id']}",
+                        "gone",
+                        _text(messages.build_gone_notice(group.algorithm, row["build_id"])),
+                        now,
+                        report,
+                    )
+                elif isinstance(result, Exception):
+                    self._api_failure(db, group, result, outcome, now, report)
+                else:
+                    outcome.setdefault(group.endpoint, "ok")
+                    self._observe(db, row, result, now, group.next_at)
+
+    def _log_phase(
+        self,
+        db: Store,
+        groups: dict[tuple[ChannelRef, str], _Group],
+        outcome: dict[str, str],
+        requested: set[int],
+        now: float,
+        report: CycleReport,
+    ) -> None:
+        """C: logs (and the notice) for builds that have ended and cost nothing yet this cycle."""
+        finals = self._finals(db, groups, requested, outcome, now)
+        logs = self._shared(
+            finals,
+            lambda gb: (gb[0].request, gb[1]["build_id"]),
+            lambda gb: self._client(gb[0]).build_logs(gb[0].algorithm, gb[1]["build_id"]),
+        )
+        unique = len({(g.request, b["build_id"]) for g, b in finals})
+        report.build_requests += unique
+        report.requests += unique
+        with db.transaction("poll", what="recording a poll cycle"):
+            for (group, row), result in zip(finals, logs, strict=True):
+                if isinstance(result, NotFound):
+                    attempts = int(row.get("polls") or 0) + 1
+                    if attempts < LOG_ATTEMPTS:
+                        store.update_build(db, row["id"], polls=attempts, next_poll_at=now + self.settings.poll_seconds)
+                        continue
+                    result = ""
+                elif isinstance(result, Exception):
+                    self._api_failure(db, group, result, outcome, now, report)
+                    continue
+                outcome.setdefault(group.endpoint, "ok")
+                self._notify_final(db, group, row, str(result), now, report)
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -254,8 +357,10 @@ class Poller:
         assert group.key is not None
         return self.api_factory(group.key, group.endpoint)
 
-    def _parallel(self, items: list[Any], call: Callable[[Any], Any], report: CycleReport) -> list[Any]:
-        """Run one API call per item concurrently; exceptions come back as values."""
+    def _shared(self, items: list[Any], key: Callable[[Any], Any], call: Callable[[Any], Any]) -> list[Any]:
+        """One API call per distinct key, run concurrently; each item gets its key's result.
+
+        Exceptions come back as values. All database work stays on the calling thread."""
 
         def guarded(item: Any) -> Any:
             try:
@@ -263,52 +368,38 @@ class Poller:
             except (AlgorithmiaError, UsageError) as exc:  # a stored name the client refuses is per item too
                 return exc
 
-        report.requests += len(items)
-        return list(self.executor.map(guarded, items))
+        unique: dict[Any, Any] = {}
+        for item in items:
+            unique.setdefault(key(item), item)
+        results = dict(zip(unique, self.executor.map(guarded, unique.values()), strict=True))
+        return [results[key(item)] for item in items]
 
     def _apply_listing(
-        self, db: Any, group: _Group, results: list[dict[str, Any]], now: float, report: CycleReport
+        self, db: Store, group: _Group, results: list[dict[str, Any]], now: float, report: CycleReport
     ) -> list[tuple[_Group, dict[str, Any]]]:
         """Update tracked builds from a list page and discover new ones; return builds not on it."""
         by_id = {str(b.get("build_id")): b for b in results}
         tracked_here = {row["build_id"]: row for row in group.builds}
         for build_id, row in tracked_here.items():
-            if row["state"] == "tracking" and build_id in by_id:
+            if row["state"] == TRACKING and build_id in by_id:
                 report.builds_polled += 1
-                self._observe(db, row, by_id[build_id], now)
+                self._observe(db, row, by_id[build_id], now, group.next_at)
         if group.subscription is not None:
             known = store.known_build_ids(db, group.ref, group.algorithm)
             for build_id, build in by_id.items():
                 if build_id in known:
                     continue
-                status = str(build.get("status") or "in-progress")
-                inserted = store.track(
-                    db,
-                    group.ref,
-                    store.NewBuild(
-                        algorithm=group.algorithm,
-                        build_id=build_id,
-                        origin="watch",
-                        status=status,
-                        commit_sha=build.get("commit_sha"),
-                        started_at=build.get("started_at"),
-                        finished_at=build.get("finished_at"),
-                        state="final" if status in FINAL_BUILD_STATUSES else "tracking",
-                    ),
-                    now,
-                )
-                report.discovered += int(inserted)
-            store.set_next_discovery(
-                db, group.subscription, now + self.settings.poll_seconds * self.rng.uniform(0.85, 1.0)
-            )
+                new = NewBuild.from_api(group.algorithm, build, news=True)
+                next_at = group.next_at if new.state == TRACKING else None  # an ended one: its log this cycle
+                report.discovered += int(store.track(db, group.ref, new, now, next_poll_at=next_at))
+            store.set_next_discovery(db, group.subscription, group.next_at)
         return [
-            (group, row)
-            for build_id, row in tracked_here.items()
-            if row["state"] == "tracking" and build_id not in by_id
+            (group, row) for build_id, row in tracked_here.items() if row["state"] == TRACKING and build_id not in by_id
         ]
 
-    def _observe(self, db: Any, row: dict[str, Any], build: dict[str, Any], now: float) -> None:
-        """Record what the API says of a tracked build: still running, or ended (notice pending)."""
+    def _observe(self, db: Store, row: dict[str, Any], build: dict[str, Any], now: float, next_at: float) -> None:
+        """Record what the API says of a tracked build: still running (polled again at `next_at`, with
+        its algorithm), or ended (notice pending)."""
         status = str(build.get("status") or row["status"])
         fields: dict[str, Any] = {
             "status": status,
@@ -317,20 +408,17 @@ class Poller:
             "finished_at": build.get("finished_at"),
         }
         if status in FINAL_BUILD_STATUSES:
-            fields["state"] = "final"
+            fields["state"] = FINAL
             fields["polls"] = 0
             fields["next_poll_at"] = now  # the log is fetched this cycle or the next
         else:
-            merged = {**row, **fields}
-            # Jitter only shortens the interval, so a build is never seen later than the interval allows.
-            interval = poll_interval(_age(merged, now), self.settings.poll_seconds)
-            fields["next_poll_at"] = now + interval * self.rng.uniform(0.85, 1.0)
+            fields["next_poll_at"] = next_at
         store.update_build(db, row["id"], **fields)
         row.update(fields)
 
     def _finals(
         self,
-        db: Any,
+        db: Store,
         groups: dict[tuple[ChannelRef, str], _Group],
         requested: set[int],
         outcome: dict[str, str],
@@ -341,19 +429,14 @@ class Poller:
             if group.key is None or outcome.get(group.endpoint) == "down":
                 continue
             for row in group.builds:
-                if row["state"] == "final" and row["id"] not in requested:
+                if row["state"] == FINAL and row["id"] not in requested:
                     finals.append((group, row))
-            if group.subscription is not None:
-                claimed = {row["id"] for row in group.builds}
-                for row in store.tracked(db, group.ref):
-                    if (
-                        row["algorithm"] == group.algorithm
-                        and row["state"] == "final"
-                        and row["id"] not in claimed
-                        and row["id"] not in requested
-                        and store.claim_build(db, row["id"], self.poller_id, now, CLAIM_LEASE)
-                    ):
-                        group.builds.append(row)
+            if group.subscription is not None:  # builds this cycle discovered already ended
+                for row in store.claim_algorithm_builds(
+                    db, group.ref, group.algorithm, self.poller_id, now, CLAIM_LEASE
+                ):
+                    group.builds.append(row)
+                    if row["state"] == FINAL:
                         finals.append((group, row))
         return finals
 
@@ -365,28 +448,28 @@ class Poller:
         return only == "all" or only == row["status"]
 
     def _notify_final(
-        self, db: Any, group: _Group, row: dict[str, Any], logs: str, now: float, report: CycleReport
+        self, db: Store, group: _Group, row: dict[str, Any], logs: str, now: float, report: CycleReport
     ) -> None:
         build = {k: row.get(k) for k in ("build_id", "status", "commit_sha", "started_at", "finished_at")}
-        with db.atomic():
-            store.update_build(db, row["id"], state="done")
+        with db.transaction("poll", what="recording a poll cycle"):
+            store.update_build(db, row["id"], state=DONE)
             if not self._wanted(group, row):
                 return
             notice = blocks.build_notice_message(group.algorithm, build, started_by=row.get("started_by"))
             tail = blocks.log_tail_message(logs, self.settings.log_tail_lines)
-            first = {"op": "update", "ts": row["message_ts"]} if row.get("message_ts") else {"op": "post"}
-            parts = [{**first, **notice}, {"op": "thread", **tail}]
+            first = NoticePart.of("update", notice, ts=row["message_ts"]) if row.get("message_ts") else None
+            parts = [first or NoticePart.of("post", notice), NoticePart.of("thread", tail)]
             key = f"build:{group.ref}:{row['build_id']}:{row['status']}"
             if store.enqueue(db, group.ref, key, "build", parts, now):
                 report.notices += 1
 
     def _enqueue(
         self,
-        db: Any,
+        db: Store,
         ref: ChannelRef,
         key: str,
         kind: str,
-        parts: list[dict[str, Any]],
+        parts: list[NoticePart],
         now: float,
         report: CycleReport,
     ) -> None:
@@ -394,7 +477,7 @@ class Poller:
             report.notices += 1
 
     def _api_failure(
-        self, db: Any, group: _Group, error: Exception, outcome: dict[str, str], now: float, report: CycleReport
+        self, db: Store, group: _Group, error: Exception, outcome: dict[str, str], now: float, report: CycleReport
     ) -> None:
         if isinstance(error, (Unauthorized, Forbidden)):
             if not store.poll_state(db, group.ref).get("auth_failed"):
@@ -406,15 +489,15 @@ class Poller:
                     group.ref,
                     key,
                     "auth",
-                    [{"op": "post", **blocks.text_message(messages.AUTH_NOTICE)}],
+                    _text(messages.AUTH_NOTICE),
                     now,
                     report,
                 )
             return
         if isinstance(error, NotFound):  # the algorithm itself is gone (deleted, or invisible to this key)
             for row in group.builds:
-                store.update_build(db, row["id"], state="dropped")
-                row["state"] = "dropped"
+                store.update_build(db, row["id"], state=DROPPED)
+                row["state"] = DROPPED
             if group.subscription is not None:
                 store.unsubscribe(db, group.ref, group.algorithm)
                 notes = [
@@ -429,7 +512,7 @@ class Poller:
                     for row in group.builds
                 ]
             for key, text in notes:
-                self._enqueue(db, group.ref, key, "gone", [{"op": "post", **blocks.text_message(text)}], now, report)
+                self._enqueue(db, group.ref, key, "gone", _text(text), now, report)
             return
         if isinstance(error, ApiUnavailable):
             outcome[group.endpoint] = "down"
@@ -437,12 +520,12 @@ class Poller:
         log.warning("poll of %s in %s failed: %r", group.algorithm, group.ref, error)
 
     def _still_running(
-        self, db: Any, groups: dict[tuple[ChannelRef, str], _Group], now: float, report: CycleReport
+        self, db: Store, groups: dict[tuple[ChannelRef, str], _Group], now: float, report: CycleReport
     ) -> None:
         for group in groups.values():
             for row in group.builds:
                 if (
-                    row["state"] == "tracking"
+                    row["state"] == TRACKING
                     and not row["long_running_notified"]
                     and _age(row, now) > STILL_RUNNING_AFTER
                 ):
@@ -455,14 +538,14 @@ class Poller:
                         group.ref,
                         f"long:{group.ref}:{row['build_id']}",
                         "long",
-                        [{"op": "post", **blocks.text_message(text)}],
+                        _text(text),
                         now,
                         report,
                     )
 
     def _endpoint_health(
         self,
-        db: Any,
+        db: Store,
         groups: dict[tuple[ChannelRef, str], _Group],
         endpoints: dict[str, dict[str, Any]],
         outcome: dict[str, str],
@@ -495,7 +578,7 @@ class Poller:
                             ref,
                             f"recovered:{ref}:{since}",
                             "recovery",
-                            [{"op": "post", **blocks.text_message(messages.recovery_notice(endpoint))}],
+                            _text(messages.recovery_notice(endpoint)),
                             now,
                             report,
                         )
@@ -512,7 +595,7 @@ class Poller:
                             ref,
                             f"outage:{ref}:{since}",
                             "outage",
-                            [{"op": "post", **blocks.text_message(messages.outage_notice(endpoint, minutes))}],
+                            _text(messages.outage_notice(endpoint, minutes)),
                             now,
                             report,
                         )

@@ -88,11 +88,11 @@ def build_job(settings: Settings, cipher: KeyCipher, *, slack_client: WebClient 
     checkpoint = None
     if settings.audit_channel:
         checkpoint = AuditCheckpoint(
-            settings.db_path, settings.audit_channel, client, audit_key=cipher.audit_key, token_for=token_for
+            settings.database_location, settings.audit_channel, client, audit_key=cipher.audit_key, token_for=token_for
         )
     return NotificationJob(
         Poller(settings, cipher),
-        OutboxSender(settings.db_path, client, token_for=token_for, audit_key=cipher.audit_key),
+        OutboxSender(settings.database_location, client, token_for=token_for, audit_key=cipher.audit_key),
         checkpoint=checkpoint,
     )
 

@@ -15,11 +15,10 @@ stops that channel's subscriptions and is written to the audit trail.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,8 +27,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from algobot import audit, metrics
 from algobot.channels import ChannelRef
-from algobot.db import DatabaseLocked, immediate, open_db
+from algobot.db import DatabaseLocked
 from algobot.notify import store
+from algobot.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class OutboxSender:
 
     def run(self, now: float) -> SendReport:
         report = SendReport()
-        db = open_db(self.db_path)
+        db = open_store(self.db_path)
         try:
             for row in store.due_outbox(db, now, sender_id=self.sender_id):
                 ref = store.ref_of(row)
@@ -114,7 +114,7 @@ class OutboxSender:
 
     def _deliver(self, db: Any, row: dict[str, Any], now: float, report: SendReport) -> None:
         ref = store.ref_of(row)
-        parts: list[dict[str, Any]] = json.loads(row["parts"])
+        parts = store.parts_of(row)
         step, parent_ts = int(row["step"]), row["parent_ts"]
         attempts = int(row["attempts"])
         known = self._progress.get(row["id"])
@@ -150,8 +150,8 @@ class OutboxSender:
                     store.retry_outbox(db, row["id"], now + retry_after, attempts)
                     report.deferred += 1
                     return
-                if error in ("message_not_found", "cant_update_message") and part.get("op") == "update":
-                    parts[step] = {**part, "op": "post"}  # the "build started" message is gone: post anew
+                if error in ("message_not_found", "cant_update_message") and part.op == "update":
+                    parts[step] = replace(part, op="post", ts=None)  # the "build started" message is gone: post anew
                     continue
                 if error in PERMANENT_ERRORS:
                     self._drop_channel(db, row, error, now)
@@ -173,7 +173,7 @@ class OutboxSender:
                 report.deferred += 1
                 return
         try:
-            with immediate(db, what=f"marking a {row['kind']} notice delivered"):
+            with db.transaction("outbox", what=f"marking a {row['kind']} notice delivered"):
                 store.finish_outbox(db, row, now)
         except DatabaseLocked as exc:
             log.warning("notice %s to %s delivered but not yet marked (%s); retried next run", row["kind"], ref, exc)
@@ -191,7 +191,7 @@ class OutboxSender:
         """
         ref = store.ref_of(row)
         try:
-            with immediate(db, what=f"marking part {step} of a {row['kind']} notice sent"):
+            with db.transaction("outbox", what=f"marking part {step} of a {row['kind']} notice sent"):
                 store.advance_outbox(db, row["id"], step, parent_ts)
                 store.set_next_send_at(db, ref, now + self.min_interval)
         except DatabaseLocked as exc:
@@ -199,17 +199,18 @@ class OutboxSender:
             return False
         return True
 
-    def _send(self, channel: str, part: dict[str, Any], parent_ts: str | None, client: WebClient | None = None) -> str:
+    def _send(
+        self, channel: str, part: store.NoticePart, parent_ts: str | None, client: WebClient | None = None
+    ) -> str:
         client = client or self.client
-        content = {"text": part.get("text", ""), "blocks": part.get("blocks")}
-        op = part.get("op")
-        if op == "update":
-            response = client.chat_update(channel=channel, ts=part["ts"], **content)
-        elif op == "thread":
+        content = {"text": part.text, "blocks": part.blocks}
+        if part.op == "update":
+            response = client.chat_update(channel=channel, ts=part.ts, **content)
+        elif part.op == "thread":
             response = client.chat_postMessage(channel=channel, thread_ts=parent_ts, **content)
         else:
             response = client.chat_postMessage(channel=channel, **content)
-        return str(response.get("ts") or part.get("ts") or "")
+        return str(response.get("ts") or part.ts or "")
 
     def _retry_later(self, db: Any, row: dict[str, Any], attempts: int, now: float, why: str) -> None:
         attempts += 1
@@ -223,7 +224,7 @@ class OutboxSender:
         """Slack will never take messages in this channel: stop its subscriptions, record why."""
         ref = store.ref_of(row)
         log.warning("channel %s refuses notices (%s): its subscriptions are stopped", ref, error)
-        with db.atomic():
+        with db.transaction("outbox", what="dropping a channel"):
             store.drop_channel(db, ref)
             audit.record(
                 db,

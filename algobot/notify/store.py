@@ -1,20 +1,25 @@
 """SQL for build notifications: subscriptions, tracked builds, the outbox and poll health.
 
-Plain functions over an open `Database`, so the poller, the sender and the slash commands share
-one definition of every row. Claims (`claimed_by`, `claimed_until`) let several pollers share one
-database file: a row is acted on only by whoever changed it from unclaimed to claimed.
+Plain functions over an open `algobot.store.Store` (SQLite or PostgreSQL), so the poller, the sender
+and the slash commands share one definition of every row. Claims (`claimed_by`, `claimed_until`, a
+lease) let several pollers and senders (replicas) share one database: a row is acted on only by
+whoever changed it from unclaimed to claimed, and a dead replica's claims lapse with their lease.
+On PostgreSQL the rows a claim picks are locked with FOR UPDATE SKIP LOCKED, so replicas claiming at
+once pick different rows instead of queueing behind each other.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlite_utils import Database
 
 from algobot.channels import ChannelRef
+from algobot.notify.types import NewBuild as NewBuild  # re-exported: callers write store.NewBuild
+from algobot.notify.types import NoticePart as NoticePart  # re-exported for callers
+from algobot.store import Store, as_store
 
 FILTERS = ("all", "failed", "succeeded")
 
@@ -33,7 +38,7 @@ _REF_WHERE = "enterprise_id = ? and team_id = ? and channel_id = ?"
 # -- subscriptions ---------------------------------------------------------------------------
 
 
-def subscribe(db: Database, ref: ChannelRef, algorithm: str, only: str, user_id: str, now_iso: str) -> bool:
+def subscribe(db: Store | Database, ref: ChannelRef, algorithm: str, only: str, user_id: str, now_iso: str) -> bool:
     """Watch an algorithm's builds in a channel; True when this is a new subscription."""
     existed = bool(
         db.execute(
@@ -49,7 +54,7 @@ def subscribe(db: Database, ref: ChannelRef, algorithm: str, only: str, user_id:
     return not existed
 
 
-def unsubscribe(db: Database, ref: ChannelRef, algorithm: str | None) -> list[str]:
+def unsubscribe(db: Store | Database, ref: ChannelRef, algorithm: str | None) -> list[str]:
     """Stop watching one algorithm (or all, with None); returns the algorithms unwatched."""
     where, args = _REF_WHERE, _ref_args(ref)
     if algorithm is not None:
@@ -65,20 +70,20 @@ def unsubscribe(db: Database, ref: ChannelRef, algorithm: str | None) -> list[st
     return names
 
 
-def subscriptions(db: Database, ref: ChannelRef | None = None) -> list[dict[str, Any]]:
+def subscriptions(db: Store | Database, ref: ChannelRef | None = None) -> list[dict[str, Any]]:
     if ref is None:
         return list(db.query("select * from subscriptions order by team_id, channel_id, algorithm"))
     return list(db.query(f"select * from subscriptions where {_REF_WHERE} order by algorithm", _ref_args(ref)))
 
 
-def subscription(db: Database, ref: ChannelRef, algorithm: str) -> dict[str, Any] | None:
+def subscription(db: Store | Database, ref: ChannelRef, algorithm: str) -> dict[str, Any] | None:
     rows = list(
         db.query(f"select * from subscriptions where {_REF_WHERE} and algorithm = ?", [*_ref_args(ref), algorithm])
     )
     return rows[0] if rows else None
 
 
-def due_subscriptions(db: Database, now: float) -> list[dict[str, Any]]:
+def due_subscriptions(db: Store | Database, now: float) -> list[dict[str, Any]]:
     return list(
         db.query(
             """select s.* from subscriptions s
@@ -89,7 +94,22 @@ def due_subscriptions(db: Database, now: float) -> list[dict[str, Any]]:
     )
 
 
-def set_next_discovery(db: Database, row: dict[str, Any], when: float) -> None:
+def watchers_of(db: Store | Database, algorithms: Sequence[str]) -> list[dict[str, Any]]:
+    """Every subscription to these algorithms whose channel's key works, due or not (one list serves all)."""
+    if not algorithms:
+        return []
+    marks = ", ".join("?" for _ in algorithms)
+    return list(
+        db.query(
+            f"""select s.* from subscriptions s
+               left join channel_poll_state p using (enterprise_id, team_id, channel_id)
+               where s.algorithm in ({marks}) and coalesce(p.auth_failed, 0) = 0""",
+            list(algorithms),
+        )
+    )
+
+
+def set_next_discovery(db: Store | Database, row: dict[str, Any], when: float) -> None:
     db.execute(
         f"update subscriptions set next_discovery_at = ? where {_REF_WHERE} and algorithm = ?",
         [when, *_ref_args(ref_of(row)), row["algorithm"]],
@@ -99,30 +119,20 @@ def set_next_discovery(db: Database, row: dict[str, Any], when: float) -> None:
 # -- tracked builds --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class NewBuild:
-    algorithm: str
-    build_id: str
-    origin: str  # compile | watch
-    status: str = "in-progress"
-    commit_sha: str | None = None
-    started_at: str | None = None
-    finished_at: str | None = None
-    started_by: str | None = None
-    message_ts: str | None = None
-    state: str = "tracking"
-
-
-def track(db: Database, ref: ChannelRef, build: NewBuild, now: float) -> bool:
+def track(
+    db: Store | Database, ref: ChannelRef, build: NewBuild, now: float, *, next_poll_at: float | None = None
+) -> bool:
     """Start tracking a build in a channel; True if it was not tracked there before.
+
+    ``next_poll_at`` (default: now) lets a build found by listing its algorithm join that list's schedule.
 
     A build started from Slack that the watcher already found takes over the compile's message and
     caller, so its final notice updates the "build started" message.
     """
     cursor = db.execute(
-        """insert or ignore into tracked_builds (enterprise_id, team_id, channel_id, algorithm, build_id, origin,
+        """insert into tracked_builds (enterprise_id, team_id, channel_id, algorithm, build_id, origin,
                started_by, message_ts, commit_sha, started_at, finished_at, status, state, first_seen_at, next_poll_at)
-           values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+           values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing""",
         [
             *_ref_args(ref),
             build.algorithm,
@@ -136,7 +146,7 @@ def track(db: Database, ref: ChannelRef, build: NewBuild, now: float) -> bool:
             build.status,
             build.state,
             now,
-            now,
+            now if next_poll_at is None else next_poll_at,
         ],
     )
     if cursor.rowcount:
@@ -150,7 +160,7 @@ def track(db: Database, ref: ChannelRef, build: NewBuild, now: float) -> bool:
     return False
 
 
-def set_message_ts(db: Database, ref: ChannelRef, algorithm: str, build_id: str, message_ts: str) -> None:
+def set_message_ts(db: Store | Database, ref: ChannelRef, algorithm: str, build_id: str, message_ts: str) -> None:
     """The "build started" message a compile posted, which the build's final notice updates in place."""
     db.execute(
         f"update tracked_builds set message_ts = ? where {_REF_WHERE} and algorithm = ? and build_id = ?",
@@ -158,7 +168,7 @@ def set_message_ts(db: Database, ref: ChannelRef, algorithm: str, build_id: str,
     )
 
 
-def known_build_ids(db: Database, ref: ChannelRef, algorithm: str) -> set[str]:
+def known_build_ids(db: Store | Database, ref: ChannelRef, algorithm: str) -> set[str]:
     return {
         r[0]
         for r in db.execute(
@@ -167,29 +177,45 @@ def known_build_ids(db: Database, ref: ChannelRef, algorithm: str) -> set[str]:
     }
 
 
-def claim_due_builds(db: Database, poller_id: str, now: float, lease: float, limit: int = 5000) -> list[dict]:
+def claim_due_builds(db: Store | Database, poller_id: str, now: float, lease: float, limit: int = 5000) -> list[dict]:
     """Claim tracked builds due for a poll (or with a final status awaiting its notice)."""
-    with db.atomic():
-        db.execute(
-            """update tracked_builds set claimed_by = ?, claimed_until = ?
+    db = as_store(db)  # callers may still hold a sqlite-utils Database
+    with db.transaction("claims", what="claiming due builds"):
+        # The outer condition is checked again on the row as committed, after any wait for it.
+        return db.query(
+            f"""update tracked_builds set claimed_by = ?, claimed_until = ?
                where id in (
                    select t.id from tracked_builds t
-                   left join channel_poll_state p using (enterprise_id, team_id, channel_id)
                    where t.state in ('tracking', 'final') and t.next_poll_at <= ?
-                     and (t.claimed_until is null or t.claimed_until < ?) and coalesce(p.auth_failed, 0) = 0
-                   order by t.next_poll_at limit ?)""",
-            [poller_id, now + lease, now, now, limit],
+                     and (t.claimed_until is null or t.claimed_until < ?)
+                     and not exists (select 1 from channel_poll_state p where p.enterprise_id = t.enterprise_id
+                         and p.team_id = t.team_id and p.channel_id = t.channel_id and p.auth_failed <> 0)
+                   order by t.next_poll_at limit ?{db.for_update_skip_locked})
+                 and (claimed_until is null or claimed_until < ?)
+               returning *""",
+            [poller_id, now + lease, now, now, limit, now],
         )
-    return list(
-        db.query(
-            """select * from tracked_builds
-               where claimed_by = ? and claimed_until = ? and state in ('tracking', 'final')""",
-            [poller_id, now + lease],
-        )
-    )
 
 
-def claim_build(db: Database, row_id: int, poller_id: str, now: float, lease: float) -> bool:
+def claim_algorithm_builds(
+    db: Store | Database, ref: ChannelRef, algorithm: str, poller_id: str, now: float, lease: float
+) -> list[dict[str, Any]]:
+    """Claim every unclaimed tracked build of one algorithm in one channel, due or not.
+
+    The list request that serves one of them reports them all, so they share its schedule.
+    """
+    db = as_store(db)  # callers may still hold a sqlite-utils Database
+    with db.transaction("claims", what="claiming an algorithm's builds"):
+        return db.query(
+            f"""update tracked_builds set claimed_by = ?, claimed_until = ?
+                where {_REF_WHERE} and algorithm = ? and state in ('tracking', 'final')
+                  and (claimed_until is null or claimed_until < ?)
+                returning *""",
+            [poller_id, now + lease, *_ref_args(ref), algorithm, now],
+        )
+
+
+def claim_build(db: Store | Database, row_id: int, poller_id: str, now: float, lease: float) -> bool:
     """Claim one build (e.g. one discovered already finished) unless another poller holds it."""
     cursor = db.execute(
         """update tracked_builds set claimed_by = ?, claimed_until = ?
@@ -199,18 +225,18 @@ def claim_build(db: Database, row_id: int, poller_id: str, now: float, lease: fl
     return bool(cursor.rowcount)
 
 
-def update_build(db: Database, build_row_id: int, **fields: Any) -> None:
+def update_build(db: Store | Database, build_row_id: int, **fields: Any) -> None:
     if not fields:
         return
     columns = ", ".join(f'"{k}" = ?' for k in fields)
     db.execute(f"update tracked_builds set {columns} where id = ?", [*fields.values(), build_row_id])
 
 
-def release_claims(db: Database, poller_id: str) -> None:
+def release_claims(db: Store | Database, poller_id: str) -> None:
     db.execute("update tracked_builds set claimed_by = null, claimed_until = null where claimed_by = ?", [poller_id])
 
 
-def drop_channel(db: Database, ref: ChannelRef) -> None:
+def drop_channel(db: Store | Database, ref: ChannelRef) -> None:
     """Stop everything for a channel Slack will no longer accept messages in."""
     db.execute(f"delete from subscriptions where {_REF_WHERE}", _ref_args(ref))
     db.execute(
@@ -220,7 +246,7 @@ def drop_channel(db: Database, ref: ChannelRef) -> None:
     db.execute(f"delete from outbox where {_REF_WHERE}", _ref_args(ref))
 
 
-def tracked(db: Database, ref: ChannelRef | None = None) -> list[dict[str, Any]]:
+def tracked(db: Store | Database, ref: ChannelRef | None = None) -> list[dict[str, Any]]:
     if ref is None:
         return list(db.query("select * from tracked_builds order by id"))
     return list(db.query(f"select * from tracked_builds where {_REF_WHERE} order by id", _ref_args(ref)))
@@ -229,12 +255,12 @@ def tracked(db: Database, ref: ChannelRef | None = None) -> list[dict[str, Any]]
 # -- poll health ------------------------------------------------------------------------------
 
 
-def poll_state(db: Database, ref: ChannelRef) -> dict[str, Any]:
+def poll_state(db: Store | Database, ref: ChannelRef) -> dict[str, Any]:
     rows = list(db.query(f"select * from channel_poll_state where {_REF_WHERE}", _ref_args(ref)))
     return rows[0] if rows else {"auth_failed": 0, "outage_notified": 0}
 
 
-def set_poll_state(db: Database, ref: ChannelRef, **fields: int) -> None:
+def set_poll_state(db: Store | Database, ref: ChannelRef, **fields: int) -> None:
     current = {k: v for k, v in poll_state(db, ref).items() if k in ("auth_failed", "outage_notified")}
     current.update(fields)
     db.execute(
@@ -245,14 +271,17 @@ def set_poll_state(db: Database, ref: ChannelRef, **fields: int) -> None:
     )
 
 
-def endpoint_state(db: Database, endpoint: str) -> dict[str, Any]:
+def endpoint_state(db: Store | Database, endpoint: str) -> dict[str, Any]:
     rows = list(db.query("select * from endpoint_state where endpoint = ?", [endpoint]))
     return rows[0] if rows else {"endpoint": endpoint, "failing_since": None, "failures": 0, "next_attempt_at": 0.0}
 
 
-def save_endpoint_state(db: Database, state: dict[str, Any]) -> None:
-    db.table("endpoint_state").upsert(
-        {k: state.get(k) for k in ("endpoint", "failing_since", "failures", "next_attempt_at")}, pk="endpoint"
+def save_endpoint_state(db: Store | Database, state: dict[str, Any]) -> None:
+    db.execute(
+        """insert into endpoint_state (endpoint, failing_since, failures, next_attempt_at) values (?, ?, ?, ?)
+           on conflict (endpoint) do update set failing_since = excluded.failing_since,
+               failures = excluded.failures, next_attempt_at = excluded.next_attempt_at""",
+        [state.get(k) for k in ("endpoint", "failing_since", "failures", "next_attempt_at")],
     )
 
 
@@ -260,20 +289,33 @@ def save_endpoint_state(db: Database, state: dict[str, Any]) -> None:
 
 
 def enqueue(
-    db: Database, ref: ChannelRef, dedupe_key: str, kind: str, parts: Sequence[dict[str, Any]], now: float
+    db: Store | Database, ref: ChannelRef, dedupe_key: str, kind: str, parts: Sequence[NoticePart], now: float
 ) -> bool:
-    """Write a notice before anything is sent; a key already queued or delivered is ignored."""
-    if db.execute("select 1 from notices_sent where dedupe_key = ?", [dedupe_key]).fetchone():
-        return False
-    cursor = db.execute(
-        """insert or ignore into outbox (dedupe_key, enterprise_id, team_id, channel_id, kind, parts, created_at,
-               next_attempt_at) values (?, ?, ?, ?, ?, ?, ?, ?)""",
-        [dedupe_key, *_ref_args(ref), kind, json.dumps(list(parts)), now, now],
-    )
-    return bool(cursor.rowcount)
+    """Write a notice before anything is sent; a key already queued or delivered is ignored.
+
+    Serialised with `finish_outbox` ("outbox" lock), so a key cannot be queued again between a sender
+    remembering it as sent and removing its row.
+    """
+    db = as_store(db)  # callers may still hold a sqlite-utils Database
+    with db.transaction("outbox", what="queueing a notice"):
+        if db.execute("select 1 from notices_sent where dedupe_key = ?", [dedupe_key]).fetchone():
+            return False
+        cursor = db.execute(
+            """insert into outbox (dedupe_key, enterprise_id, team_id, channel_id, kind, parts, created_at,
+                   next_attempt_at) values (?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing""",
+            [dedupe_key, *_ref_args(ref), kind, json.dumps([part.to_json() for part in parts]), now, now],
+        )
+        return bool(cursor.rowcount)
 
 
-def due_outbox(db: Database, now: float, limit: int = 500, sender_id: str | None = None) -> list[dict[str, Any]]:
+def parts_of(row: dict[str, Any]) -> list[NoticePart]:
+    """The parts of an outbox row, as any version stored them."""
+    return [NoticePart.from_json(part) for part in json.loads(row["parts"])]
+
+
+def due_outbox(
+    db: Store | Database, now: float, limit: int = 500, sender_id: str | None = None
+) -> list[dict[str, Any]]:
     """Due rows; a notice's first message goes before the thread replies of others (latency of the news).
 
     Rows ``sender_id`` itself still holds count as due: a lock kept its last mark out of the table, and
@@ -289,7 +331,7 @@ def due_outbox(db: Database, now: float, limit: int = 500, sender_id: str | None
     )
 
 
-def claim_outbox(db: Database, row_id: int, sender_id: str, now: float, lease: float) -> bool:
+def claim_outbox(db: Store | Database, row_id: int, sender_id: str, now: float, lease: float) -> bool:
     """Claim a row unless another sender holds it (a sender may renew its own claim)."""
     cursor = db.execute(
         """update outbox set claimed_by = ?, claimed_until = ?
@@ -299,34 +341,38 @@ def claim_outbox(db: Database, row_id: int, sender_id: str, now: float, lease: f
     return bool(cursor.rowcount)
 
 
-def advance_outbox(db: Database, row_id: int, step: int, parent_ts: str | None) -> None:
+def advance_outbox(db: Store | Database, row_id: int, step: int, parent_ts: str | None) -> None:
     db.execute("update outbox set step = ?, parent_ts = coalesce(parent_ts, ?) where id = ?", [step, parent_ts, row_id])
 
 
-def finish_outbox(db: Database, row: dict[str, Any], now: float) -> None:
+def finish_outbox(db: Store | Database, row: dict[str, Any], now: float) -> None:
     """Slack accepted every part: remember the key, then remove the row."""
-    with db.atomic():
-        db.execute("insert or ignore into notices_sent (dedupe_key, sent_at) values (?, ?)", [row["dedupe_key"], now])
+    db = as_store(db)  # callers may still hold a sqlite-utils Database
+    with db.transaction("outbox", what="marking a notice sent"):
+        db.execute(
+            "insert into notices_sent (dedupe_key, sent_at) values (?, ?) on conflict do nothing",
+            [row["dedupe_key"], now],
+        )
         db.execute("delete from outbox where id = ?", [row["id"]])
 
 
-def retry_outbox(db: Database, row_id: int, when: float, attempts: int) -> None:
+def retry_outbox(db: Store | Database, row_id: int, when: float, attempts: int) -> None:
     db.execute(
         "update outbox set next_attempt_at = ?, attempts = ?, claimed_by = null, claimed_until = null where id = ?",
         [when, attempts, row_id],
     )
 
 
-def outbox_rows(db: Database) -> list[dict[str, Any]]:
+def outbox_rows(db: Store | Database) -> list[dict[str, Any]]:
     return list(db.query("select * from outbox order by id"))
 
 
-def next_send_at(db: Database, ref: ChannelRef) -> float:
+def next_send_at(db: Store | Database, ref: ChannelRef) -> float:
     row = db.execute(f"select next_send_at from channel_send_state where {_REF_WHERE}", _ref_args(ref)).fetchone()
     return float(row[0]) if row and row[0] is not None else 0.0
 
 
-def set_next_send_at(db: Database, ref: ChannelRef, when: float) -> None:
+def set_next_send_at(db: Store | Database, ref: ChannelRef, when: float) -> None:
     db.execute(
         """insert into channel_send_state (enterprise_id, team_id, channel_id, next_send_at) values (?, ?, ?, ?)
            on conflict (enterprise_id, team_id, channel_id) do update set next_send_at = excluded.next_send_at""",
