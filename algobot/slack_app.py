@@ -34,6 +34,7 @@ from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 from algobot import blocks, ids, messages, workspaces
 from algobot.algorithmia import AlgorithmiaClient
 from algobot.channels import ChannelRef, dialog_metadata
+from algobot.commands import load_registry
 from algobot.crypto import KeyCipher
 from algobot.dispatch import Invocation, Services, Upload, execute
 from algobot.intake import WorkQueue
@@ -352,8 +353,6 @@ def create_app(
     with room for ALGOBOT_COMMAND_QUEUE more waiting); ``listener_executor`` alone gives that queue
     another executor (tests pass one that runs work inline).
     """
-    from commands import load_registry
-
     settings.require_slack()
     if client is None:
         # With OAuth the app's own client carries no token: Bolt gives each request a client holding

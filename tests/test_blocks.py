@@ -75,7 +75,7 @@ def test_long_builds_list_fits():
 
 
 def test_help_lists_every_command():
-    from commands import load_registry
+    from algobot.commands import load_registry
 
     registry = load_registry()
     message = blocks.help_message(list(registry.values()))
