@@ -8,6 +8,11 @@ import sys
 from collections.abc import Sequence
 from importlib import metadata
 
+from algobot import admin_cli, dev, serve_cli
+from algobot.logs import configure
+from algobot.sandbox import cli as sandbox_cli
+from algobot.settings import Settings, SettingsError
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SIGPIPE_STATUS = 141  # 128 + SIGPIPE: what a shell reports for a program cut off by `| head`
 
@@ -22,9 +27,6 @@ def version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """Assemble the parser from each area's own `register(subparsers)`."""
-    from algobot import admin_cli, dev, serve_cli
-    from algobot.sandbox import cli as sandbox_cli
-
     parser = argparse.ArgumentParser(prog="algobot", description="Algorithmia chat-ops for Slack.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument(
@@ -45,9 +47,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from algobot.logs import configure
-    from algobot.settings import Settings, SettingsError
-
     # Secrets and format come from the environment when it is valid; commands that need valid
     # settings report a bad one themselves.
     try:

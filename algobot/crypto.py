@@ -38,6 +38,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from algobot.db import database, immediate, migrate
+
 SECRET_ENV = "ALGOBOT_SECRET_KEY"
 
 KDF_VERSION = "scrypt-1"
@@ -222,8 +224,6 @@ def _cipher_from_row(secret: str, row: Mapping[str, Any]) -> KeyCipher:
 def _passphrase_cipher(
     secret: str, db_path: str | os.PathLike[str], logger: logging.Logger, *, create: bool
 ) -> KeyCipher:
-    from algobot.db import database, immediate, migrate  # imported here: algobot.db needs no cipher
-
     if create:
         migrate(db_path)  # the salt's table; harmless when the database is up to date
     elif not os.path.exists(db_path):

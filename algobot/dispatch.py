@@ -20,10 +20,11 @@ from sqlite_utils import Database
 
 from algobot import audit, messages, metrics, permissions
 from algobot.algorithmia import AlgorithmiaClient, AlgorithmiaError, Forbidden, InvalidInput
-from algobot.blocks import text_message
+from algobot.blocks import help_message, text_message
 from algobot.channels import ChannelRef, ChannelStore
 from algobot.crypto import KeyCipher
 from algobot.db import DatabaseLocked, immediate, open_db, pending_writes, retry_locked
+from algobot.notify import store
 from algobot.parsing import ParsedCommand, ParseError, contains_key_shape
 from algobot.settings import Settings
 
@@ -248,8 +249,6 @@ def _record(ctx: CommandContext, spec: CommandSpec, parsed: ParsedCommand, reply
     record goes to the in-memory queue, written when the database answers, and the caller is told what
     happened at Algorithmia instead of a generic error. Returns False when the record is waiting.
     """
-    from algobot.notify import store
-
     entry = _audit_entry(ctx, spec, parsed, reply)
     build = None
     if reply.track is not None and reply.outcome == "ok":
@@ -290,7 +289,6 @@ def _remember_message(services: Services, invocation: Invocation, track: TrackBu
 
     Queued behind the build's own record when that is still waiting, so the two land in order.
     """
-    from algobot.notify import store
 
     def write(db: Database) -> None:
         store.set_message_ts(db, invocation.ref, track.algorithm, track.build_id, message_ts)
@@ -342,8 +340,6 @@ def deliver(reply: Reply, responder: Responder) -> str | None:
 
 
 def help_reply(registry: Mapping[str, CommandSpec], intro: str | None = None) -> Reply:
-    from algobot.blocks import help_message
-
     return Reply(ephemeral=help_message(list(registry.values()), intro=intro), skip_audit=True)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from algobot import blocks, messages
-from algobot.algorithmia import DETAILS_KEYS, split_algo_name
+from algobot.algorithmia import DETAILS_KEYS, InvalidInput, split_algo_name
 from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, first_line
 from algobot.parsing import ParsedCommand
 
@@ -36,8 +36,6 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
     split_algo_name(algorithm)
     details = {key: parsed.options[key] for key in DETAILS_KEYS if key in parsed.options}
     if not details.get("label"):
-        from algobot.algorithmia import InvalidInput
-
         raise InvalidInput('label= is required, e.g. label="Sentiment analysis".')
     settings = {key: parsed.options.get(key, default) for key, default in DEFAULT_SETTINGS.items()}
     for key in ("royalty_microcredits", "package_set"):

@@ -18,6 +18,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -219,8 +220,6 @@ def test_every_file_and_readme_section_a_deploy_file_points_to_exists(path):
 
 
 def test_the_package_declares_its_license_and_ships_the_file():
-    import tomllib
-
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["license"] == "MIT"
     assert project["license-files"] == ["LICENSE"]

@@ -21,6 +21,7 @@ from algobot.ids import (
     VIEW_PUBLISH,
 )
 from tests.fixtures.bot import message_text
+from tests.fixtures.sandbox import HELLO_PY, push_files
 from tests.fixtures.slack import ADMIN, DEV_CHANNEL
 
 ALGORITHMIA_KEY = "simQ7eR8tY9uI0oP1aS2dF3gH4"
@@ -63,8 +64,6 @@ def test_key_shaped_free_text_is_refused_before_any_api_call(bot, text):
 
 def test_ordinary_notes_still_publish(bot, tmp_path):
     """The detector is not a blanket ban on long words: a version note with a git hash goes through."""
-    from tests.fixtures.sandbox import HELLO_PY, push_files
-
     bot.login_demo()
     clone = bot.sandbox.create_algorithm("demo/hello")
     push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)

@@ -174,7 +174,7 @@ def _apply_command_ack(
 
 
 def _find_action(message: Message, action_id: str, block_id: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    from .core import _elements
+    from .core import _elements  # noqa: PLC0415 - .core imports this module
 
     for block in message.blocks or []:
         if block_id is not None and block.get("block_id") != block_id:
@@ -314,7 +314,7 @@ def state_values(blocks: list[dict[str, Any]], values: Mapping[str, Any]) -> dic
     present, unset ones empty (``value: None``), as Slack sends them. Already-shaped entries
     (dicts with a ``type``) pass through.
     """
-    from .core import _elements
+    from .core import _elements  # noqa: PLC0415 - .core imports this module
 
     by_block = {b.get("block_id"): b for b in blocks}
     unknown = set(values) - set(by_block)

@@ -110,7 +110,7 @@ def find_user(req: Request, user_id: Any) -> Any:
 
 
 def _bool(value: Any) -> bool:
-    from .core import truthy
+    from .core import truthy  # noqa: PLC0415 - .core imports this module
 
     return truthy(value)
 
