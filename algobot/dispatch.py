@@ -139,7 +139,7 @@ class Reply:
 
 
 class Responder(Protocol):
-    """How the dispatcher talks back to Slack (implemented in algobot.slack_app)."""
+    """How the dispatcher talks back to Slack (implemented in algobot.listeners.responder)."""
 
     def ephemeral(self, message: Mapping[str, Any]) -> None: ...
 
