@@ -22,12 +22,15 @@ from slack_sdk.models.blocks import (
     HeaderBlock,
     InputBlock,
     MarkdownTextObject,
+    Option,
     PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
+    StaticSelectElement,
 )
 from slack_sdk.models.views import View
 
+from algobot import ids, messages
 from algobot.mrkdwn import CUT_MARKER, duration, esc, parse_time, slack_date, truncate
 
 MAX_BLOCKS = 50
@@ -192,8 +195,6 @@ def confirm_dialog(title: str, text: str, confirm: str) -> ConfirmObject:
 
 def help_message(specs: Sequence[Any], intro: str | None = None) -> dict[str, Any]:
     """`/algo help`: one line per subcommand, generated from the command modules."""
-    from algobot import messages
-
     lines = [f"`{spec.usage}`\n{esc(spec.summary)}" for spec in specs]
     blocks: list[Block] = [section(intro or messages.HELP_INTRO)]
     chunk: list[str] = []
@@ -304,8 +305,6 @@ def builds_message(
     for build in builds:
         blocks.append(section(build_line(build)))
     if more_value:
-        from algobot import ids, messages
-
         blocks.append(actions(button(messages.MORE, ids.ACTION_MORE_BUILDS, more_value)))
     return message(blocks, fallback=f"{len(builds)} builds of {algorithm}")
 
@@ -334,8 +333,6 @@ def logs_message(
     algorithm: str, build: dict[str, Any], logs: str, lines: int, full_log_value: str, empty_text: str
 ) -> dict[str, Any]:
     """`/algo logs`: the tail of a build's log in a code block that fits, and a Full log button."""
-    from algobot import ids, messages
-
     kept, cut = tail_lines(logs, lines)
     blocks: list[Block] = [
         section(f"{build_line(build)}\n*{esc(algorithm)}* — last {len(kept)} line{'s' if len(kept) != 1 else ''}"),
@@ -363,8 +360,6 @@ def versions_message(
             line += f"\n>{esc(truncate(str(info['release_notes']), 300))}"
         blocks.append(section(line))
     if more_value:
-        from algobot import ids, messages
-
         blocks.append(actions(button(messages.MORE, ids.ACTION_MORE_VERSIONS, more_value)))
     return message(blocks, fallback=f"{len(versions)} versions of {algorithm}")
 
@@ -374,8 +369,6 @@ def audit_message(
 ) -> dict[str, Any]:
     """`/algo audit`: who did what, on what, with what result, when, one readable line per row
     (`configure_actions` are the commands whose refusal means "not an admin or configurer")."""
-    from algobot import messages
-
     blocks: list[Block] = [header(title)]
     if not rows:
         blocks.append(section(empty_text))
@@ -400,8 +393,6 @@ def releases_message(algorithm: str, rows: list[dict[str, Any]], empty_text: str
 
 def confirm_message(text: str, confirm_text: str, action_id: str, value: str, dialog: ConfirmObject) -> dict:
     """A question with a primary button that runs the command once confirmed."""
-    from algobot import ids
-
     blocks = [
         section(text),
         actions(
@@ -419,8 +410,6 @@ def build_notice_message(
     algorithm: str, build: dict[str, Any], *, started_by: str | None, with_buttons: bool = True
 ) -> dict[str, Any]:
     """The final status of a build: one message, updated in place when Slack started the build."""
-    from algobot import ids, messages
-
     status = str(build.get("status") or "")
     build_id = str(build.get("build_id") or "")
     headline = f"{STATUS_EMOJI.get(status, '')} {messages.build_notice(status, algorithm, build_id)}"
@@ -454,16 +443,12 @@ def build_notice_message(
 
 def publish_button(algorithm: str, build: dict[str, Any]) -> ButtonElement:
     """The *Publish…* button of one build: its value names the build and commit the dialog publishes."""
-    from algobot import ids, messages
-
     value = {"algorithm": algorithm, "build_id": build.get("build_id"), "git_hash": build.get("commit_sha")}
     return button(messages.PUBLISH_ELLIPSIS, ids.ACTION_OPEN_PUBLISH, json.dumps(value), style="primary")
 
 
 def newer_build_message(algorithm: str, build_id: str, newer: dict[str, Any]) -> dict[str, Any]:
     """Refusing to publish an older build: name the newer one and offer to publish it instead."""
-    from algobot import messages
-
     text = messages.newer_build_exists(algorithm, build_id, newer)
     elements: list[Block] = [section(text)]
     if newer.get("status") == "succeeded":
@@ -473,8 +458,6 @@ def newer_build_message(algorithm: str, build_id: str, newer: dict[str, Any]) ->
 
 def log_tail_message(logs: str, lines: int) -> dict[str, Any]:
     """The last lines of a build log, for the notice's thread."""
-    from algobot import messages
-
     kept, cut = tail_lines(logs, lines)
     if not kept:
         return text_message(messages.LOG_EMPTY)
@@ -486,9 +469,6 @@ def publish_modal(
     *, algorithm: str, private_metadata: str, build_id: str | None = None, commit: str | None = None
 ) -> dict[str, Any]:
     """Publish from a build notice: version type, notes, callability and sample input."""
-    from slack_sdk.models.blocks import Option, StaticSelectElement
-
-    from algobot import ids, messages
 
     def select(action_id: str, options: list[str], initial: str) -> StaticSelectElement:
         opts = [Option(text=o, value=o) for o in options]

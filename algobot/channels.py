@@ -58,12 +58,33 @@ class ChannelRef:
         prefix = f"{self.enterprise_id}/" if self.enterprise_id else ""
         return f"{prefix}{self.team_id}/{self.channel_id}"
 
+    def to_metadata(self, cipher: KeyCipher, user_id: str, **extra: Any) -> str:
+        """A dialog's private_metadata: this channel and who opened the dialog (plus ``extra``), signed
+        with the deployment's secret. Slack hands it back untouched on submit but does not vouch for it,
+        so the signature is what lets a submission name no other channel (see `from_metadata`)."""
+        fields = {"team": self.team_id, "channel": self.channel_id, "enterprise": self.enterprise_id, "user": user_id}
+        return cipher.sign_metadata({**extra, **fields})
 
-def dialog_metadata(cipher: KeyCipher, ref: ChannelRef, user_id: str, **extra: Any) -> str:
-    """A dialog's private_metadata: the channel it was opened for and by whom, signed with the
-    deployment's secret, so a submission can name no other channel (checked in algobot.slack_app)."""
-    fields = {"team": ref.team_id, "channel": ref.channel_id, "enterprise": ref.enterprise_id, "user": user_id}
-    return cipher.sign_metadata({**extra, **fields})
+    @classmethod
+    def from_metadata(cls, cipher: KeyCipher, text: str | None) -> DialogMetadata | None:
+        """What `to_metadata` sealed; None when the text is missing, forged, or names no channel."""
+        fields = cipher.open_metadata(text)
+        if fields is None or not fields.get("channel"):
+            return None
+        ref = cls(
+            team_id=str(fields.pop("team", "") or ""),
+            channel_id=str(fields.pop("channel")),
+            enterprise_id=str(fields.pop("enterprise", "") or ""),
+        )
+        return DialogMetadata(ref=ref, user_id=str(fields.pop("user", "") or ""), extra=fields)
+
+
+class DialogMetadata(NamedTuple):
+    """A dialog's signed private_metadata, opened: the channel, who opened it, and the rest it carried."""
+
+    ref: ChannelRef
+    user_id: str
+    extra: dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,10 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata
 
+from algobot import admin_cli, dev, serve_cli
+from algobot import settings as settings_cli
+from algobot.logs import configure
+from algobot.sandbox import cli as sandbox_cli
 from algobot.settings import LOG_LEVELS, Settings, SettingsError
 
 SIGPIPE_STATUS = 141  # 128 + SIGPIPE: what a shell reports for a program cut off by `| head`
@@ -23,9 +27,6 @@ def version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """Assemble the parser from each area's own `register(subparsers)`."""
-    from algobot import admin_cli, dev, serve_cli, settings
-    from algobot.sandbox import cli as sandbox_cli
-
     parser = argparse.ArgumentParser(prog="algobot", description="Algorithmia chat-ops for Slack.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument(
@@ -40,14 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cli.register(subparsers)
     sandbox_cli.register(subparsers)
     admin_cli.register(subparsers)
-    settings.register(subparsers)
+    settings_cli.register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from algobot.logs import configure
 
     # The environment is read here, once, and handed to the command as `args.settings()`. When it is
     # invalid, logging still starts (at the flag's level) and a command that needs the settings

@@ -38,6 +38,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from algobot.db import database, immediate, migrate
+from algobot.store import connect, is_postgres
+from algobot.store import migrate as migrate_store
+
 SECRET_ENV = "ALGOBOT_SECRET_KEY"
 
 KDF_VERSION = "scrypt-1"
@@ -177,8 +181,6 @@ def load_cipher(
             salt = None if is_fernet_key(secret_key) else secrets.token_bytes(SALT_BYTES)
             return KeyCipher.from_secret(secret_key, salt=salt)
         return _passphrase_cipher(secret_key, db_path, logger, create=create)
-    from algobot.store import is_postgres
-
     if is_postgres(os.fspath(db_path)):  # replicas share the store: a key file on one host would not do
         raise SecretKeyError(f"{SECRET_ENV} is not set: a PostgreSQL database needs it (the same on every replica).")
     if os.fspath(db_path) == ":memory:":
@@ -226,9 +228,6 @@ def _cipher_from_row(secret: str, row: Mapping[str, Any]) -> KeyCipher:
 def _passphrase_cipher(
     secret: str, db_path: str | os.PathLike[str], logger: logging.Logger, *, create: bool
 ) -> KeyCipher:
-    from algobot.db import database, immediate, migrate  # imported here: algobot.db needs no cipher
-    from algobot.store import is_postgres
-
     if is_postgres(os.fspath(db_path)):
         return _shared_passphrase_cipher(secret, os.fspath(db_path), create=create)
     if create:
@@ -273,10 +272,8 @@ def _shared_passphrase_cipher(secret: str, url: str, *, create: bool) -> KeyCiph
     """The passphrase's cipher on a shared (PostgreSQL) store: every replica reads the one salt row; the
     first to start writes it (the others find it, whoever wins the race). Such a store is new, so no
     ciphertext from before the salt existed can be in it, and nothing is re-encrypted."""
-    from algobot.store import connect, migrate
-
     if create:
-        migrate(url)
+        migrate_store(url)
     with connect(url) as store:
         row = store.one(f'SELECT * FROM "{KDF_TABLE}" WHERE id = 1')
         if row is None:

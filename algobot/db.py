@@ -272,7 +272,7 @@ class PendingWrites:
         """
         if not len(self) or not self._flushing.acquire(blocking=False):
             return 0
-        from algobot.store import connect  # the store builds on this module
+        from algobot.store import connect  # noqa: PLC0415 - algobot.store builds on this module (a cycle)
 
         written = 0
         try:

@@ -19,10 +19,11 @@ from slack_sdk.errors import SlackClientError
 
 from algobot import audit, messages, metrics, permissions
 from algobot.algorithmia import AlgorithmiaClient, AlgorithmiaError, Forbidden
-from algobot.blocks import text_message
+from algobot.blocks import help_message, text_message
 from algobot.channels import ChannelRef, ChannelStore
 from algobot.crypto import KeyCipher
 from algobot.db import DatabaseLocked, pending_writes, retry_locked
+from algobot.notify import store
 from algobot.options import Arg, Option, usage_line
 from algobot.parsing import ParsedCommand, UsageError, contains_key_shape
 from algobot.settings import Settings
@@ -148,7 +149,7 @@ class Reply:
 
 
 class Responder(Protocol):
-    """How the dispatcher talks back to Slack (implemented in algobot.slack_app)."""
+    """How the dispatcher talks back to Slack (implemented in algobot.listeners.responder)."""
 
     def ephemeral(self, message: Mapping[str, Any]) -> None: ...
 
@@ -258,8 +259,6 @@ def _record(ctx: CommandContext, spec: CommandSpec, parsed: ParsedCommand, reply
     record goes to the in-memory queue, written when the database answers, and the caller is told what
     happened at Algorithmia instead of a generic error. Returns False when the record is waiting.
     """
-    from algobot.notify import store
-
     entry = _audit_entry(ctx, spec, parsed, reply)
     build = None
     if reply.track is not None and reply.outcome == "ok":
@@ -300,7 +299,6 @@ def _remember_message(services: Services, invocation: Invocation, track: TrackBu
 
     Queued behind the build's own record when that is still waiting, so the two land in order.
     """
-    from algobot.notify import store
 
     def write(db: Store) -> None:
         store.set_message_ts(db, invocation.ref, track.algorithm, track.build_id, message_ts)
@@ -352,8 +350,6 @@ def deliver(reply: Reply, responder: Responder) -> str | None:
 
 
 def help_reply(registry: Mapping[str, CommandSpec], intro: str | None = None) -> Reply:
-    from algobot.blocks import help_message
-
     return Reply(ephemeral=help_message(list(registry.values()), intro=intro), skip_audit=True)
 
 

@@ -18,7 +18,13 @@ from collections.abc import Callable
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from algobot.crypto import SecretKeyError, load_cipher
+from algobot.db import pending_writes
+from algobot.intake import WorkQueue
+from algobot.notify.scheduler import build_job, start_scheduler
+from algobot.server import BotServer, build_wsgi, graceful_stop, start_audit_chain, start_socket_mode
 from algobot.settings import SettingsError
+from algobot.store import migrate
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +44,6 @@ def _exit_on_sigterm(on_signal: Callable[[], None] | None = None) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from algobot.crypto import SecretKeyError, load_cipher
-    from algobot.db import pending_writes
-    from algobot.intake import WorkQueue
-    from algobot.notify.scheduler import build_job, start_scheduler
-    from algobot.server import BotServer, build_wsgi, graceful_stop, start_socket_mode
-
     executor = None
     try:
         settings = args.settings()  # read once, by algobot.cli.main
@@ -103,12 +103,6 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def poller(args: argparse.Namespace) -> int:
-    from algobot.crypto import SecretKeyError, load_cipher
-    from algobot.db import pending_writes
-    from algobot.notify.scheduler import build_job, start_scheduler
-    from algobot.server import graceful_stop, start_audit_chain
-    from algobot.store import migrate
-
     try:
         settings = args.settings()  # read once, by algobot.cli.main
         settings.require_slack()

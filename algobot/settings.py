@@ -217,7 +217,7 @@ class Settings:
         "ALGOBOT_DATABASE_URL",
         None,
         "a PostgreSQL URL (`postgresql://USER:PASSWORD@HOST/DB`): every piece of state lives there instead of "
-        "the SQLite file, so several replicas can share it (see \"PostgreSQL and several replicas\"); needs "
+        'the SQLite file, so several replicas can share it (see "PostgreSQL and several replicas"); needs '
         "`ALGOBOT_SECRET_KEY`, the same in every replica",
         STORAGE,
         read=_database_url,

@@ -36,8 +36,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlite_utils
+from sqlalchemy import create_engine, text
 
 from algobot import db as sqlite_db
+from algobot import migrations_pg
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +209,6 @@ class PostgresStore(Store):
         self._locks: set[str] = set()  # advisory locks this transaction holds
 
     def _run(self, sql: str, params: Sequence[Any]) -> Any:
-        from sqlalchemy import text
-
         statement, binds = _named(sql, params)
         # Colons in text are binds for SQLAlchemy; the shared SQL never uses :: casts or :name.
         result = self.connection.execute(text(statement), binds)
@@ -290,8 +290,6 @@ _ENGINES_GUARD = threading.Lock()
 
 def engine(url: str) -> Any:
     """This process's pooled SQLAlchemy engine for a PostgreSQL URL (created on first use)."""
-    from sqlalchemy import create_engine
-
     with _ENGINES_GUARD:
         if url not in _ENGINES:
             # A command holds its connection while it waits on Algorithmia: room for the command workers
@@ -342,8 +340,6 @@ def migrate(location: str | os.PathLike[str], *, clock: Callable[[], float] = ti
     """
     if not is_postgres(location):
         return sqlite_db.migrate(location)
-    from algobot import migrations_pg
-
     with engine(str(location)).connect() as connection:
         store = PostgresStore(connection)
         number = lock_id("migrations")

@@ -31,11 +31,13 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from algobot import messages
+from algobot.algorithmia import AlgorithmiaClient
 from algobot.channels import ChannelRef, ChannelStore
 from algobot.crypto import load_cipher
 from algobot.db import database, migrate
 from algobot.localslack import LocalSlack, LocalSlackServer
 from algobot.localslack.client import signature
+from algobot.sandbox import Sandbox, SandboxServer
 
 SIGNING_SECRET = "bench-signing-secret"
 BOT_TOKEN = "xoxb-bench-token"
@@ -84,9 +86,6 @@ class Run:
 
 def _sandbox_child(data: str, latency_ms: int) -> None:
     """`--serve-sandbox`: a sandbox with many threads in its own process; prints its URL and a demo key."""
-    from algobot.algorithmia import AlgorithmiaClient
-    from algobot.sandbox import Sandbox, SandboxServer
-
     box = Sandbox(data)
     server = SandboxServer(box, host="127.0.0.1", port=0, threads=128).start()
     key = box.create_key("demo")

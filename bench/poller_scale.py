@@ -20,6 +20,7 @@ import argparse
 import logging
 import random
 import statistics
+import subprocess
 import tempfile
 import threading
 import time
@@ -56,8 +57,6 @@ def pct(values: list[float], share: float) -> float:
 
 
 def push_initial_commit(clone_url: str, work: Path, name: str) -> None:
-    import subprocess
-
     env = {
         "GIT_AUTHOR_NAME": "bench",
         "GIT_AUTHOR_EMAIL": "bench@algobot.invalid",

@@ -42,7 +42,7 @@ def load_registry() -> Mapping[str, CommandSpec]:
     """Import every command module and index its spec by name."""
     registry: dict[str, CommandSpec] = {}
     for module_name in COMMAND_MODULES:
-        module = importlib.import_module(f"commands.{module_name}")
+        module = importlib.import_module(f"algobot.commands.{module_name}")
         spec: CommandSpec = module.COMMAND
         registry[spec.name] = spec
     return registry

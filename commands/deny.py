@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from algobot import blocks, messages
+from algobot.commands.allow import target_user
 from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, first_line
 from algobot.options import Arg
 from algobot.parsing import ParsedCommand
-from commands.allow import target_user
 
 
 def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:

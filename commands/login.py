@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from algobot import blocks, ids, messages
-from algobot.channels import dialog_metadata
 from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, first_line
 from algobot.notify import store as notify_store
 from algobot.parsing import ParsedCommand, looks_like_secret
@@ -19,7 +18,7 @@ def check_text(parsed: ParsedCommand) -> str | None:
 def login_view(ctx: CommandContext) -> dict:
     config = ctx.channels.config(ctx.ref)
     endpoint = (config.endpoint if config and config.endpoint else None) or ctx.settings.algorithmia_api
-    metadata = dialog_metadata(ctx.services.cipher, ctx.ref, ctx.user_id)
+    metadata = ctx.ref.to_metadata(ctx.services.cipher, ctx.user_id)
     return blocks.login_modal(
         callback_id=ids.VIEW_LOGIN,
         private_metadata=metadata,

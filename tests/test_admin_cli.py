@@ -19,6 +19,7 @@ from algobot.cli import main
 from algobot.crypto import KeyCipher, key_file_path, load_cipher
 from algobot.db import database, migrate
 from tests.fixtures.store import T0, TEST_API_KEY, TEST_SECRET
+from tests.test_store_migrations import all_migration_names
 
 LOG = logging.getLogger("test.admin_cli")
 
@@ -51,8 +52,6 @@ def set_key(monkeypatch, stdin: str, *argv: str) -> int:
 
 def test_migrate_reports_what_it_applied(env, capsys):
     assert main(["migrate"]) == 0
-    from tests.test_store_migrations import all_migration_names
-
     assert f"Applied {len(all_migration_names())} migration(s)" in capsys.readouterr().out and Path(env).exists()
 
     assert main(["migrate"]) == 0

@@ -5,6 +5,8 @@ import json
 from slack_sdk.models.blocks import Block
 
 from algobot import blocks
+from algobot.commands import load_registry
+from algobot.mrkdwn import duration, slack_date
 
 
 def _assert_slack_accepts(message: dict) -> None:
@@ -75,8 +77,6 @@ def test_long_builds_list_fits():
 
 
 def test_help_lists_every_command():
-    from commands import load_registry
-
     registry = load_registry()
     message = blocks.help_message(list(registry.values()))
     _assert_slack_accepts(message)
@@ -86,8 +86,6 @@ def test_help_lists_every_command():
 
 
 def test_times_are_slack_date_tokens_with_a_utc_fallback():
-    from algobot.mrkdwn import slack_date
-
     expected = "<!date^1795764596^{date_short_pretty} {time}|2026-11-27 07:29 UTC>"
     assert slack_date("2026-11-27T07:29:56.063Z") == expected
     assert slack_date("2026-11-27T07:29:56.432275+00:00") == expected
@@ -113,8 +111,6 @@ def test_build_fields_show_dates_as_tokens_and_durations_readably():
 
 
 def test_durations_read_as_seconds_minutes_and_hours():
-    from algobot.mrkdwn import duration
-
     assert [duration(s) for s in (3.2, 59, 60, 125, 600, 3725, 7200, None)] == [
         "3 s",
         "59 s",

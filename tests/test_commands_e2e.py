@@ -11,11 +11,13 @@ import pytest
 import requests
 
 from algobot import audit
+from algobot.channels import ChannelRef
+from algobot.cli import main
 from algobot.db import database
 from algobot.ids import ACTION_CONFIRM_PUBLISH, ACTION_FULL_LOG, ACTION_MORE_BUILDS, ACTION_MORE_VERSIONS
 from tests.fixtures.bot import button_value, message_text
 from tests.fixtures.sandbox import BROKEN_PY, HELLO_PY, push_files
-from tests.fixtures.slack import ADMIN, DEV_CHANNEL, MEMBER, OTHER_CHANNEL
+from tests.fixtures.slack import ADMIN, DEV_CHANNEL, MEMBER, OTHER_CHANNEL, TEAM_ID
 
 
 def announced(bot, text: str, channel: str = DEV_CHANNEL):
@@ -369,9 +371,6 @@ def test_cancelled_public_publish_changes_nothing(bot, built_algorithm):
 
 
 def _ref():
-    from algobot.channels import ChannelRef
-    from tests.fixtures.slack import TEAM_ID
-
     return ChannelRef(TEAM_ID, DEV_CHANNEL)
 
 
@@ -388,8 +387,6 @@ def test_audit_lists_this_channels_actions_and_verify_catches_an_edit(bot, built
     text = message_text(trail)
     assert "ran `/algo publish` on *demo/hello* → version *0.1.0*" in text
     assert "ran `/algo info` on *demo/nothing* — failed" in text
-
-    from algobot.cli import main
 
     monkeypatch.setenv("ALGOBOT_SECRET_KEY", bot.settings.secret_key)  # the chain is sealed with it
     assert main(["audit", "verify", "--db", bot.settings.db_path]) == 0

@@ -19,12 +19,16 @@ import re
 import shlex
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.version import Version
 from slack_sdk import WebClient
 
 from algobot.cli import build_parser, main
@@ -221,8 +225,6 @@ def test_every_file_and_readme_section_a_deploy_file_points_to_exists(path):
 
 
 def test_the_package_declares_its_license_and_ships_the_file():
-    import tomllib
-
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["license"] == "MIT"
     assert project["license-files"] == ["LICENSE"]
@@ -230,8 +232,6 @@ def test_the_package_declares_its_license_and_ships_the_file():
 
 
 def declared_requirements() -> list[str]:
-    import tomllib
-
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     return [*project["dependencies"], *(r for extra in project["optional-dependencies"].values() for r in extra)]
 
@@ -240,10 +240,6 @@ def declared_requirements() -> list[str]:
 def test_every_dependency_is_bounded_below_the_next_major_and_the_installed_version_fits(line):
     """A new major release may break us: it is taken on purpose (raise the bound, run the suite), never by an
     unpinned install. The bound is the major after the one we test with; an exact pin (`==`) is allowed."""
-    from importlib.metadata import version
-
-    from packaging.requirements import Requirement
-    from packaging.version import Version
 
     requirement = Requirement(line)
     installed = Version(version(requirement.name))

@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 
 import pytest
@@ -23,8 +24,6 @@ def ui_messages(base: str, user: str = dev.ADMIN_ID) -> list[dict]:
 
 def wait_for_ui(base: str, predicate: Callable[[list[dict]], bool], timeout: float = 30.0) -> list[dict]:
     """Wait on the page's own long poll (the server blocks until something changes)."""
-    import time
-
     deadline = time.monotonic() + timeout
     version = requests.get(f"{base}/_ui/workspace", timeout=10).json()["version"]
     while True:

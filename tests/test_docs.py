@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from commands import COMMAND_MODULES, load_registry
+from algobot.commands import COMMAND_MODULES, load_registry
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 REGISTRY = load_registry()

@@ -30,6 +30,7 @@ from algobot.localslack.client import post_signed
 from algobot.server import BotServer, build_wsgi
 from tests.fixtures.bot import RunningBot, make_settings, message_text
 from tests.fixtures.slack import ADMIN, DEV_CHANNEL, TEAM_ID
+from tests.test_channel_config_e2e import open_login, submit_key
 
 WAIT = 10.0
 
@@ -141,8 +142,6 @@ def test_acks_do_not_wait_for_busy_workers_and_overflow_is_told_busy(queued_bot)
 
 
 def test_a_login_dialog_submitted_while_busy_stays_open_with_the_busy_sentence(queued_bot):
-    from tests.test_channel_config_e2e import open_login, submit_key
-
     bot, held = queued_bot.bot, queued_bot.held
     for name in ("one", "two", "three"):
         bot.command(f"info demo/{name}")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from algobot.algorithmia import (
     AlgorithmiaClient,
@@ -65,8 +66,6 @@ def test_the_client_sends_nothing_for_a_bad_name_id_or_hash(sandbox: RunningSand
 
 def test_the_sandbox_refuses_a_name_with_a_trailing_newline(sandbox: RunningSandbox) -> None:
     """The sandbox checks names itself too: no row and no repository called ``evil\\n``."""
-    import requests
-
     response = requests.post(
         f"{sandbox.url}/v1/algorithms/demo",
         json={"name": "evil\n", "details": {"label": "Evil"}, "settings": ALGO_SETTINGS},

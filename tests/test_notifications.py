@@ -12,6 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 from slack_sdk import WebClient
 
 from algobot import audit
@@ -255,8 +256,6 @@ def test_a_build_that_disappears_is_dropped_with_one_notice(bot, built_algorithm
     bot.box.hold_builds = True
     bot.command("compile demo/hello")
     bot.reply(lambda m: "started a build" in message_text(m))
-    import requests
-
     requests.delete(
         f"{bot.sandbox.url}/v1/algorithms/demo/hello",
         headers={"Authorization": f"Simple {bot.sandbox.key('demo')}"},

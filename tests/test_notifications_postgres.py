@@ -10,6 +10,8 @@ from __future__ import annotations
 import pytest
 
 from tests.test_notifications import (  # noqa: F401 - collected here to run on PostgreSQL
+    Clock,
+    make_job,
     test_a_watched_push_gets_exactly_one_notice_with_the_tail,
     test_archived_channel_stops_its_subscriptions_and_is_audited,
     test_compile_from_slack_updates_its_own_message,
@@ -26,13 +28,9 @@ def bot_settings_overrides(pg_url) -> dict[str, str]:
 
 @pytest.fixture
 def clock():
-    from tests.test_notifications import Clock
-
     return Clock()
 
 
 @pytest.fixture
 def job(bot):
-    from tests.test_notifications import make_job
-
     return make_job(bot)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -30,7 +31,7 @@ from cryptography.fernet import Fernet
 from algobot import audit, workspaces
 from algobot.channels import ChannelRef, ChannelStore
 from algobot.crypto import KeyCipher, load_cipher
-from algobot.db import database
+from algobot.db import database, migrate
 from algobot.localslack import LocalSlack
 from algobot.localslack.client import signature
 from algobot.notify import store
@@ -377,8 +378,6 @@ def test_an_unsigned_uninstall_event_is_refused(two_teams):
 
 
 def test_forget_team_matches_team_and_enterprise_exactly(tmp_path):
-    from algobot.db import migrate
-
     path = str(tmp_path / "forget.db")
     migrate(path)
     key = KeyCipher(Fernet.generate_key()).audit_key
@@ -411,8 +410,6 @@ def test_oauth_settings():
 
 
 def test_installed_bot_tokens_are_encrypted_at_rest(two_teams):
-    from pathlib import Path
-
     db = Path(two_teams.settings.db_path)
     stored = b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*") if p.is_file())
     for team in (TEAM_ID, TEAM2):

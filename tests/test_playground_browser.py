@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 import pytest
 from slack_sdk import WebClient
 
+from algobot import dev
 from algobot.ids import ACTION_CONFIRM_PUBLISH, ACTION_FULL_LOG
 from tests.fixtures.sandbox import BROKEN_PY, HELLO_PY, push_files
 from tests.fixtures.slack import ADMIN, BOT_TOKEN, DEV_CHANNEL, MEMBER
@@ -456,8 +457,6 @@ def test_modal_inputs_and_selects_reach_the_app(new_page: Callable[[str], Page],
 
 
 def test_playground_compile_notice_full_log_and_publish(new_page: Callable[[str], Page], tmp_path: Path) -> None:
-    from algobot import dev
-
     playground = dev.start(tmp_path / "dev", port=0, build_delay=0, poll_seconds=1)
     try:
         page = new_page(playground.slack.url)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import requests
 
+from algobot.sandbox.api import encode_marker
 from tests.fixtures.sandbox import ALGO_SETTINGS, BROKEN_PY, HELLO_PY, RunningSandbox, push_files
 
 ALGO = "/v1/algorithms/demo/hello"
@@ -309,8 +310,6 @@ def test_bad_limit_is_400_5003(sandbox: RunningSandbox, key: str, hello: dict, l
 
 
 def test_bad_marker_is_400_5002_and_big_limits_are_fine(sandbox: RunningSandbox, key: str, hello: dict) -> None:
-    from algobot.sandbox.api import encode_marker
-
     for marker in ("garbage!", "e30", encode_marker("versions", 5)):
         assert_error(call(sandbox, "GET", f"{ALGO}/builds", key, params={"marker": marker}), 400, 5002)
     for limit in ("56", "1000", "1"):

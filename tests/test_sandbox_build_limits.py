@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,8 +145,6 @@ def test_an_isolated_build_writes_only_its_folder_and_sees_no_sandbox_data(tmp_p
 def test_a_data_directory_holding_the_build_folder_does_not_hide_the_build(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tempfile
-
     scratch = tmp_path / "data" / "scratch"
     scratch.mkdir(parents=True)
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))

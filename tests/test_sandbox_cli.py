@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from algobot.cli import build_parser
+from algobot.cli import main as algobot_main
 from algobot.sandbox import Sandbox, SandboxServer
 from algobot.sandbox.cli import main
 
@@ -55,9 +57,6 @@ def test_key_for_an_invalid_user_fails(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_algobot_cli_wires_the_sandbox_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from algobot.cli import build_parser
-    from algobot.cli import main as algobot_main
-
     args = build_parser().parse_args(["sandbox", "--port", "0", "--latency-ms", "5", "--fail-rate", "0.5"])
     assert (args.port, args.latency_ms, args.fail_rate, args.data, args.demo) == (
         0,
@@ -79,8 +78,6 @@ def test_algobot_cli_wires_the_sandbox_command(tmp_path: Path, capsys: pytest.Ca
 
 
 def test_help_says_the_sandbox_runs_pushed_code(capsys: pytest.CaptureFixture[str]) -> None:
-    from algobot.cli import build_parser
-
     with pytest.raises(SystemExit):
         build_parser().parse_args(["sandbox", "--help"])
     text = " ".join(capsys.readouterr().out.split())

@@ -13,7 +13,7 @@ import requests
 
 from algobot.algorithmia import AlgorithmiaClient, AlreadyPublished
 from algobot.sandbox import Sandbox, SandboxServer, seed_demo
-from algobot.sandbox.git import authenticated_url, head_commit
+from algobot.sandbox.git import authenticated_url, commit_files, head_commit
 from tests.fixtures.sandbox import (
     ALGO_SETTINGS,
     BROKEN_PY,
@@ -157,7 +157,6 @@ def test_a_build_that_runs_too_long_is_killed(tmp_path: Path) -> None:
     try:
         seed_demo(box)
         repo = box.repo_path("demo", "hello")
-        from algobot.sandbox.git import commit_files
 
         sha = commit_files(repo, {"build.sh": "sleep 30\n"}, "slow", executable=("build.sh",))
         with box.db() as db:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from algobot.sandbox import Sandbox, SandboxServer
+from algobot.sandbox import Sandbox, SandboxServer, seed_demo
 from algobot.sandbox.git import authenticated_url
 from tests.fixtures.sandbox import GIT_ENV, HELLO_PY, RunningSandbox, git, push_files
 
@@ -147,8 +147,6 @@ def test_git_urls_stay_the_same_across_restarts(tmp_path: Path, home: Path) -> N
     """A clone from the last run can still push: the port is remembered in the data directory."""
     data = tmp_path / "data"
     first = Sandbox(data)
-    from algobot.sandbox import seed_demo
-
     demo = seed_demo(first)
     with SandboxServer(first, remember_port=True) as server:
         url = authenticated_url(f"{server.url}/git/demo/hello.git", "demo", demo["key"])

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 import re
+import signal
 import subprocess
 import sys
 
 import pytest
 import requests
 
+from algobot.crypto import load_cipher
 from algobot.server import BotServer, build_wsgi
-from tests.fixtures.bot import make_settings, message_text, serve_env
+from tests.fixtures.bot import RunningBot, make_settings, message_text, serve_env
 from tests.fixtures.slack import ADMIN, DEV_CHANNEL
 
 
@@ -87,11 +89,7 @@ def test_unexpected_failure_gets_a_reference_and_is_logged(slack, sandbox, tmp_p
     settings = make_settings(tmp_path, slack, sandbox.url)
     server = BotServer.create(build_wsgi(settings, api_factory=broken_factory), "127.0.0.1", 0).start()
     try:
-        from tests.fixtures.bot import RunningBot
-
         bot = RunningBot(server.url + "/slack/events", settings, slack, sandbox, server, None)
-        from algobot.crypto import load_cipher
-
         bot.cipher = load_cipher(settings.secret_key, settings.db_path, logging.getLogger("t"))
         bot.login_demo()
         with caplog.at_level(logging.ERROR):
@@ -106,8 +104,6 @@ def test_unexpected_failure_gets_a_reference_and_is_logged(slack, sandbox, tmp_p
 
 @pytest.mark.slow
 def test_algobot_poller_runs_alone_and_stops_on_sigterm(slack, sandbox, tmp_path):
-    import signal
-
     proc = subprocess.Popen(
         [sys.executable, "-m", "algobot", "poller"],
         env=_env(slack, sandbox, tmp_path),

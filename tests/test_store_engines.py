@@ -6,16 +6,22 @@ both; these tests are parametrized over the engine, so a difference in SQL or lo
 
 from __future__ import annotations
 
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from slack_sdk.oauth.installation_store import Installation
 
-from algobot import audit
+from algobot import audit, workspaces
 from algobot.channels import ChannelRef, ChannelStore
 from algobot.crypto import KeyCipher
+from algobot.db import DatabaseLocked, retry_locked
+from algobot.migrations import migrations as sqlite_steps
 from algobot.migrations_pg import NAMES as PG_STEPS
-from algobot.store import connect, migrate, redact_url, sqlalchemy_url
+from algobot.settings import Settings
+from algobot.store import connect, engine, lock_id, migrate, redact_url, sqlalchemy_url
+from tests.fixtures.postgres import skip_or_fail
 from tests.fixtures.store import T0, TEST_API_KEY, TEST_SALT, TEST_SECRET
 
 KEY = b"k" * 32
@@ -139,17 +145,12 @@ def test_ensure_keyed_anchors_an_empty_trail_once(location):
 
 
 def _settings(location: str):
-    from algobot.settings import Settings
-
     if location.startswith("postgresql://"):
         return Settings(database_url=location, secret_key=TEST_SECRET, slack_client_id="111.222")
     return Settings(db_path=location, secret_key=TEST_SECRET, slack_client_id="111.222")
 
 
 def test_oauth_installations_keep_tokens_encrypted_on_both_engines(location, cipher):
-    from slack_sdk.oauth.installation_store import Installation
-
-    from algobot import workspaces
 
     installations = workspaces.installation_store(_settings(location), cipher)
     workspaces.installation_store(_settings(location), cipher)  # a second replica starting: tables exist
@@ -165,15 +166,11 @@ def test_oauth_installations_keep_tokens_encrypted_on_both_engines(location, cip
 
 
 def test_oauth_state_is_shared_by_replicas(location):
-    from algobot import workspaces
-
     issued = workspaces.oauth_state_store(_settings(location)).issue()
     assert workspaces.oauth_state_store(_settings(location)).consume(issued) is True
 
 
 def test_an_uninstalled_team_is_forgotten_and_audited_on_both_engines(location, cipher):
-    from algobot import workspaces
-
     with connect(location) as store:
         ChannelStore(store, cipher).set_key(ChannelRef("T1", "C1"), TEST_API_KEY, None, "U1", T0)
         ChannelStore(store, cipher).set_key(ChannelRef("T2", "C1"), TEST_API_KEY, None, "U1", T0)
@@ -184,15 +181,10 @@ def test_an_uninstalled_team_is_forgotten_and_audited_on_both_engines(location, 
 
 
 def test_both_engines_have_the_same_migration_steps():
-    from algobot.migrations import migrations as sqlite_steps
-
     assert [step.name for step in sqlite_steps._migrations] == PG_STEPS
 
 
 def test_a_replica_waiting_for_anothers_migrations_says_so_once(pg_url, caplog):
-    import logging
-
-    from algobot.store import engine, lock_id
 
     with engine(pg_url).connect() as holder:  # another replica, in the middle of migrating
         holder.exec_driver_sql(f"SELECT pg_advisory_lock({lock_id('migrations')})")
@@ -210,7 +202,6 @@ def test_a_replica_waiting_for_anothers_migrations_says_so_once(pg_url, caplog):
 
 def test_a_lock_conflict_on_postgresql_is_retried_then_reported_like_sqlites(pg_url):
     """One retry mechanism: PostgreSQL's "lock not available" goes through retry_locked as SQLite's busy does."""
-    from algobot.db import DatabaseLocked, retry_locked
 
     migrate(pg_url)
     with connect(pg_url) as holder, connect(pg_url) as writer:
@@ -237,8 +228,6 @@ def test_a_lock_conflict_on_postgresql_is_retried_then_reported_like_sqlites(pg_
 
 
 def test_without_postgresql_the_tests_skip_outside_ci_and_fail_on_ci(monkeypatch):
-    from tests.fixtures.postgres import skip_or_fail
-
     monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception, match="PostgreSQL tests skipped: no initdb"):
         skip_or_fail("no initdb")

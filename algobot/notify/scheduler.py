@@ -22,6 +22,7 @@ from algobot.notify.checkpoint import AuditCheckpoint
 from algobot.notify.poller import Poller
 from algobot.notify.sender import OutboxSender
 from algobot.settings import Settings
+from algobot.workspaces import installation_store, token_lookup
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +80,6 @@ def build_job(settings: Settings, cipher: KeyCipher, *, slack_client: WebClient 
     """
     token_for = None
     if settings.oauth_enabled:
-        from algobot.workspaces import installation_store, token_lookup
-
         token_for = token_lookup(installation_store(settings, cipher))
         client = slack_client or WebClient(base_url=settings.slack_api_url)
     else:

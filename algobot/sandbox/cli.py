@@ -16,6 +16,9 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from algobot.sandbox import Sandbox, SandboxServer, create_key, seed_demo
+from algobot.sandbox.git import authenticated_url
+
 log = logging.getLogger(__name__)
 
 DEFAULT_DATA = "./sandbox-data"
@@ -108,8 +111,6 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def run_key(args: argparse.Namespace) -> int:
     """Print a new key for the user, and nothing else, on stdout."""
-    from algobot.sandbox.app import create_key
-
     try:
         key = create_key(getattr(args, "data", DEFAULT_DATA), args.user, manage=not args.no_manage)
     except ValueError as exc:
@@ -130,9 +131,6 @@ def _is_loopback(host: str) -> bool:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until Ctrl-C or SIGTERM."""
-    from algobot.sandbox import Sandbox, SandboxServer, seed_demo
-    from algobot.sandbox.git import authenticated_url
-
     logging.getLogger("dulwich").setLevel(logging.WARNING)  # one INFO line per git request is noise
     if not _is_loopback(args.host):
         log.warning(
