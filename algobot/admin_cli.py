@@ -80,7 +80,11 @@ def _reports_errors(handler: Handler) -> Handler:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this area's commands to the `algobot` parser (see algobot/cli.py)."""
+    """Add this area's commands to the `algobot` parser (see algobot/cli.py).
+
+    The `add_parser` blocks below share one shape on purpose (a deliberate mirror): each declares one
+    subcommand, its help and its handler, in the order `--help` lists them.
+    """
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--db",
@@ -168,6 +172,22 @@ def _require_db(path: str, table: str) -> None:
     """Fail as `_existing_db` does, before anything (a key file, a salt) could be created beside it."""
     with _existing_db(path, table):
         pass
+
+
+def _audit_cli(
+    db: Store,
+    channel: ChannelRef,
+    action: str,
+    *,
+    now: datetime,
+    audit_key: bytes,
+    arguments: dict[str, str] | None = None,
+) -> None:
+    """Record a change made from the command line to a channel, so the trail shows who ("cli") did it."""
+    entry = audit.AuditEntry.in_channel(
+        channel, user_id=CLI_ACTOR, action=action, source="cli", arguments=arguments or {}
+    )
+    audit.record(db, entry, now=now, key=audit_key)
 
 
 def _migrate(path: str) -> list[str]:
@@ -344,14 +364,7 @@ def set_key_command(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     with connect(path) as db, db.transaction("audit", what="storing a channel key"):
         config = ChannelStore(db, cipher).set_key(channel, api_key, endpoint, CLI_ACTOR, now)
-        audit.record(
-            db,
-            audit.AuditEntry.in_channel(
-                channel, user_id=CLI_ACTOR, action="login", source="cli", arguments={"endpoint": endpoint}
-            ),
-            now=now,
-            key=cipher.audit_key,
-        )
+        _audit_cli(db, channel, "login", now=now, audit_key=cipher.audit_key, arguments={"endpoint": endpoint})
     print(f"Stored the API key {mask_key(api_key)} for {channel}; endpoint: {config.endpoint or 'default'}.")
     return 0
 
@@ -394,12 +407,7 @@ def remove_command(args: argparse.Namespace) -> int:
         if not ChannelStore(db).remove(channel):
             print(f"{channel} has no API key; nothing removed.", file=sys.stderr)
             return 1
-        audit.record(
-            db,
-            audit.AuditEntry.in_channel(channel, user_id=CLI_ACTOR, action="logout", source="cli"),
-            now=now,
-            key=cipher.audit_key,
-        )
+        _audit_cli(db, channel, "logout", now=now, audit_key=cipher.audit_key)
     print(f"Removed the API key of {channel}.")
     return 0
 

@@ -491,6 +491,8 @@ class AlgorithmiaClient:
         return body
 
     # -- operations --------------------------------------------------------
+    # One method an endpoint. create, update and publish take the same details/settings/version_info
+    # on purpose (a deliberate mirror): those are the request body the contract gives each endpoint.
 
     def create(
         self,

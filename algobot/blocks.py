@@ -299,14 +299,29 @@ def builds_message(
     algorithm: str, builds: list[dict[str, Any]], more_value: str | None, empty_text: str
 ) -> dict[str, Any]:
     """`/algo builds`: newest first, with a More button carrying the next page's marker."""
-    blocks: list[Block] = [header(f"Builds of {algorithm}")]
-    if not builds:
+    lines = [build_line(build) for build in builds]
+    return _paged_message(
+        f"Builds of {algorithm}",
+        lines,
+        empty_text,
+        ids.ACTION_MORE_BUILDS,
+        more_value,
+        f"{len(builds)} builds of {algorithm}",
+    )
+
+
+def _paged_message(
+    title: str, lines: list[str], empty_text: str, more_action: str, more_value: str | None, fallback: str
+) -> dict[str, Any]:
+    """One page of a list (builds, versions): a header, a section a line (or `empty_text`), and a More
+    button carrying the next page's marker when there is one."""
+    blocks: list[Block] = [header(title)]
+    if not lines:
         blocks.append(section(empty_text))
-    for build in builds:
-        blocks.append(section(build_line(build)))
+    blocks.extend(section(line) for line in lines)
     if more_value:
-        blocks.append(actions(button(messages.MORE, ids.ACTION_MORE_BUILDS, more_value)))
-    return message(blocks, fallback=f"{len(builds)} builds of {algorithm}")
+        blocks.append(actions(button(messages.MORE, more_action, more_value)))
+    return message(blocks, fallback=fallback)
 
 
 def build_message(algorithm: str, build: dict[str, Any]) -> dict[str, Any]:
@@ -346,9 +361,7 @@ def versions_message(
     algorithm: str, versions: list[dict[str, Any]], more_value: str | None, empty_text: str
 ) -> dict[str, Any]:
     """`/algo versions`: newest first, with paging."""
-    blocks: list[Block] = [header(f"Versions of {algorithm}")]
-    if not versions:
-        blocks.append(section(empty_text))
+    lines = []
     for item in versions:
         info = item.get("version_info") or {}
         settings = item.get("settings") or {}
@@ -358,10 +371,15 @@ def versions_message(
         )
         if info.get("release_notes"):
             line += f"\n>{esc(truncate(str(info['release_notes']), 300))}"
-        blocks.append(section(line))
-    if more_value:
-        blocks.append(actions(button(messages.MORE, ids.ACTION_MORE_VERSIONS, more_value)))
-    return message(blocks, fallback=f"{len(versions)} versions of {algorithm}")
+        lines.append(line)
+    return _paged_message(
+        f"Versions of {algorithm}",
+        lines,
+        empty_text,
+        ids.ACTION_MORE_VERSIONS,
+        more_value,
+        f"{len(versions)} versions of {algorithm}",
+    )
 
 
 def audit_message(

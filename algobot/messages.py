@@ -3,6 +3,10 @@
 Values that come from users or from the API are escaped for mrkdwn by the caller's builder
 (`algobot.blocks.esc`) or here where the sentence embeds them, so an algorithm summary cannot ping
 ``@channel`` or forge a link.
+
+Each sentence is a constant or one small function, so many of them share a shape on purpose (a
+deliberate mirror, as is `api_error`'s one branch an error type): each reads as the person sees it,
+and folding them onto a template would hide the wording behind its parameters.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 Append-only: a migration that has shipped is never edited or reordered, because databases in the field
 record it by name as applied. Change the schema by adding a new step at the end. Apply with
 `algobot.db.migrate(path)`, `algobot migrate`, or `sqlite-utils migrate algobot.db algobot/migrations.py`.
+Steps that create alike tables (0001 to 0003) therefore look alike on purpose, a deliberate mirror:
+folding them onto one helper would edit shipped steps.
 
 Every channel-scoped table keys on (enterprise_id, team_id, channel_id); `enterprise_id` is "" outside
 Enterprise Grid, never NULL, so the composite keys stay unique.

@@ -40,6 +40,7 @@ from algobot.sandbox.web import ApiFailure, Request, Response, Route, invalid
 
 if TYPE_CHECKING:
     import threading
+    from collections.abc import Callable
     from contextlib import AbstractContextManager
     from pathlib import Path
 
@@ -279,6 +280,27 @@ def _page(
     return rows, next_marker, f"{req.base_url}{path}?{query}"
 
 
+def _algorithm_page(
+    sb: Sandbox,
+    req: Request,
+    u: str,
+    a: str,
+    *,
+    kind: str,
+    where: str,
+    keep: dict[str, str],
+    out: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]],
+) -> Response:
+    """One page of an algorithm's builds or versions (both are rows of `builds`, `where` binds its id
+    first), each row shown by `out(algorithm, row)`, with the marker and link of the next page."""
+    with sb.db() as db:
+        algo = _load(sb, db, u, a)
+        rows, marker, link = _page(
+            req, db, kind=kind, where=where, params=[algo["id"]], path=f"/v1/algorithms/{u}/{a}/{kind}", keep=keep
+        )
+    return Response(200, {"marker": marker, "next_link": link, "results": [out(algo, row) for row in rows]})
+
+
 # ---------------------------------------------------------------------------
 # Algorithms
 # ---------------------------------------------------------------------------
@@ -414,18 +436,9 @@ def compile_algorithm(sb: Sandbox, req: Request, caller: Caller, u: str, a: str)
 
 def list_builds(sb: Sandbox, req: Request, caller: Caller, u: str, a: str) -> Response:
     """GET …/builds: newest first, paged."""
-    with sb.db() as db:
-        algo = _load(sb, db, u, a)
-        rows, marker, link = _page(
-            req,
-            db,
-            kind="builds",
-            where="algorithm_id = ?",
-            params=[algo["id"]],
-            path=f"/v1/algorithms/{u}/{a}/builds",
-            keep={},
-        )
-    return Response(200, {"marker": marker, "next_link": link, "results": [build_out(row) for row in rows]})
+    return _algorithm_page(
+        sb, req, u, a, kind="builds", where="algorithm_id = ?", keep={}, out=lambda _, row: build_out(row)
+    )
 
 
 def _build_row(sb: Sandbox, u: str, a: str, build_id: str) -> dict[str, Any]:
@@ -589,19 +602,9 @@ def list_versions(sb: Sandbox, req: Request, caller: Caller, u: str, a: str) -> 
             else " and coalesce(algorithm_callability, 'private') != 'public'"
         )
         keep["callable"] = "true" if callable_ else "false"
-    with sb.db() as db:
-        algo = _load(sb, db, u, a)
-        rows, marker, link = _page(
-            req,
-            db,
-            kind="versions",
-            where=where,
-            params=[algo["id"]],
-            path=f"/v1/algorithms/{u}/{a}/versions",
-            keep=keep,
-        )
-    results = [version_out(sb, req, algo, row) for row in rows]
-    return Response(200, {"marker": marker, "next_link": link, "results": results})
+    return _algorithm_page(
+        sb, req, u, a, kind="versions", where=where, keep=keep, out=lambda algo, row: version_out(sb, req, algo, row)
+    )
 
 
 def get_version(sb: Sandbox, req: Request, caller: Caller, u: str, a: str, git_hash: str) -> Response:

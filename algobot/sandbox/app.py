@@ -131,6 +131,8 @@ class Sandbox:
         self._fail_interrupted_builds()
 
     # -- configuration that may change at run time ----------------------------
+    # Each knob is a property pair handing over to the build runner; the pairs mirror each other on
+    # purpose, so tests set `box.hold_builds` at run time without reaching into the runner.
 
     @property
     def hold_builds(self) -> bool:

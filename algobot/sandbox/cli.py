@@ -49,7 +49,11 @@ def _rate(text: str) -> float:
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``sandbox`` sub-command (and its ``key`` action) to the algobot parser."""
+    """Add the ``sandbox`` sub-command (and its ``key`` action) to the algobot parser.
+
+    The ``add_argument`` calls below share one shape on purpose (a deliberate mirror): each declares
+    one option, its checked type and its help, in the order ``--help`` lists them.
+    """
     parser = subparsers.add_parser(
         "sandbox",
         help="run a local Algorithmia-compatible sandbox",

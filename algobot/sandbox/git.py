@@ -198,13 +198,10 @@ class SandboxGitBackend(Backend):
         self.opened: list[Repo] = []  # closed when the response is done (see make_git_app)
 
     def open_repository(self, path: str | bytes) -> Repo:  # type: ignore[override]
-        text = os.fsdecode(path).strip("/")
-        if text.endswith(".git"):
-            text = text[: -len(".git")]
-        try:
-            user, algo = split_algo_name(text)
-        except UsageError:
-            raise NotGitRepository(f"no repository at {text!r}") from None
+        name = _repo_name(os.fsdecode(path))
+        if name is None:
+            raise NotGitRepository(f"no repository at {os.fsdecode(path).strip('/')!r}")
+        user, algo = name
         repo_dir = repo_path(self.data_dir, user, algo)
         if not (repo_dir / "HEAD").is_file():
             raise NotGitRepository(f"no repository for {user}/{algo}")
@@ -290,6 +287,19 @@ def basic_auth_key(environ: Mapping[str, Any]) -> str | None:
     return password or user or None
 
 
+def _repo_name(path: str) -> tuple[str, str] | None:
+    """(owner, algo) of a repository path `owner/algo` or `owner/algo.git`, slashes around it ignored;
+    None when it names no algorithm. The one parser for both `open_repository` and `_target`, so the
+    access check and dulwich always agree on which repository a request is for."""
+    text = path.strip("/")
+    if text.endswith(".git"):
+        text = text[: -len(".git")]
+    try:
+        return split_algo_name(text)
+    except UsageError:
+        return None
+
+
 def _target(environ: Mapping[str, Any]) -> tuple[str, str, bool] | None:
     """(owner, algo, is a push) of a git request, found exactly as dulwich finds the repository.
 
@@ -303,13 +313,10 @@ def _target(environ: Mapping[str, Any]) -> tuple[str, str, bool] | None:
         found = spath.search(path)
         if found is None or found.string[: found.start()].endswith("/"):
             continue
-        text = url_prefix(found).strip("/")
-        if text.endswith(".git"):
-            text = text[: -len(".git")]
-        try:
-            user, algo = split_algo_name(text)
-        except UsageError:
+        name = _repo_name(url_prefix(found))
+        if name is None:
             return None
+        user, algo = name
         service = parse_qs(str(environ.get("QUERY_STRING") or "")).get("service", [""])[0]
         write = found.group().endswith("/git-receive-pack") or service == "git-receive-pack"
         return user, algo, write
