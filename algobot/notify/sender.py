@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -59,6 +60,7 @@ class OutboxSender:
         sender_id: str | None = None,
         token_for: Callable[[ChannelRef], str | None] | None = None,
         audit_key: bytes,
+        workers: int = 8,
     ):
         """``token_for(ref)``, when given, picks the bot token of each notice's workspace (OAuth installs);
         ``client`` then supplies only the base URL and transport settings. Without it every notice goes
@@ -70,6 +72,9 @@ class OutboxSender:
         self.token_for = token_for
         self.audit_key = audit_key  # seals the audit row written when a channel refuses notices
         self._clients: dict[str, WebClient] = {}
+        # Channels are sent to concurrently (Slack's limit is per channel); 1 = one channel at a time.
+        self._workers = max(1, workers)
+        self._executor = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="algobot-send")
         # outbox row id -> (dedupe key, parts Slack accepted, parent ts), for marks a lock kept out of the table
         self._progress: dict[int, tuple[str, int, str | None]] = {}
 
@@ -96,17 +101,45 @@ class OutboxSender:
         return self._clients[token]
 
     def run(self, now: float) -> SendReport:
+        """Deliver what is due: channels concurrently, each channel's notices in order and paced."""
+        db = open_db(self.db_path)
+        try:
+            due = store.due_outbox(db, now, sender_id=self.sender_id)
+        finally:
+            db.close()
+        by_channel: dict[ChannelRef, list[dict[str, Any]]] = {}
+        for row in due:
+            by_channel.setdefault(store.ref_of(row), []).append(row)
+        channels = list(by_channel.values())
+        shares = [channels[i :: self._workers] for i in range(min(self._workers, len(channels)))]
+        report = SendReport()
+        for part in self._executor.map(lambda share: self._run_channels(share, now), shares):
+            report.sent += part.sent
+            report.parts += part.parts
+            report.deferred += part.deferred
+            report.dropped += part.dropped
+        return report
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+    def _run_channels(self, channels: list[list[dict[str, Any]]], now: float) -> SendReport:
+        """Some channels' due notices, on one worker thread with its own connection.
+
+        Only this worker sends to these channels in this run, so each channel's pacing
+        (``next_send_at``, and Retry-After after a 429) is read and written by one thread at a time.
+        """
         report = SendReport()
         db = open_db(self.db_path)
         try:
-            for row in store.due_outbox(db, now, sender_id=self.sender_id):
-                ref = store.ref_of(row)
-                if store.next_send_at(db, ref) > now:
-                    report.deferred += 1
-                    continue
-                if not store.claim_outbox(db, row["id"], self.sender_id, now, CLAIM_LEASE):
-                    continue
-                self._deliver(db, row, now, report)
+            for rows in channels:
+                for row in rows:
+                    if store.next_send_at(db, store.ref_of(row)) > now:
+                        report.deferred += 1
+                        continue
+                    if not store.claim_outbox(db, row["id"], self.sender_id, now, CLAIM_LEASE):
+                        continue
+                    self._deliver(db, row, now, report)
         finally:
             db.close()
         return report
