@@ -1,5 +1,8 @@
 """Delivers the outbox to Slack: about one message per second per channel, each notice once.
 
+Channels are served concurrently by a small pool of workers (Slack's posting limit is per channel);
+one channel's notices go out in order, from one worker at a time.
+
 A notice is a list of parts (post or update, then thread replies). The row records how many parts
 Slack has accepted, so a crash between parts resumes at the next one; the row is deleted, and its
 dedupe key remembered, only once Slack has accepted every part.
@@ -25,6 +28,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlite_utils import Database
 
 from algobot import audit, metrics
 from algobot.channels import ChannelRef
@@ -144,7 +148,7 @@ class OutboxSender:
             db.close()
         return report
 
-    def _deliver(self, db: Any, row: dict[str, Any], now: float, report: SendReport) -> None:
+    def _deliver(self, db: Database, row: dict[str, Any], now: float, report: SendReport) -> None:
         ref = store.ref_of(row)
         parts = store.parts_of(row)
         step, parent_ts = int(row["step"]), row["parent_ts"]
@@ -215,7 +219,7 @@ class OutboxSender:
         metrics.NOTICES_SENT.labels(kind=row["kind"]).inc()
         report.sent += 1
 
-    def _mark(self, db: Any, row: dict[str, Any], step: int, parent_ts: str | None, now: float) -> bool:
+    def _mark(self, db: Database, row: dict[str, Any], step: int, parent_ts: str | None, now: float) -> bool:
         """Record that Slack accepted part ``step``; False when a lock outlasted the retries.
 
         The progress is then only in memory: the row stays claimed by this sender, which resumes it
@@ -244,7 +248,7 @@ class OutboxSender:
             response = client.chat_postMessage(channel=channel, **content)
         return str(response.get("ts") or part.ts or "")
 
-    def _retry_later(self, db: Any, row: dict[str, Any], attempts: int, now: float, why: str) -> None:
+    def _retry_later(self, db: Database, row: dict[str, Any], attempts: int, now: float, why: str) -> None:
         attempts += 1
         delay = min(RETRY_CAP, 2.0**attempts)
         log.warning(
@@ -252,7 +256,7 @@ class OutboxSender:
         )
         store.retry_outbox(db, row["id"], now + delay, attempts)
 
-    def _drop_channel(self, db: Any, row: dict[str, Any], error: str, now: float) -> None:
+    def _drop_channel(self, db: Database, row: dict[str, Any], error: str, now: float) -> None:
         """Slack will never take messages in this channel: stop its subscriptions, record why."""
         ref = store.ref_of(row)
         log.warning("channel %s refuses notices (%s): its subscriptions are stopped", ref, error)
