@@ -2,18 +2,21 @@
 exactly one notice per (channel, build, final status) in the outbox.
 
 One `Poller.run(now)` is one poll cycle. The clock and every collaborator are passed in, so tests
-drive cycles directly without a scheduler or real time. Requests per cycle:
+drive cycles directly without a scheduler or real time. Polling is per algorithm, not per build:
 
-- one list request (first page, newest first) per (channel, algorithm) with a due subscription
-  or with tracked builds — it both discovers new builds and reports the status of the tracked
-  ones it shows;
+- one list request (first page, newest first) per (endpoint, key, algorithm) that is due: it both
+  discovers new builds and reports the status of every tracked build it shows. All the tracked
+  builds of that algorithm in that channel are claimed with it and get its next poll time, so they
+  share one schedule; other channels watching the algorithm with the same key and endpoint join the
+  request and its schedule (a different key is a different authority, so it gets its own request);
 - one GET for a tracked build the list did not show;
 - one logs request for a build that has ended (in a later cycle if its GET was this cycle's), so
-  no build costs more than one request in any cycle.
+  no build costs more than one request in any cycle, and one request per build serves every channel.
 
-Requests run concurrently on a bounded thread pool; all database work stays on the calling
-thread. Durable state is only in SQLite (see `algobot.notify.store`), claimed per row so two
-pollers on one database never act on the same build.
+Requests run concurrently on a bounded thread pool; all database work stays on the calling thread,
+one transaction per phase (claims, list, GET, logs, health). Durable state is only in the database
+(see `algobot.notify.store`), claimed per row so two pollers on one database never act on the same
+build. Due work is found through indexes (see migration 0008), so a cycle costs what is due.
 """
 
 from __future__ import annotations
@@ -385,7 +388,7 @@ class Poller:
                 report.builds_polled += 1
                 self._observe(db, row, by_id[build_id], now, group.next_at)
         if group.subscription is not None:
-            known = store.known_build_ids(db, group.ref, group.algorithm)
+            known = store.known_build_ids(db, group.ref, group.algorithm, among=list(by_id))
             for build_id, build in by_id.items():
                 if build_id in known:
                     continue

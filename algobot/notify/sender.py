@@ -1,5 +1,8 @@
 """Delivers the outbox to Slack: about one message per second per channel, each notice once.
 
+Channels are served concurrently by a small pool of workers (Slack's posting limit is per channel);
+one channel's notices go out in order, from one worker at a time.
+
 A notice is a list of parts (post or update, then thread replies). The row records how many parts
 Slack has accepted, so a crash between parts resumes at the next one; the row is deleted, and its
 dedupe key remembered, only once Slack has accepted every part.
@@ -18,6 +21,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +33,7 @@ from algobot import audit, metrics
 from algobot.channels import ChannelRef
 from algobot.db import DatabaseLocked
 from algobot.notify import store
-from algobot.store import open_store
+from algobot.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,7 @@ class OutboxSender:
         sender_id: str | None = None,
         token_for: Callable[[ChannelRef], str | None] | None = None,
         audit_key: bytes,
+        workers: int = 8,
     ):
         """``token_for(ref)``, when given, picks the bot token of each notice's workspace (OAuth installs);
         ``client`` then supplies only the base URL and transport settings. Without it every notice goes
@@ -71,6 +76,9 @@ class OutboxSender:
         self.token_for = token_for
         self.audit_key = audit_key  # seals the audit row written when a channel refuses notices
         self._clients: dict[str, WebClient] = {}
+        # Channels are sent to concurrently (Slack's limit is per channel); 1 = one channel at a time.
+        self._workers = max(1, workers)
+        self._executor = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="algobot-send")
         # outbox row id -> (dedupe key, parts Slack accepted, parent ts), for marks a lock kept out of the table
         self._progress: dict[int, tuple[str, int, str | None]] = {}
 
@@ -97,22 +105,50 @@ class OutboxSender:
         return self._clients[token]
 
     def run(self, now: float) -> SendReport:
+        """Deliver what is due: channels concurrently, each channel's notices in order and paced."""
+        db = open_store(self.db_path)
+        try:
+            due = store.due_outbox(db, now, sender_id=self.sender_id)
+        finally:
+            db.close()
+        by_channel: dict[ChannelRef, list[dict[str, Any]]] = {}
+        for row in due:
+            by_channel.setdefault(store.ref_of(row), []).append(row)
+        channels = list(by_channel.values())
+        shares = [channels[i :: self._workers] for i in range(min(self._workers, len(channels)))]
+        report = SendReport()
+        for part in self._executor.map(lambda share: self._run_channels(share, now), shares):
+            report.sent += part.sent
+            report.parts += part.parts
+            report.deferred += part.deferred
+            report.dropped += part.dropped
+        return report
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+    def _run_channels(self, channels: list[list[dict[str, Any]]], now: float) -> SendReport:
+        """Some channels' due notices, on one worker thread with its own connection.
+
+        Only this worker sends to these channels in this run, so each channel's pacing
+        (``next_send_at``, and Retry-After after a 429) is read and written by one thread at a time.
+        """
         report = SendReport()
         db = open_store(self.db_path)
         try:
-            for row in store.due_outbox(db, now, sender_id=self.sender_id):
-                ref = store.ref_of(row)
-                if store.next_send_at(db, ref) > now:
-                    report.deferred += 1
-                    continue
-                if not store.claim_outbox(db, row["id"], self.sender_id, now, CLAIM_LEASE):
-                    continue
-                self._deliver(db, row, now, report)
+            for rows in channels:
+                for row in rows:
+                    if store.next_send_at(db, store.ref_of(row)) > now:
+                        report.deferred += 1
+                        continue
+                    if not store.claim_outbox(db, row["id"], self.sender_id, now, CLAIM_LEASE):
+                        continue
+                    self._deliver(db, row, now, report)
         finally:
             db.close()
         return report
 
-    def _deliver(self, db: Any, row: dict[str, Any], now: float, report: SendReport) -> None:
+    def _deliver(self, db: Store, row: dict[str, Any], now: float, report: SendReport) -> None:
         ref = store.ref_of(row)
         parts = store.parts_of(row)
         step, parent_ts = int(row["step"]), row["parent_ts"]
@@ -183,7 +219,7 @@ class OutboxSender:
         metrics.NOTICES_SENT.labels(kind=row["kind"]).inc()
         report.sent += 1
 
-    def _mark(self, db: Any, row: dict[str, Any], step: int, parent_ts: str | None, now: float) -> bool:
+    def _mark(self, db: Store, row: dict[str, Any], step: int, parent_ts: str | None, now: float) -> bool:
         """Record that Slack accepted part ``step``; False when a lock outlasted the retries.
 
         The progress is then only in memory: the row stays claimed by this sender, which resumes it
@@ -212,7 +248,7 @@ class OutboxSender:
             response = client.chat_postMessage(channel=channel, **content)
         return str(response.get("ts") or part.ts or "")
 
-    def _retry_later(self, db: Any, row: dict[str, Any], attempts: int, now: float, why: str) -> None:
+    def _retry_later(self, db: Store, row: dict[str, Any], attempts: int, now: float, why: str) -> None:
         attempts += 1
         delay = min(RETRY_CAP, 2.0**attempts)
         log.warning(
@@ -220,7 +256,7 @@ class OutboxSender:
         )
         store.retry_outbox(db, row["id"], now + delay, attempts)
 
-    def _drop_channel(self, db: Any, row: dict[str, Any], error: str, now: float) -> None:
+    def _drop_channel(self, db: Store, row: dict[str, Any], error: str, now: float) -> None:
         """Slack will never take messages in this channel: stop its subscriptions, record why."""
         ref = store.ref_of(row)
         log.warning("channel %s refuses notices (%s): its subscriptions are stopped", ref, error)

@@ -168,13 +168,18 @@ def set_message_ts(db: Store | Database, ref: ChannelRef, algorithm: str, build_
     )
 
 
-def known_build_ids(db: Store | Database, ref: ChannelRef, algorithm: str) -> set[str]:
-    return {
-        r[0]
-        for r in db.execute(
-            f"select build_id from tracked_builds where {_REF_WHERE} and algorithm = ?", [*_ref_args(ref), algorithm]
-        ).fetchall()
-    }
+def known_build_ids(
+    db: Store | Database, ref: ChannelRef, algorithm: str, among: Sequence[str] | None = None
+) -> set[str]:
+    """Build ids tracked in the channel for the algorithm; with ``among``, only those of these ids
+    (a list page's), so the cost does not grow with the channel's history."""
+    where, args = f"{_REF_WHERE} and algorithm = ?", [*_ref_args(ref), algorithm]
+    if among is not None:
+        if not among:
+            return set()
+        where += f" and build_id in ({', '.join('?' for _ in among)})"
+        args += list(among)
+    return {r[0] for r in db.execute(f"select build_id from tracked_builds where {where}", args).fetchall()}
 
 
 def claim_due_builds(db: Store | Database, poller_id: str, now: float, lease: float, limit: int = 5000) -> list[dict]:
