@@ -22,10 +22,11 @@ from algobot.algorithmia import AlgorithmiaClient, AlgorithmiaError, Forbidden
 from algobot.blocks import help_message, text_message
 from algobot.channels import ChannelRef, ChannelStore
 from algobot.crypto import KeyCipher
-from algobot.db import DatabaseLocked, pending_writes, retry_locked
+from algobot.db import DatabaseLocked, retry_locked
 from algobot.notify import store
 from algobot.options import Arg, Option, usage_line
 from algobot.parsing import ParsedCommand, UsageError, contains_key_shape
+from algobot.pending import pending_writes
 from algobot.settings import Settings
 from algobot.store import Store, open_store
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from algobot.db import pending_writes
+from algobot.pending import pending_writes
 from algobot.store import open_store
 
 REGISTRY = CollectorRegistry(auto_describe=True)

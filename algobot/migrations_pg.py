@@ -9,12 +9,32 @@ the poller's UNIX seconds, integer flags) so the shared SQL reads the same value
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from algobot.store import Store
+
+class Store(Protocol):
+    """What the steps need of `algobot.store.Store`, which runs them.
+
+    A protocol rather than an import, so the store and its schema do not import each other.
+    """
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None: ...
+
+    def insert(
+        self, table: str, row: Mapping[str, Any], *, conflict: str = "", returning: str | None = None
+    ) -> Any: ...
+
+    def transaction(
+        self, lock: str = "write", *, what: str = "writing", retry_seconds: float | None = None
+    ) -> AbstractContextManager[Any]: ...
+
 
 CHANNEL = "enterprise_id TEXT NOT NULL DEFAULT '', team_id TEXT NOT NULL, channel_id TEXT NOT NULL"
 CHANNEL_PK = "enterprise_id, team_id, channel_id"

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from algobot.crypto import SecretKeyError, load_cipher
-from algobot.db import pending_writes
 from algobot.intake import WorkQueue
 from algobot.notify.scheduler import build_job, start_scheduler
+from algobot.pending import pending_writes
 from algobot.server import BotServer, build_wsgi, graceful_stop, start_audit_chain, start_socket_mode
 from algobot.settings import SettingsError
 from algobot.store import migrate

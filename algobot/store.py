@@ -125,7 +125,7 @@ class Store:
 
 class SqliteStore(Store):
     """SQLite through the ``sqlite3`` connection sqlite-utils holds, so transactions opened with
-    `algobot.db.immediate`, `retry_locked` and `PendingWrites` keep working unchanged around it."""
+    `algobot.db.immediate`, `retry_locked` and `algobot.pending.PendingWrites` keep working unchanged around it."""
 
     dialect = "sqlite"
 

@@ -17,7 +17,8 @@ from algobot import audit
 from algobot.channels import ChannelRef, ChannelStore
 from algobot.cli import main
 from algobot.crypto import load_cipher
-from algobot.db import DatabaseLocked, PendingWrites, database, immediate, migrate, retry_locked
+from algobot.db import DatabaseLocked, database, immediate, migrate, retry_locked
+from algobot.pending import PendingWrites
 from tests.fixtures.locks import eventually, held_lock, on_log, short_locks
 from tests.fixtures.store import TEST_API_KEY, TEST_SECRET
 

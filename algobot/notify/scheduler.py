@@ -17,10 +17,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk import WebClient
 
 from algobot.crypto import KeyCipher
-from algobot.db import pending_writes
 from algobot.notify.checkpoint import AuditCheckpoint
 from algobot.notify.poller import Poller
 from algobot.notify.sender import OutboxSender
+from algobot.pending import pending_writes
 from algobot.settings import Settings
 from algobot.workspaces import installation_store, token_lookup
 
