@@ -218,25 +218,26 @@ class PostgresStore(Store):
         if not self._depth and self.connection.in_transaction():
             self.connection.commit()
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+    @contextlib.contextmanager
+    def _statement(self) -> Iterator[None]:
+        """Outside a transaction one statement is its own: rolled back if it fails, committed if not."""
         try:
-            result = self._run(sql, params)
-            fetched = Fetched(result.rowcount, [tuple(row) for row in result] if result.returns_rows else [])
+            yield
         except BaseException:
             if not self._depth:
                 self.connection.rollback()
             raise
         self._autocommit()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        with self._statement():
+            result = self._run(sql, params)
+            fetched = Fetched(result.rowcount, [tuple(row) for row in result] if result.returns_rows else [])
         return fetched
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        try:
+        with self._statement():
             rows = [dict(row) for row in self._run(sql, params).mappings()]
-        except BaseException:
-            if not self._depth:
-                self.connection.rollback()
-            raise
-        self._autocommit()
         return rows
 
     @contextlib.contextmanager

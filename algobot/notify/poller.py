@@ -292,14 +292,9 @@ class Poller:
     ) -> None:
         """B: a GET for each tracked build the first page did not show (one per build, however many channels)."""
         missing = [(g, b) for g, b in missing if outcome.get(g.endpoint) != "down"]
-        got = self._shared(
-            missing,
-            lambda gb: (gb[0].request, gb[1]["build_id"]),
-            lambda gb: self._client(gb[0]).build(gb[0].algorithm, gb[1]["build_id"]),
+        got = self._per_build(
+            missing, lambda group, build_id: self._client(group).build(group.algorithm, build_id), report
         )
-        unique = len({(g.request, b["build_id"]) for g, b in missing})
-        report.build_requests += unique
-        report.requests += unique
         with db.transaction("poll", what="recording a poll cycle"):
             for (group, row), result in zip(missing, got, strict=True):
                 requested.add(row["id"])
@@ -332,14 +327,9 @@ class Poller:
     ) -> None:
         """C: logs (and the notice) for builds that have ended and cost nothing yet this cycle."""
         finals = self._finals(db, groups, requested, outcome, now)
-        logs = self._shared(
-            finals,
-            lambda gb: (gb[0].request, gb[1]["build_id"]),
-            lambda gb: self._client(gb[0]).build_logs(gb[0].algorithm, gb[1]["build_id"]),
+        logs = self._per_build(
+            finals, lambda group, build_id: self._client(group).build_logs(group.algorithm, build_id), report
         )
-        unique = len({(g.request, b["build_id"]) for g, b in finals})
-        report.build_requests += unique
-        report.requests += unique
         with db.transaction("poll", what="recording a poll cycle"):
             for (group, row), result in zip(finals, logs, strict=True):
                 if isinstance(result, NotFound):
@@ -359,6 +349,21 @@ class Poller:
     def _client(self, group: _Group) -> AlgorithmiaClient:
         assert group.key is not None
         return self.api_factory(group.key, group.endpoint)
+
+    def _per_build(
+        self,
+        pairs: list[tuple[_Group, dict[str, Any]]],
+        call: Callable[[_Group, str], Any],
+        report: CycleReport,
+    ) -> list[Any]:
+        """`_shared` for one request per build (however many channels track it), counted once in ``report``."""
+        results = self._shared(
+            pairs, lambda gb: (gb[0].request, gb[1]["build_id"]), lambda gb: call(gb[0], gb[1]["build_id"])
+        )
+        unique = len({(group.request, build["build_id"]) for group, build in pairs})
+        report.build_requests += unique
+        report.requests += unique
+        return results
 
     def _shared(self, items: list[Any], key: Callable[[Any], Any], call: Callable[[Any], Any]) -> list[Any]:
         """One API call per distinct key, run concurrently; each item gets its key's result.
