@@ -5,6 +5,8 @@ end of both lists under the same name. Each step runs in its own transaction and
 ``algobot_migrations``; `algobot.store.migrate` runs them under an advisory lock, so replicas
 starting together apply each exactly once. Columns have SQLite's types (text, double precision for
 the poller's UNIX seconds, integer flags) so the shared SQL reads the same values on both engines.
+This module is a deliberate mirror of `algobot.migrations`, step for step: the two engines need
+their own DDL, and keeping each list whole makes a missing step on one side easy to see.
 """
 
 from __future__ import annotations

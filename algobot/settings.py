@@ -6,6 +6,8 @@ table, and `algobot settings --env-example` / `--markdown` render deploy/env.exa
 README's settings table from it (a test fails when either differs from what the table renders).
 The environment is read once, where a command starts (`algobot.cli.main`), and passed down.
 Secrets are excluded from the repr so a logged or printed Settings never shows them.
+The rows share one ``setting(NAME, default, help, group, read=..., ...)`` shape on purpose (a deliberate
+mirror, which `duplicates` reports as shape-alike pairs): each declares one variable.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 module docstring's first line; `/algo help` and the README's command list come from this registry.
 
 Every module ends with the same-shaped ``COMMAND = CommandSpec(name=..., kind=..., run=run, args=...,
-options=...)`` declaration: a deliberate mirror (one spec per subcommand), which `duplicates` reports
-as shape-alike pairs. Helpers shared by several commands live in the ``_``-prefixed modules.
+options=...)`` declaration, often after the same ``return Reply(...)``: a deliberate mirror (one
+spec per subcommand), which `duplicates` reports as shape-alike pairs. Helpers shared by several
+commands live in the ``_``-prefixed modules.
 """
 
 from __future__ import annotations

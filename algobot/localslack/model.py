@@ -2,6 +2,8 @@
 
 Plain dataclasses with a ``to_dict()`` that renders Slack's JSON shape, so the Web API answers,
 the interaction payloads and the inspection endpoint all describe an object the same way.
+The ``to_dict()`` methods look alike on purpose (a deliberate mirror, paired by `duplicates`): each
+lists its own object's fields in Slack's JSON, with no logic to share.
 They are mutated only by `LocalSlack` under its lock; tests read them. The small helpers at the
 end are shared by the state (`state`), the Web API (`webapi`) and the signing client (`client`).
 """

@@ -8,6 +8,11 @@ The Web API handlers (`webapi`), the signing client (`client`), the page (`ui`),
 ``_private`` member (a test enforces it). Several calls that must happen as one go inside
 ``with state.changing():`` (one wake-up at the end) or ``with state.reading():`` (a consistent read).
 This module imports none of those, so they can all import it: the modules form no import cycle.
+
+The constructor and the ``add_*`` / ``create_*`` helpers take their fields as keyword arguments,
+one a line, as do their callers; `duplicates` pairs them (and such signatures elsewhere: the intake
+queue, the responder, the signing client, the waitress server) by shape alone. A deliberate mirror:
+each declares different fields, with no logic to share.
 """
 
 from __future__ import annotations
