@@ -94,9 +94,12 @@ def test_set_keys_wait_for_a_lock_held_on_the_new_file_then_all_succeed(tmp_path
             proc.stdin.write(TEST_API_KEY + "\n")
             proc.stdin.close()
         outputs = [_Output(p) for p in procs]
-        deadline = time.monotonic() + 60
+        # Twelve interpreters starting at once on two busy cores can take minutes to reach the lock:
+        # the lock is released only once every one of them has said it waits (or has ended).
+        deadline = time.monotonic() + 300
         while not all(out.waiting_or_done() for out in outputs) and time.monotonic() < deadline:
             time.sleep(0.05)  # polling the children's output: a condition wait
+        assert all(out.waiting_or_done() for out in outputs), [out.lines for out in outputs]
         lock.release()
         codes = [p.wait(timeout=120) for p in procs]
     for out in outputs:
