@@ -308,7 +308,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         f"build end → notice s: p50 {pct(latencies, 0.5):.1f}  p95 {pct(latencies, 0.95):.1f}  "
         f"max {max(latencies, default=float('nan')):.1f}"
     )
-    print(f"never notified: {len(lost)}   notified twice: {len(twice)}")
+    twice_at = sorted(f"+{min(posts[b]) - start:.0f}s" for b in twice)  # near a kill: the documented window
+    print(f"never notified: {len(lost)}   notified twice: {len(twice)} (first sent at {', '.join(twice_at) or '-'})")
     print(
         f"list requests per algorithm per interval: {lists / args.algorithms / intervals:.2f}   "
         f"API requests per build: {total / len(build_ids):.2f}  ({json.dumps(counts)})"
