@@ -12,11 +12,12 @@ so Slack's one-message-per-second-per-channel pacing is not what is measured. Pr
 - each replica's peak RSS (VmHWM) and CPU seconds.
 
     .venv/bin/python -m bench.poller_scale --builds 10000 --algorithms 500 --spread 300 --poll-seconds 3 \\
-        [--database-url URL] [--replicas N] [--kill-one]
+        [--database-url URL | --postgres] [--replicas N] [--kill-one]
 
 ``--kill-one`` sends SIGKILL to the first replica halfway through the spread (needs ``--replicas`` ≥ 2):
 the others take its claims over when their leases end. ``--database-url`` is handed to every replica
-as ALGOBOT_DATABASE_URL (the PostgreSQL store); without it they share one SQLite file.
+as ALGOBOT_DATABASE_URL (the PostgreSQL store); ``--postgres`` starts a throw-away cluster (initdb +
+pg_ctl, as the tests' fixture does) and uses that; without either they share one SQLite file.
 """
 
 from __future__ import annotations
