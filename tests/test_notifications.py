@@ -20,7 +20,7 @@ from algobot.channels import ChannelRef, ChannelStore
 from algobot.ids import ACTION_FULL_LOG, ACTION_OPEN_PUBLISH, ACTION_PUBLISH_NOTES, ACTION_REBUILD, BLOCK_PUBLISH_NOTES
 from algobot.notify import store
 from algobot.notify.poller import Poller
-from algobot.notify.scheduler import JOB_ID, NotificationJob, start_scheduler
+from algobot.notify.scheduler import JOB_ID, SEND_JOB_ID, NotificationJob, start_scheduler
 from algobot.notify.sender import OutboxSender
 from algobot.store import connect
 from tests.fixtures.bot import button_value, message_text
@@ -351,12 +351,37 @@ def test_a_failing_poll_is_logged_and_the_outbox_still_drains(bot, clock, caplog
     assert "poller exploded" in caplog.text and len(sent) == 2 and job.last_completed == clock.now
 
 
-def test_scheduler_runs_one_interval_job(job):
+def test_scheduler_polls_and_sends_in_separate_jobs(job):
     scheduler = start_scheduler(job, interval=3600)
-    try:
-        assert [j.id for j in scheduler.get_jobs()] == [JOB_ID]
+    try:  # a slow poll cycle must not hold the outbox back: each half is its own interval job
+        assert sorted(j.id for j in scheduler.get_jobs()) == sorted([JOB_ID, SEND_JOB_ID])
     finally:
         scheduler.shutdown(wait=False)
+
+
+def test_a_slow_poll_cycle_does_not_hold_the_outbox_back(job):
+    release, sent = threading.Event(), threading.Event()
+
+    class StuckPoller:  # a poll cycle that overruns many ticks (the 10,000-build benchmark's case)
+        def run(self, now):
+            release.wait(30)
+
+    real = job.sender
+
+    class WatchedSender:
+        db_path = real.db_path
+
+        def run(self, now):
+            real.run(now)
+            sent.set()
+
+    job.poller, job.sender = StuckPoller(), WatchedSender()
+    scheduler = start_scheduler(job, interval=0.05)
+    try:
+        assert sent.wait(10), "the outbox waited for a poll cycle that never ended"
+    finally:
+        release.set()
+        scheduler.shutdown(wait=True)
 
 
 def test_watching_and_unwatch(bot, created_algorithm):

@@ -152,17 +152,20 @@ def test_reconnects_when_slack_asks_and_keeps_answering(socket_bot, slack):
 
 
 class BlockingJob:
-    """A notification job whose tick waits until the test releases it (bounded)."""
+    """A notification job whose poll half waits until the test releases it (bounded)."""
 
     def __init__(self) -> None:
         self.started = threading.Event()
         self.release = threading.Event()
         self.finished = threading.Event()
 
-    def tick(self) -> None:
+    def poll_tick(self) -> None:
         self.started.set()
         self.release.wait(WAIT)
         self.finished.set()
+
+    def send_tick(self) -> None:
+        """The outbox half: nothing to send here."""
 
 
 def test_shutdown_lets_the_tick_in_progress_finish_then_stops_the_scheduler():

@@ -1,8 +1,10 @@
-"""Wiring the poller and the outbox sender into one APScheduler 3.x interval job.
+"""Wiring the poller and the outbox sender into two APScheduler 3.x interval jobs.
 
-The job only calls `NotificationJob.tick`; all state is in SQLite, so the job store stays in
-memory and a restart simply resumes. Tests call `tick(now)` or the poller and sender directly and
-never start a scheduler.
+One job polls (`NotificationJob.poll_tick`), the other sends (`NotificationJob.send_tick`): at scale a
+poll cycle can take longer than the tick, and a sender that waited behind it let notices queue up
+(the benchmark's profile). They coordinate only through the store's claims, as replicas do. All
+state is in the database, so the job store stays in memory and a restart simply resumes. Tests call
+`tick(now)` (both halves, in order) or the poller and sender directly and never start a scheduler.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from algobot.workspaces import installation_store, token_lookup
 log = logging.getLogger(__name__)
 
 JOB_ID = "algobot-notify"
+SEND_JOB_ID = "algobot-send"
 TICK_SECONDS = 1.0
 
 
@@ -51,6 +54,13 @@ class NotificationJob:
         self.last_completed: float | None = None
 
     def tick(self, now: float | None = None) -> None:
+        """A poll cycle, then the outbox: what the two scheduled jobs do, in one call (tests)."""
+        now = self.clock() if now is None else now
+        self.poll_tick(now)
+        self.send_tick(now)
+
+    def poll_tick(self, now: float | None = None) -> None:
+        """Records waiting for the database, then a poll cycle; `last_completed` is the poller's health."""
         now = self.clock() if now is None else now
         try:  # records commands could not write while the database was locked (builds to follow first)
             pending_writes(self.sender.db_path).flush()
@@ -60,6 +70,11 @@ class NotificationJob:
             self.poller.run(now)
         except Exception:  # logged with context; the outbox still drains and the next tick runs
             log.exception("poll cycle at %.0f failed", now)
+        self.last_completed = now
+
+    def send_tick(self, now: float | None = None) -> None:
+        """The outbox, then the audit checkpoint; runs on its own so a slow poll cycle never delays it."""
+        now = self.clock() if now is None else now
         try:
             self.sender.run(now)
         except Exception:
@@ -69,7 +84,6 @@ class NotificationJob:
                 self.checkpoint.run(now)
             except Exception:
                 log.exception("audit checkpoint at %.0f failed", now)
-        self.last_completed = now
 
 
 def build_job(settings: Settings, cipher: KeyCipher, *, slack_client: WebClient | None = None) -> NotificationJob:
@@ -101,11 +115,12 @@ def _on_job_error(event: JobExecutionEvent) -> None:
 
 
 def start_scheduler(job: NotificationJob, *, interval: float = TICK_SECONDS) -> BackgroundScheduler:
-    """Start the background scheduler with the single notification job."""
+    """Start the background scheduler with the poll job and the send job (each at most one at a time)."""
     scheduler = BackgroundScheduler(
         timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
     )
-    scheduler.add_job(job.tick, "interval", seconds=interval, id=JOB_ID, replace_existing=True)
+    scheduler.add_job(job.poll_tick, "interval", seconds=interval, id=JOB_ID, replace_existing=True)
+    scheduler.add_job(job.send_tick, "interval", seconds=interval, id=SEND_JOB_ID, replace_existing=True)
     scheduler.add_listener(_on_job_error, EVENT_JOB_ERROR)
     scheduler.start()
     return scheduler
