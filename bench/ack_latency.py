@@ -38,18 +38,11 @@ from algobot.db import database, migrate
 from algobot.localslack import LocalSlack, LocalSlackServer
 from algobot.localslack.client import signature
 from algobot.sandbox import Sandbox, SandboxServer
+from bench import ALGO_SETTINGS
 
 SIGNING_SECRET = "bench-signing-secret"
 BOT_TOKEN = "xoxb-bench-token"
 SECRET_KEY = "bench-secret"
-ALGO_SETTINGS = {
-    "language": "python3-1",
-    "environment": "cpu",
-    "source_visibility": "closed",
-    "license": "apl",
-    "network_access": "isolated",
-    "pipeline_enabled": False,
-}
 REPLY_MARK = "Latest version"  # in every answer of `/algo info demo/hello`
 BUSY = messages.BUSY.format(name="info")
 TIMED_OUT_MARK = "within 90 s"  # both deadline sentences (see algobot.intake.DEADLINE_SECONDS)

@@ -50,20 +50,13 @@ from algobot.sandbox import Sandbox, SandboxServer
 from algobot.sandbox import store as sandbox_store
 from algobot.sandbox.git import commit_files, init_repo
 from algobot.store import connect, migrate
+from bench import ALGO_SETTINGS
 from tests.fixtures.postgres import Cluster, postgres_missing
 
 SECRET = "bench-secret-key"
 SLACK_SECRET = "bench-signing-secret"
 BOT_TOKEN = "xoxb-bench-token"
 OWNER = "bench"
-SETTINGS = {
-    "language": "python3-1",
-    "environment": "cpu",
-    "source_visibility": "closed",
-    "license": "apl",
-    "network_access": "isolated",
-    "pipeline_enabled": False,
-}
 
 
 def pct(values: list[float], share: float) -> float:
@@ -100,7 +93,7 @@ def sandbox_child(args: argparse.Namespace) -> None:
                     "owner": OWNER,
                     "name": name,
                     "details": sandbox_store.dumps({"label": name}),
-                    "settings": sandbox_store.dumps(SETTINGS),
+                    "settings": sandbox_store.dumps(ALGO_SETTINGS),
                     "sample_input": '"x"',
                     "created_at": now,
                     "updated_at": now,
