@@ -57,6 +57,8 @@ class CommandSpec:
     details: str = ""
     # Replaces the generic checks for commands whose text must never be echoed (login).
     check_text: Callable[[ParsedCommand], str | None] | None = None
+    # Typed with nothing after it, the command only shows (anyone, not audited): `/algo policy`.
+    shows_when_bare: bool = False
 
     @property
     def usage(self) -> str:
@@ -88,6 +90,12 @@ class CommandSpec:
             raise UsageError(messages.missing_argument(missing[0].name))
         for option in self.options:
             option.check(parsed)
+
+    def kind_for(self, parsed: ParsedCommand) -> Kind:
+        """What this run of the command does: `shows_when_bare` commands only show when typed bare."""
+        if self.shows_when_bare and not parsed.positional and not parsed.options:
+            return Kind.LOCAL
+        return self.kind
 
     @property
     def audited(self) -> bool:
@@ -209,16 +217,16 @@ class CommandContext:
         return self.api
 
 
-def _permission(ctx: CommandContext, spec: CommandSpec) -> permissions.Decision:
+def _permission(ctx: CommandContext, kind: Kind) -> permissions.Decision:
     settings = ctx.settings
-    if spec.kind is Kind.CONFIGURE:
+    if kind is Kind.CONFIGURE:
         return permissions.can_configure(
             ctx.user_id,
             is_workspace_admin=ctx.responder.is_workspace_admin(ctx.user_id),
             admins=settings.admins,
             configurers=ctx.channels.configurers(ctx.ref),
         )
-    if spec.kind is Kind.CHANGE:
+    if kind is Kind.CHANGE:
         return permissions.can_change(ctx.user_id, ctx.channels.allowed_users(ctx.ref))
     return permissions.Decision(True, "")
 
@@ -226,7 +234,7 @@ def _permission(ctx: CommandContext, spec: CommandSpec) -> permissions.Decision:
 def _audit_entry(
     ctx: CommandContext, spec: CommandSpec, parsed: ParsedCommand, reply: Reply
 ) -> audit.AuditEntry | None:
-    if reply.skip_audit or not spec.audited:
+    if reply.skip_audit or spec.kind_for(parsed) is Kind.LOCAL:
         return None
     arguments: dict[str, Any] = {"args": list(parsed.positional), **parsed.options}
     if reply.audit_arguments is not None:
@@ -288,7 +296,7 @@ def _record(ctx: CommandContext, spec: CommandSpec, parsed: ParsedCommand, reply
         if build is not None:
             what += f", build {build.build_id}"
         pending_writes(ctx.settings.database_location).add(what, write)
-        if spec.kind is Kind.CHANGE and reply.outcome == "ok":
+        if spec.kind_for(parsed) is Kind.CHANGE and reply.outcome == "ok":
             text = messages.unrecorded(spec.name, reply.algorithm, build and build.build_id, reply.result)
             reply.followup = text_message(text)
         return False
@@ -379,8 +387,9 @@ def execute(services: Services, invocation: Invocation, parsed: ParsedCommand, r
             channels=ChannelStore(db, services.cipher),
             responder=responder,
         )
-        decision = _permission(ctx, spec)  # may ask Slack (users.info): outside any transaction
-        if spec.kind is Kind.CONFIGURE and not spec.needs_key:
+        kind = spec.kind_for(parsed)
+        decision = _permission(ctx, kind)  # may ask Slack (users.info): outside any transaction
+        if kind is Kind.CONFIGURE and not spec.needs_key:
             # A configuration change and its audit row land together or not at all (no API call
             # happens inside, so the write lock is held only for local work).
             recorded = True

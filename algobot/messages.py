@@ -196,6 +196,40 @@ def deny_not_listed(user_id: str) -> str:
     return f"<@{user_id}> is not on this channel's list; nothing changed."
 
 
+def policy_lines(approvals: bool, public_only: bool, expires: str, keys: str) -> list[str]:
+    """What `/algo policy` shows, one line per rule."""
+    if not approvals:
+        release = "Publishes need no approval: whoever may make changes here publishes at once."
+    elif public_only:
+        release = (
+            "Publishes that make an algorithm *public* need a second person: they become release requests "
+            f"someone else approves. Requests expire after {expires}."
+        )
+    else:
+        release = (
+            "Every publish needs a second person: it becomes a release request someone else approves. "
+            f"Requests expire after {expires}."
+        )
+    if keys == "personal":
+        key = "Changes need your own key: run `/algo login` and choose *for me*."
+    else:
+        key = "Changes use your own key when you have one (`/algo login`, *for me*), else the channel's key."
+    return [release, key]
+
+
+def policy_shown(lines: list[str], set_by: str, set_at: str) -> str:
+    by = f"\n_Set by <@{set_by}> on {set_at}._" if set_by else "\n_This channel has the default policy._"
+    return ":scroll: *This channel's release policy*\n" + "\n".join(f"• {line}" for line in lines) + by
+
+
+def policy_changed(user_id: str, lines: list[str]) -> str:
+    return f":scroll: <@{user_id}> changed this channel's release policy:\n" + "\n".join(f"• {line}" for line in lines)
+
+
+def not_a_duration(option: str, value: str, low: str, high: str) -> str:
+    return f"{option}= must be a duration such as 30m, 24h or 7d, from {low} to {high}, not '{value}'."
+
+
 MENTION_NEEDED = (
     "name the person with an @-mention (e.g. `/algo allow @alex`). If mentions arrive as plain text, "
     "turn on *Escape channels, users, and links* for the /algo command in the Slack app settings."

@@ -260,3 +260,25 @@ def _poll_by_algorithm(db: Database) -> None:
     """
     db.table("subscriptions").create_index(["next_discovery_at"], if_not_exists=True)
     db.table("subscriptions").create_index(["algorithm"], if_not_exists=True)
+
+
+@migrations(name="0009_channel_policy")
+def _channel_policy(db: Database) -> None:
+    """A channel's release policy (see algobot/policy.py): approvals for publishes and whose key changes."""
+    db.table("channel_policy").create(
+        {
+            "enterprise_id": str,
+            "team_id": str,
+            "channel_id": str,
+            "approvals": int,
+            "public_only": int,
+            "expires_seconds": int,
+            "keys": str,
+            "set_by": str,
+            "set_at": str,
+        },
+        pk=CHANNEL_PK,
+        not_null={"team_id", "channel_id", "approvals", "public_only", "expires_seconds", "keys", "set_by", "set_at"},
+        defaults={"enterprise_id": "", "approvals": 0, "public_only": 0, "expires_seconds": 86400, "keys": "channel"},
+        if_not_exists=True,
+    )

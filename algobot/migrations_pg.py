@@ -134,6 +134,15 @@ STEPS: list[tuple[str, list[str]]] = [
             "CREATE INDEX IF NOT EXISTS subscriptions_algorithm ON subscriptions (algorithm)",
         ],
     ),
+    (
+        "0009_channel_policy",
+        [
+            f"""CREATE TABLE IF NOT EXISTS channel_policy ({CHANNEL}, approvals INTEGER NOT NULL DEFAULT 0,
+                public_only INTEGER NOT NULL DEFAULT 0, expires_seconds INTEGER NOT NULL DEFAULT 86400,
+                keys TEXT NOT NULL DEFAULT 'channel', set_by TEXT NOT NULL, set_at TEXT NOT NULL,
+                PRIMARY KEY ({CHANNEL_PK}))"""
+        ],
+    ),
 ]
 
 NAMES = [name for name, _ in STEPS]

@@ -8,7 +8,7 @@ anything else happens (no permission lookup, no API call), so every problem foun
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from algobot import messages
@@ -50,6 +50,8 @@ class Option:
     shown: str = ""  # the usage line's placeholder when neither choices nor a default say it
     hidden: bool = False
     help: str = ""
+    # A check for text options with a shape of their own (a duration): the problem, or None.
+    validate: Callable[[str], str | None] | None = None
 
     def placeholder(self) -> str:
         """What the usage line shows after ``name=``: choices, else the default, else ``…``."""
@@ -99,6 +101,10 @@ class Option:
             return raw.lower()
         if self.setting:
             validate_settings({self.name: raw})
+        if self.validate is not None:
+            problem = self.validate(raw)
+            if problem:
+                raise UsageError(problem)
         return raw
 
     def check(self, parsed: ParsedCommand) -> None:

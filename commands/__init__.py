@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "logout",
     "allow",
     "deny",
+    "policy",
 )
 
 

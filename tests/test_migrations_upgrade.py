@@ -106,6 +106,15 @@ SEED_ROWS: dict[str, Callable[[], dict[str, Any]]] = {
         "r": 8,
         "p": 1,
     },
+    "channel_policy": lambda: {
+        **CHANNEL,
+        "approvals": 1,
+        "public_only": 0,
+        "expires_seconds": 7200,
+        "keys": "personal",
+        "set_by": "U1",
+        "set_at": WHEN,
+    },
 }
 AUDITED = [
     audit.AuditEntry.in_channel(REF, user_id="U1", action="login", source="modal", arguments={"endpoint": None}),
