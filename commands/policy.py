@@ -58,8 +58,8 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
         "expires": policy.format_duration(stored.expires_seconds),
         "keys": stored.keys,
     }
-    # "keys" is a secret-sounding name the audit trail would redact; the policy is no secret.
-    arguments = {**{k: v for k, v in typed.items() if k != "keys"}, "key_policy": stored.keys}
+    # "keys" (and any name with "key") is redacted by the audit trail as a secret; the policy is no secret.
+    arguments = {**{k: v for k, v in typed.items() if k != "keys"}, "changes_use": stored.keys}
     return Reply(
         announce=blocks.text_message(messages.policy_changed(ctx.user_id, describe(stored))),
         audit_arguments=arguments,

@@ -51,7 +51,7 @@ def test_a_configurer_sets_the_policy_it_is_announced_shown_and_audited(bot):
     assert current.set_by == ADMIN
     assert rows[0]["action"] == "policy" and rows[0]["outcome"] == "ok"
     assert "keys=personal" in rows[0]["result"]
-    assert rows[0]["arguments"]["key_policy"] == "personal"  # not redacted as a secret
+    assert rows[0]["arguments"]["changes_use"] == "personal"  # not redacted as a secret
 
     bot.command("policy approvals=off")  # the other rules stay as they were
     bot.reply(lambda m: not m.is_ephemeral and "need no approval" in message_text(m))
