@@ -248,3 +248,27 @@ def test_login_me_opens_the_dialog_on_for_me_and_text_is_still_refused(bot):
     bot.command("login me simA1b2C3d4E5f6G7h8I9j0")
     reply = bot.reply_containing("looks like an API key")
     assert "simA1b2C3d4E5f6G7h8I9j0" not in message_text(reply)
+
+
+def test_an_own_key_algorithmia_refuses_is_named_as_yours_and_audited(bot, built_algorithm):
+    login_me(bot, ADMIN, "simNotAKeyTheSandboxKnows01")  # Algorithmia answers 401 to it
+    bot.command("compile demo/hello")
+    said = bot.reply_containing("Algorithmia refused your own key")
+    assert said.is_ephemeral and "`/algo logout me`" in message_text(said)
+    assert "simNotAKeyTheSandboxKnows01" not in message_text(said)
+    entry = row_for(bot, "compile")
+    assert entry["outcome"] == "error" and entry["arguments"]["acted_with"] == "personal"
+    bot.command("info demo/hello")  # the channel's key, which is fine, still reads
+    bot.reply_containing("Latest version")
+
+
+def test_a_crafted_scope_in_the_login_dialog_stores_nothing(bot):
+    view = open_login(bot, ADMIN)
+    key = bot.sandbox.key("demo")
+    values = {
+        BLOCK_LOGIN_KEY: {ACTION_LOGIN_KEY: key},
+        BLOCK_LOGIN_SCOPE: {ACTION_LOGIN_SCOPE: {"type": "radio_buttons", "selected_option": {"value": "team"}}},
+    }
+    response = bot.slack.submit_view(bot.url, user=ADMIN, view_id=view.id, values=values)
+    assert response.json()["response_action"] == "errors" and key not in response.text
+    assert rows(bot, "SELECT * FROM personal_keys") == [] and rows(bot, "SELECT * FROM channel_keys") == []
