@@ -536,7 +536,7 @@ def audit_entry(row: dict, *, configure_actions: frozenset[str]) -> str:
     arguments = row.get("arguments")
     if isinstance(arguments, dict) and arguments.get("acted_with") == "personal":
         what += " with their own key"
-    elif isinstance(arguments, dict) and name == "login" and arguments.get("scope") == "personal":
+    elif isinstance(arguments, dict) and name in ("login", "logout") and arguments.get("scope") == "personal":
         what += " for their own key"
     emoji = {"ok": ":white_check_mark:", "error": ":x:", "refused": ":no_entry:"}.get(outcome, "")
     return f"{emoji} {who} {what}{target}{tail} · {slack_date(row.get('time'))}"

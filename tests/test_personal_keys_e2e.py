@@ -118,18 +118,25 @@ def test_changes_reach_algorithmia_with_the_persons_key_and_reads_with_the_chann
 
     bot.command("compile demo/hello")
     bot.reply(lambda m: not m.is_ephemeral and "started a build" in message_text(m))
+    bot.box.wait_for_builds()
+    bot.command("publish demo/hello")
+    bot.reply(lambda m: not m.is_ephemeral and "published" in message_text(m))
     bot.command("info demo/hello")
     bot.reply_containing("Latest version")
     bot.command("update demo/hello license=mit", user=MEMBER)  # no key of their own: the channel's
     bot.reply(lambda m: not m.is_ephemeral and "updated *demo/hello*" in message_text(m))
 
     assert acting_keys(bot, "/compile") == [hash_key(own)]
-    info_keys = {seen.key_hash for seen in bot.box.callers if seen.method == "GET"}
+    assert [s.key_hash for s in bot.box.callers if s.method == "POST" and s.route.endswith("/versions")] == [
+        hash_key(own)
+    ]
+    info_keys = {seen.key_hash for seen in bot.box.callers if seen.method == "GET" and seen.route.endswith("{a}")}
     assert hash_key(own) not in info_keys and len(info_keys) == 1
     [update_key] = [s.key_hash for s in bot.box.callers if s.method == "PUT"]
     assert update_key in info_keys and update_key != hash_key(own)
 
     assert row_for(bot, "compile")["arguments"]["acted_with"] == "personal"
+    assert row_for(bot, "publish")["arguments"]["acted_with"] == "personal"
     assert row_for(bot, "info")["arguments"]["acted_with"] == "channel"
     assert row_for(bot, "update")["arguments"]["acted_with"] == "channel"
     bot.command("audit limit=20")
@@ -213,6 +220,10 @@ def test_logout_me_removes_only_ones_own_key_privately(bot, built_algorithm):
     assert rows(bot, "SELECT * FROM personal_keys") == [] and len(rows(bot, "SELECT * FROM channel_keys")) == 1
     entry = row_for(bot, "logout")
     assert entry["user_id"] == MEMBER and entry["outcome"] == "ok" and entry["arguments"]["scope"] == "personal"
+    bot.command("audit")
+    shown = message_text(bot.reply_containing("Audit trail of this channel"))
+    assert f"<@{MEMBER}> ran `/algo logout` for their own key" in shown
+    assert f"<@{MEMBER}> ran `/algo login` (in a dialog) for their own key → key `****{own[-4:]}`" in shown
 
     bot.box.reset_request_counts()
     bot.command("compile demo/hello", user=MEMBER)
