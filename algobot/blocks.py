@@ -25,6 +25,7 @@ from slack_sdk.models.blocks import (
     Option,
     PlainTextInputElement,
     PlainTextObject,
+    RadioButtonsElement,
     SectionBlock,
     StaticSelectElement,
 )
@@ -146,10 +147,25 @@ def login_modal(
     intro: str,
     key_block: tuple[str, str, str],
     endpoint_block: tuple[str, str, str, str, str],
+    scope_block: tuple[str, str, str, Sequence[tuple[str, str]], str, str] | None = None,
 ) -> dict[str, Any]:
-    """The modal that takes a channel's API key; the key is never pre-filled or shown."""
+    """The modal that takes an API key, the channel's or the person's own (``scope_block``: block id,
+    action id, label, (value, text) choices, the initial choice, hint); the key is never pre-filled or shown."""
     key_block_id, key_action_id, key_label = key_block
     ep_block_id, ep_action_id, ep_label, ep_initial, ep_hint = endpoint_block
+    scope: list[Block] = []
+    if scope_block is not None:
+        sc_block_id, sc_action_id, sc_label, choices, sc_initial, sc_hint = scope_block
+        radio_options = [Option(value=value, label=truncate(text, 75)) for value, text in choices]
+        initial = next((option for option in radio_options if option.value == sc_initial), radio_options[0])
+        scope.append(
+            InputBlock(
+                block_id=sc_block_id,
+                label=PlainTextObject(text=sc_label),
+                element=RadioButtonsElement(action_id=sc_action_id, options=radio_options, initial_option=initial),
+                hint=PlainTextObject(text=truncate(sc_hint, 150)),
+            )
+        )
     view = View(
         type="modal",
         callback_id=callback_id,
@@ -159,6 +175,7 @@ def login_modal(
         close=PlainTextObject(text="Cancel"),
         blocks=[
             section(intro),
+            *scope,
             InputBlock(
                 block_id=key_block_id,
                 label=PlainTextObject(text=key_label),

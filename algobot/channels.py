@@ -1,8 +1,9 @@
 """Per-channel configuration: the channel's API key and endpoint, its configurers and its allow list.
 
 Everything is keyed by the full (enterprise, team, channel) triple and looked up by exactly that, so a
-key set in one channel is never used for a command from another. `ChannelStore.api_key` is the only
-place a stored key is decrypted; everything else sees `ChannelConfig`, which holds no key.
+key set in one channel is never used for a command from another. A person's own key (`PersonalKeys`)
+is keyed by (enterprise, team, user) instead. `ChannelStore._decrypt` is the only place a stored key
+is decrypted; everything else sees `ChannelConfig` or `PersonalKeyConfig`, which hold no key.
 """
 
 from __future__ import annotations
@@ -95,6 +96,20 @@ class ChannelConfig:
     endpoint: str | None  # None = the deployment's default API (ALGORITHMIA_API)
     key_last4: str
     set_by: str  # Slack user id, or "cli"
+    set_at: str  # UTC ISO
+
+    @property
+    def masked_key(self) -> str:
+        return f"****{self.key_last4}"
+
+
+@dataclass(frozen=True)
+class PersonalKeyConfig:
+    """What may be shown about a person's own key: its last 4 characters, endpoint and when it was set."""
+
+    user_id: str
+    endpoint: str | None  # None = the deployment's default API (ALGORITHMIA_API)
+    key_last4: str
     set_at: str  # UTC ISO
 
     @property
@@ -204,9 +219,16 @@ class ChannelStore:
         """
         where, params = channel.where()
         row = self.store.one(f"SELECT key_encrypted, endpoint FROM channel_keys WHERE {where}", params)
-        if row is None:
-            return None
+        return self._decrypt(row) if row is not None else None
+
+    def _decrypt(self, row: Mapping[str, Any]) -> Credentials:
+        """The one place a stored key (a channel's or a person's) is decrypted."""
         return Credentials(self._require_cipher().decrypt(row["key_encrypted"]), row["endpoint"])
+
+    @property
+    def personal(self) -> PersonalKeys:
+        """People's own keys, through the same database and cipher."""
+        return PersonalKeys(self)
 
     def remove(self, channel: ChannelRef) -> bool:
         """Forget the channel's key and endpoint (logout). Configurers and allow list stay."""
@@ -254,6 +276,74 @@ class ChannelStore:
         where, params = channel.where()
         sql = f"DELETE FROM channel_allowed_users WHERE {where} AND user_id = ?"
         return self.store.execute(sql, [*params, user_id]).rowcount > 0
+
+
+class PersonalKeys:
+    """A person's own key per (enterprise, team, user), set with `/algo login` "for me".
+
+    Changes that person runs use it instead of the channel's key (see `algobot.dispatch`), so
+    Algorithmia records who acted. The endpoint is the one the person gave: the key is used in a
+    channel only when it equals the channel's endpoint.
+    """
+
+    def __init__(self, channels: ChannelStore) -> None:
+        self._channels = channels
+        self.store = channels.store
+
+    @staticmethod
+    def _where(channel: ChannelRef, user_id: str) -> tuple[str, list[str]]:
+        columns = channel.columns()  # refuses an incomplete reference
+        if not user_id:
+            raise ValueError("a personal key needs a Slack user id")
+        return "enterprise_id = ? AND team_id = ? AND user_id = ?", [
+            columns["enterprise_id"],
+            columns["team_id"],
+            user_id,
+        ]
+
+    def set_key(
+        self, channel: ChannelRef, user_id: str, api_key: str, endpoint: str | None, now: datetime
+    ) -> PersonalKeyConfig:
+        """Store (or replace) the person's key, encrypted; ``channel`` only names their workspace."""
+        api_key = api_key.strip()
+        if not api_key:
+            raise ValueError("The API key is empty.")
+        self._where(channel, user_id)
+        row = {
+            "enterprise_id": channel.enterprise_id,
+            "team_id": channel.team_id,
+            "user_id": user_id,
+            "endpoint": normalize_endpoint(endpoint),
+            "key_encrypted": self._channels._require_cipher().encrypt(api_key),
+            "key_last4": _last4(api_key),
+            "set_at": utc_iso(now),
+        }
+        self.store.insert(
+            "personal_keys",
+            row,
+            conflict="ON CONFLICT (enterprise_id, team_id, user_id) DO UPDATE SET endpoint = excluded.endpoint, "
+            "key_encrypted = excluded.key_encrypted, key_last4 = excluded.key_last4, set_at = excluded.set_at",
+        )
+        return PersonalKeyConfig(user_id, row["endpoint"], row["key_last4"], row["set_at"])
+
+    def config(self, channel: ChannelRef, user_id: str) -> PersonalKeyConfig | None:
+        """The person's key without the key, or None when they have none in this workspace."""
+        where, params = self._where(channel, user_id)
+        row = self.store.one(f"SELECT user_id, endpoint, key_last4, set_at FROM personal_keys WHERE {where}", params)
+        if row is None:
+            return None
+        return PersonalKeyConfig(row["user_id"], row["endpoint"], row["key_last4"], row["set_at"])
+
+    def api_key(self, channel: ChannelRef, user_id: str) -> Credentials | None:
+        """The person's decrypted key and its endpoint, or None when they have none."""
+        where, params = self._where(channel, user_id)
+        row = self.store.one(f"SELECT key_encrypted, endpoint FROM personal_keys WHERE {where}", params)
+        return self._channels._decrypt(row) if row is not None else None
+
+    def remove(self, channel: ChannelRef, user_id: str) -> bool:
+        """Forget the person's key (`/algo logout me`); False when there was none."""
+        where, params = self._where(channel, user_id)
+        return self.store.execute(f"DELETE FROM personal_keys WHERE {where}", params).rowcount > 0
 
 
 def _config(row: Mapping[str, Any]) -> ChannelConfig:

@@ -52,6 +52,7 @@ KDF_TABLE = "secret_kdf"
 # Where ciphertexts live: (table, column, prefix the value carries before the Fernet token).
 CIPHERTEXT_COLUMNS = (
     ("channel_keys", "key_encrypted", ""),
+    ("personal_keys", "key_encrypted", ""),
     ("slack_installations", "bot_token", "enc:"),
     ("slack_installations", "bot_refresh_token", "enc:"),
     ("slack_installations", "user_token", "enc:"),

@@ -17,10 +17,10 @@ from typing import Any, Protocol
 
 from slack_sdk.errors import SlackClientError
 
-from algobot import audit, messages, metrics, permissions
+from algobot import audit, messages, metrics, permissions, policy
 from algobot.algorithmia import AlgorithmiaClient, AlgorithmiaError, Forbidden
 from algobot.blocks import help_message, text_message
-from algobot.channels import ChannelRef, ChannelStore
+from algobot.channels import ChannelRef, ChannelStore, Credentials
 from algobot.crypto import KeyCipher
 from algobot.db import DatabaseLocked, retry_locked
 from algobot.notify import store
@@ -59,6 +59,8 @@ class CommandSpec:
     check_text: Callable[[ParsedCommand], str | None] | None = None
     # Typed with nothing after it, the command only shows (anyone, not audited): `/algo policy`.
     shows_when_bare: bool = False
+    # What a run does when it depends on its arguments (`/algo logout me` is not `/algo logout`).
+    kind_of: Callable[[ParsedCommand], Kind] | None = None
 
     @property
     def usage(self) -> str:
@@ -95,7 +97,7 @@ class CommandSpec:
         """What this run of the command does: `shows_when_bare` commands only show when typed bare."""
         if self.shows_when_bare and not parsed.positional and not parsed.options:
             return Kind.LOCAL
-        return self.kind
+        return self.kind_of(parsed) if self.kind_of is not None else self.kind
 
     @property
     def audited(self) -> bool:
@@ -195,6 +197,7 @@ class CommandContext:
     responder: Responder
     api: AlgorithmiaClient | None = None
     endpoint: str = ""
+    acted_with: str | None = None  # which key the API client holds: "channel" or "personal"
 
     @property
     def settings(self) -> Settings:
@@ -231,6 +234,11 @@ def _permission(ctx: CommandContext, kind: Kind) -> permissions.Decision:
     return permissions.Decision(True, "")
 
 
+def may_configure(ctx: CommandContext) -> bool:
+    """Whether the person may change this channel's configuration (its key, policy, allow list)."""
+    return _permission(ctx, Kind.CONFIGURE).allowed
+
+
 def _audit_entry(
     ctx: CommandContext, spec: CommandSpec, parsed: ParsedCommand, reply: Reply
 ) -> audit.AuditEntry | None:
@@ -239,6 +247,8 @@ def _audit_entry(
     arguments: dict[str, Any] = {"args": list(parsed.positional), **parsed.options}
     if reply.audit_arguments is not None:
         arguments = reply.audit_arguments
+    if ctx.acted_with is not None:  # which key Algorithmia saw; never the key
+        arguments = {**arguments, "acted_with": ctx.acted_with}
     action = spec.name if ctx.invocation.source == "command" else f"{ctx.invocation.source}:{spec.name}"
     return audit.AuditEntry(
         team_id=ctx.ref.team_id,
@@ -427,9 +437,9 @@ def _run(ctx: CommandContext, spec: CommandSpec, parsed: ParsedCommand, decision
             error=decision.reason,
         )
     if spec.needs_key:
-        credentials = ctx.channels.api_key(ctx.ref)
-        if credentials is None:
-            return Reply(ephemeral=text_message(messages.NO_KEY), skip_audit=True)
+        credentials = _choose_key(ctx, spec.kind_for(parsed), algorithm)
+        if isinstance(credentials, Reply):
+            return credentials
         key, endpoint = credentials
         ctx.endpoint = endpoint or ctx.settings.algorithmia_api
         ctx.api = ctx.services.api_factory(key, ctx.endpoint)
@@ -449,6 +459,35 @@ def _run(ctx: CommandContext, spec: CommandSpec, parsed: ParsedCommand, decision
     if reply.algorithm is None:
         reply.algorithm = algorithm
     return reply
+
+
+def _choose_key(ctx: CommandContext, kind: Kind, algorithm: str | None) -> Credentials | Reply:
+    """The key a command runs with, or the reply saying why there is none (nothing is sent then).
+
+    A change uses the person's own key when they have one for the channel's endpoint, so Algorithmia
+    records who acted; otherwise the channel's key, unless the channel's policy is keys=personal.
+    Reads always use the channel's key: what a channel shows does not depend on who asks.
+    """
+    channel = ctx.channels.api_key(ctx.ref)
+    if kind is Kind.CHANGE:
+        default = ctx.settings.algorithmia_api
+        endpoint = (channel.endpoint if channel else None) or default
+        own = ctx.channels.personal.api_key(ctx.ref, ctx.user_id)
+        if own is not None and (own.endpoint or default) == endpoint:
+            ctx.acted_with = "personal"
+            return own
+        problem = None if own is None else messages.personal_key_elsewhere(own.endpoint or default, endpoint)
+        if policy.load(ctx.db, ctx.ref).keys == policy.KEYS_PERSONAL:
+            text = problem or messages.PERSONAL_KEY_REQUIRED
+            error = messages.AUDIT_NO_PERSONAL_KEY
+            return Reply(ephemeral=text_message(text), algorithm=algorithm, outcome="refused", error=error)
+        if channel is None:
+            return Reply(ephemeral=text_message(problem or messages.NO_KEY), skip_audit=True)
+    if channel is None:
+        has_own = ctx.channels.personal.config(ctx.ref, ctx.user_id) is not None
+        return Reply(ephemeral=text_message(messages.NO_KEY_FOR_READS if has_own else messages.NO_KEY), skip_audit=True)
+    ctx.acted_with = "channel"
+    return channel
 
 
 KEY_HISTORY_ROWS = 200  # how far back the audit trail is searched for what a key managed
@@ -473,9 +512,11 @@ def key_owners(ctx: CommandContext) -> frozenset[str]:
 
 def _api_failure(ctx: CommandContext, exc: AlgorithmiaError, algorithm: str | None) -> Reply:
     log.info("algorithmia call failed: %r", exc)
-    owners = key_owners(ctx) if isinstance(exc, Forbidden) else frozenset()
+    personal = ctx.acted_with == "personal"
+    owners = key_owners(ctx) if isinstance(exc, Forbidden) and not personal else frozenset()
+    text = messages.api_error(exc, algorithm=algorithm, endpoint=ctx.endpoint, key_owners=owners, personal=personal)
     return Reply(
-        ephemeral=text_message(messages.api_error(exc, algorithm=algorithm, endpoint=ctx.endpoint, key_owners=owners)),
+        ephemeral=text_message(text),
         algorithm=algorithm,
         outcome="error",
         error=exc.message,

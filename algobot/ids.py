@@ -16,6 +16,10 @@ BLOCK_LOGIN_KEY = "api_key"
 ACTION_LOGIN_KEY = "api_key_input"
 BLOCK_LOGIN_ENDPOINT = "endpoint"
 ACTION_LOGIN_ENDPOINT = "endpoint_input"
+BLOCK_LOGIN_SCOPE = "scope"  # this channel's key, or the person's own ("for me")
+ACTION_LOGIN_SCOPE = "scope_choice"
+LOGIN_SCOPE_CHANNEL = "channel"
+LOGIN_SCOPE_ME = "me"
 
 # "Publish…" on a build notice opens this modal.
 ACTION_OPEN_PUBLISH = "algo_open_publish"

@@ -115,9 +115,31 @@ NO_KEY = (
     ":key: This channel has no Algorithmia API key yet, so nothing was sent. "
     "Run `/algo login` to add one (workspace admins, or whoever configured this channel)."
 )
+NO_KEY_FOR_READS = (
+    ":key: This channel has no Algorithmia API key, so nothing was sent. Your own key is used only for "
+    "changes (create, update, compile, publish); reading needs the channel's key: ask whoever configures "
+    "this channel to run `/algo login`."
+)
+PERSONAL_KEY_REQUIRED = (
+    ":key: This channel's policy is that changes use the key of the person making them, and you have "
+    "none here, so nothing was sent. Run `/algo login`, choose *for me* and paste your own key; then "
+    "run the command again."
+)
+AUDIT_NO_PERSONAL_KEY = "keys=personal: no personal key for this endpoint"
+
+
+def personal_key_elsewhere(own_endpoint: str, channel_endpoint: str) -> str:
+    """The person's key belongs to another Algorithmia endpoint than this channel's."""
+    return (
+        f":key: Your own key is for {esc(own_endpoint)}, but this channel works with {esc(channel_endpoint)}, "
+        "so nothing was sent with it. Run `/algo login`, choose *for me* and give a key for "
+        f"{esc(channel_endpoint)}."
+    )
+
+
 LOGIN_TAKES_NO_TEXT = (
-    ":no_entry: `/algo login` takes no arguments: run it alone and paste the key into the dialog that "
-    "opens. Nothing you typed was stored or echoed."
+    ":no_entry: `/algo login` takes no arguments (`/algo login me` opens it for your own key): run it and "
+    "paste the key into the dialog that opens. Nothing you typed was stored or echoed."
 )
 LOGIN_LOOKS_LIKE_KEY = (
     ":no_entry: That looks like an API key. Never type keys into a message: run `/algo login` alone "
@@ -148,6 +170,14 @@ LOGIN_MODAL_INTRO = (
     "The key is stored encrypted for *this channel only* and is never shown again. "
     "Create it with *Allow this key to manage my algorithms* turned on."
 )
+LOGIN_MEMBER_INTRO = (
+    "The key is stored encrypted *for you* and never shown again: changes you make from Slack use it, so "
+    "Algorithmia records you. Only this channel's configurers can set the channel's key."
+)
+LOGIN_SCOPE_LABEL = "Whose key is this?"
+LOGIN_SCOPE_CHANNEL = "This channel's key"
+LOGIN_SCOPE_ME = "My own key (for me)"
+LOGIN_SCOPE_ME_HINT = "Yours is used for your changes (create, update, compile, publish) in this workspace."
 LOGIN_KEY_LABEL = "API key"
 LOGIN_ENDPOINT_LABEL = "API endpoint (for a private cluster)"
 LOGIN_ENDPOINT_HINT = "Leave as is for {default}."
@@ -160,6 +190,14 @@ def login_saved(channel_id: str, masked: str, endpoint: str) -> str:
     return f":white_check_mark: Saved the key {masked} for <#{channel_id}> (endpoint {esc(endpoint)})."
 
 
+def login_personal_saved(masked: str, endpoint: str) -> str:
+    return (
+        f":white_check_mark: Saved your own key {masked} (endpoint {esc(endpoint)}). Changes you make in this "
+        "workspace now use it, so Algorithmia records you; reads still use each channel's key. "
+        "`/algo logout me` removes it."
+    )
+
+
 def login_announcement(user_id: str, endpoint: str) -> str:
     return f":key: <@{user_id}> set this channel's Algorithmia API key (endpoint {esc(endpoint)})."
 
@@ -169,11 +207,28 @@ def logout_done(user_id: str) -> str:
 
 
 LOGOUT_NOTHING = "This channel has no API key to remove."
+LOGOUT_WHAT = "`/algo logout` removes this channel's key; `/algo logout me` removes your own. Nothing else follows it."
+LOGOUT_ME_DONE = ":lock: Removed your own Algorithmia key: your changes use this channel's key again."
+LOGOUT_ME_NOTHING = "You have no key of your own to remove (`/algo logout` alone removes the channel's key)."
 
 
 def status_configured(endpoint: str, masked: str, set_by: str, set_at: str) -> str:
     who = "the command line" if set_by == "cli" else f"<@{set_by}>"
     return f":key: Endpoint {esc(endpoint)}, key {masked}, set by {who} on {slack_date(set_at)}."
+
+
+def status_personal(masked: str | None, endpoint: str | None, set_at: str | None, keys_policy: str) -> str:
+    """`/algo status`: the asker's own key (never the key), and whose key this channel's changes use."""
+    if masked is None:
+        own = "You have no key of your own (`/algo login`, *for me*)."
+    else:
+        when = slack_date(set_at)
+        own = f"Your own key {masked} (endpoint {esc(endpoint or '')}, set {when}) is used for your changes."
+    if keys_policy == "personal":
+        rule = "changes need the person's own key"
+    else:
+        rule = "changes use your own key when you have one, else the channel's"
+    return f":bust_in_silhouette: {own} This channel's policy: {rule}."
 
 
 def status_allowed(users: list[str]) -> str:
@@ -283,13 +338,24 @@ def _forbidden(algorithm: str | None, key_owners: frozenset[str]) -> str:
 
 
 def api_error(
-    error: AlgorithmiaError, *, algorithm: str | None, endpoint: str, key_owners: frozenset[str] = frozenset()
+    error: AlgorithmiaError,
+    *,
+    algorithm: str | None,
+    endpoint: str,
+    key_owners: frozenset[str] = frozenset(),
+    personal: bool = False,
 ) -> str:
     """A person's sentence for each failure class of the management API.
 
-    `key_owners`: whose algorithms this channel's key is known to manage, to word a 403.
+    `key_owners`: whose algorithms this channel's key is known to manage, to word a 403. `personal`:
+    the request used the person's own key, so a 401/403 is about that key.
     """
     name = f"*{esc(algorithm)}*" if algorithm else "that"
+    if personal and isinstance(error, Unauthorized | Forbidden):
+        return (
+            f":key: Algorithmia refused your own key for {name} ({esc(error.message)}); nothing was changed. "
+            "Run `/algo login` and choose *for me* to replace it, or `/algo logout me` to use the channel's key."
+        )
     if isinstance(error, Unauthorized):
         return ":key: The key for this channel was rejected by Algorithmia; run `/algo login` to set a new one."
     if isinstance(error, Forbidden):
@@ -432,6 +498,7 @@ AUDIT_SYSTEM_ACTIONS = {
 }
 AUDIT_REFUSED_CONFIGURE = "refused: only workspace admins, the bot's admins and the channel's configurers may do that"
 AUDIT_REFUSED_CHANGE = "refused: not on this channel's allow list"
+AUDIT_REFUSED_PERSONAL = "refused: this channel's changes need the person's own key, and they had none"
 
 
 def audit_entry(row: dict, *, configure_actions: frozenset[str]) -> str:
@@ -455,6 +522,8 @@ def audit_entry(row: dict, *, configure_actions: frozenset[str]) -> str:
     outcome = str(row.get("outcome") or "")
     if outcome == "refused":
         tail = f" — {AUDIT_REFUSED_CONFIGURE if name in configure_actions else AUDIT_REFUSED_CHANGE}"
+        if row.get("error") == AUDIT_NO_PERSONAL_KEY:
+            tail = f" — {AUDIT_REFUSED_PERSONAL}"
     elif outcome == "error":
         reason = " ".join(str(row.get("error") or "").split())
         tail = f" — failed: {esc(reason[:300])}" if reason else " — failed"
@@ -464,6 +533,11 @@ def audit_entry(row: dict, *, configure_actions: frozenset[str]) -> str:
         tail = f" → key `{esc(row['result'])}`"
     else:
         tail = ""
+    arguments = row.get("arguments")
+    if isinstance(arguments, dict) and arguments.get("acted_with") == "personal":
+        what += " with their own key"
+    elif isinstance(arguments, dict) and name in ("login", "logout") and arguments.get("scope") == "personal":
+        what += " for their own key"
     emoji = {"ok": ":white_check_mark:", "error": ":x:", "refused": ":no_entry:"}.get(outcome, "")
     return f"{emoji} {who} {what}{target}{tail} · {slack_date(row.get('time'))}"
 

@@ -282,3 +282,27 @@ def _channel_policy(db: Database) -> None:
         defaults={"enterprise_id": "", "approvals": 0, "public_only": 0, "expires_seconds": 86400, "keys": "channel"},
         if_not_exists=True,
     )
+
+
+@migrations(name="0011_personal_keys")
+def _personal_keys(db: Database) -> None:
+    """A person's own Algorithmia key (see algobot/channels.py `PersonalKeys`), encrypted like channel keys.
+
+    One per (enterprise, team, user): changes that person runs use it, so Algorithmia sees who acted.
+    ``endpoint`` None is the deployment's default API, as in ``channel_keys``.
+    """
+    db.table("personal_keys").create(
+        {
+            "enterprise_id": str,
+            "team_id": str,
+            "user_id": str,
+            "endpoint": str,
+            "key_encrypted": str,
+            "key_last4": str,
+            "set_at": str,
+        },
+        pk=("enterprise_id", "team_id", "user_id"),
+        not_null={"team_id", "user_id", "key_encrypted", "key_last4", "set_at"},
+        defaults={"enterprise_id": ""},
+        if_not_exists=True,
+    )

@@ -143,6 +143,14 @@ STEPS: list[tuple[str, list[str]]] = [
                 PRIMARY KEY ({CHANNEL_PK}))"""
         ],
     ),
+    (
+        "0011_personal_keys",
+        [
+            """CREATE TABLE IF NOT EXISTS personal_keys (enterprise_id TEXT NOT NULL DEFAULT '',
+                team_id TEXT NOT NULL, user_id TEXT NOT NULL, endpoint TEXT, key_encrypted TEXT NOT NULL,
+                key_last4 TEXT NOT NULL, set_at TEXT NOT NULL, PRIMARY KEY (enterprise_id, team_id, user_id))"""
+        ],
+    ),
 ]
 
 NAMES = [name for name, _ in STEPS]

@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 SCOPES = ("commands", "chat:write", "files:write", "im:write", "users:read")
 OAUTH_STATE_SECONDS = 600
 
-# Every table holding per-channel rows, keyed by (enterprise_id, team_id, channel_id) (algobot/migrations.py).
+# Every table holding per-channel rows, keyed by (enterprise_id, team_id, channel_id) (algobot/migrations.py),
+# and people's own keys, keyed by (enterprise_id, team_id, user_id): they go with the installation too.
 # The audit trail stays (it is append-only and records the uninstall itself); so do the dedupe keys of
 # notices already sent and the per-endpoint health, which belong to no team.
 TEAM_TABLES = (
@@ -51,10 +52,11 @@ TEAM_TABLES = (
     "outbox",
     "channel_send_state",
     "channel_poll_state",
+    "personal_keys",
 )
 
 # In the audit row's arguments, a name containing "keys" would be redacted as a secret.
-_LABELS = {"channel_keys": "channel_configs"}
+_LABELS = {"channel_keys": "channel_configs", "personal_keys": "personal_logins"}
 
 TokenFor = Callable[[ChannelRef], "str | None"]
 

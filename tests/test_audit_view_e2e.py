@@ -34,7 +34,7 @@ def test_the_audit_view_words_each_row_as_people_would(bot, built_algorithm):
     bot.reply(lambda m: not m.is_ephemeral and "started a build" in message_text(m))
     bot.command(f"allow <@{MEMBER}>")
     bot.reply_containing("may now run")
-    bot.command("login", user=MEMBER)  # refused: bob is no admin
+    bot.command("login channel", user=MEMBER)  # refused: bob is no admin
     bot.reply_containing("Nothing was changed", user=MEMBER)
     with database(bot.settings.db_path) as db:
         stored = {row["action"]: row for row in audit.iter_rows(db)}

@@ -14,8 +14,10 @@ from algobot.db import database
 from algobot.ids import (
     ACTION_LOGIN_ENDPOINT,
     ACTION_LOGIN_KEY,
+    ACTION_LOGIN_SCOPE,
     BLOCK_LOGIN_ENDPOINT,
     BLOCK_LOGIN_KEY,
+    BLOCK_LOGIN_SCOPE,
     VIEW_LOGIN,
 )
 from tests.fixtures.bot import message_text
@@ -93,12 +95,32 @@ def test_login_never_takes_text_and_never_echoes_it(bot, text):
 
 
 def test_ordinary_member_cannot_configure_and_is_audited_as_refused(bot):
-    bot.command("login", user=MEMBER)
-    assert bot.reply_containing("Only workspace admins and owners", user=MEMBER).is_ephemeral
-    assert bot.slack.views(user=MEMBER) == []
+    # Anyone may open the dialog, but a member is offered only their own key...
+    view = open_login(bot, user=MEMBER)
+    scope = next(b for b in view.payload["blocks"] if b.get("block_id") == BLOCK_LOGIN_SCOPE)
+    assert [o["value"] for o in scope["element"]["options"]] == ["me"]
+    # ...and a crafted submission choosing the channel's key is refused at submit, where it counts.
+    key = bot.sandbox.key("demo")
+    values = {
+        BLOCK_LOGIN_KEY: {ACTION_LOGIN_KEY: key},
+        BLOCK_LOGIN_SCOPE: {ACTION_LOGIN_SCOPE: {"type": "radio_buttons", "selected_option": {"value": "channel"}}},
+    }
+    bot.slack.submit_view(bot.url, user=MEMBER, view_id=view.id, values=values)
+    refused = bot.reply_containing("Only workspace admins and owners", user=MEMBER)
+    assert refused.is_ephemeral
     with database(bot.settings.db_path) as db:
         rows = audit.recent(db, REF)
-    assert rows[0]["action"] == "login" and rows[0]["outcome"] == "refused" and rows[0]["user_id"] == MEMBER
+        assert db["channel_keys"].count == 0 and db["personal_keys"].count == 0
+    assert rows[0]["action"] == "modal:login" and rows[0]["outcome"] == "refused" and rows[0]["user_id"] == MEMBER
+    bot.command("login channel", user=MEMBER)  # asking for the channel's dialog by name is refused too
+    bot.reply(lambda m: "Only workspace admins" in message_text(m) and m.ts != refused.ts, user=MEMBER)
+
+
+def test_a_configurer_is_offered_both_keys_and_the_channel_first(bot):
+    view = open_login(bot)
+    scope = next(b for b in view.payload["blocks"] if b.get("block_id") == BLOCK_LOGIN_SCOPE)
+    assert [o["value"] for o in scope["element"]["options"]] == ["channel", "me"]
+    assert scope["element"]["initial_option"]["value"] == "channel"
 
 
 @pytest.fixture

@@ -115,6 +115,15 @@ SEED_ROWS: dict[str, Callable[[], dict[str, Any]]] = {
         "set_by": "U1",
         "set_at": WHEN,
     },
+    "personal_keys": lambda: {
+        "enterprise_id": REF.enterprise_id,
+        "team_id": REF.team_id,
+        "user_id": "U2",
+        "endpoint": None,
+        "key_encrypted": CIPHER.encrypt(TEST_API_KEY),
+        "key_last4": TEST_API_KEY[-4:],
+        "set_at": WHEN,
+    },
 }
 AUDITED = [
     audit.AuditEntry.in_channel(REF, user_id="U1", action="login", source="modal", arguments={"endpoint": None}),

@@ -324,6 +324,7 @@ def give_team_data(bot: OAuthBot, ref: ChannelRef) -> None:
         store.enqueue(db, ref, f"pending:{ref}", "final", [store.NoticePart("post", "pending")], now + 3600)
         store.set_next_send_at(db, ref, now)
         ChannelStore(db, bot.cipher).allow(ref, "U0SOMEONE", "U0SETUP", datetime.now(UTC))
+        ChannelStore(db, bot.cipher).personal.set_key(ref, "U0SOMEONE", "simPersonalKey0123", None, datetime.now(UTC))
         db.execute(
             "insert into channel_poll_state (enterprise_id, team_id, channel_id) values (?, ?, ?)",
             [ref.enterprise_id, ref.team_id, ref.channel_id],
@@ -348,6 +349,7 @@ def test_app_uninstalled_forgets_that_workspace_and_only_that_one(two_teams, sla
     assert entry["source"] == "system" and entry["team_id"] == TEAM2 and entry["user_id"] == "system"
     assert entry["arguments"]["event"] == "app_uninstalled"
     assert entry["arguments"]["removed"]["channel_configs"] == 1 and entry["arguments"]["removed"]["outbox"] == 1
+    assert entry["arguments"]["removed"]["personal_logins"] == 1  # people's own keys go with the install
 
     # The other workspace still works; the uninstalled one gets Bolt's "reinstall" answer.
     two_teams.command("status", user=ADMIN, channel=DEV_CHANNEL)

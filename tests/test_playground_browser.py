@@ -19,6 +19,7 @@ import pytest
 from slack_sdk import WebClient
 
 from algobot import dev
+from algobot.db import database
 from algobot.ids import ACTION_CONFIRM_PUBLISH, ACTION_FULL_LOG
 from tests.fixtures.sandbox import BROKEN_PY, HELLO_PY, push_files
 from tests.fixtures.slack import ADMIN, BOT_TOKEN, DEV_CHANNEL, MEMBER
@@ -222,6 +223,21 @@ def test_login_modal_shows_errors_then_saves(page: Page, bot) -> None:
     page.get_by_test_id("modal-close").click()
     expect(modal).to_have_count(0)
     bot.slack.wait_for(lambda: not bot.slack.views(user=ADMIN), message="the modal to close")
+
+
+def test_login_for_me_saves_a_personal_key_privately(page: Page, bot) -> None:
+    open_as(page, bot)
+    run(page, "/algo login")
+    modal = page.get_by_test_id("modal")
+    expect(modal.locator("input[data-block-id=api_key]")).to_be_focused()  # the radio choice is not focused
+    expect(modal.locator("[data-testid=modal-radio][value=channel]")).to_be_checked()
+    modal.get_by_label("My own key (for me)").check()
+    modal.locator("input[data-block-id=api_key]").fill(bot.sandbox.key("demo"))
+    page.get_by_test_id("modal-submit").click()
+    expect(modal).to_have_count(0)
+    expect(message(page, "Saved your own key")).to_be_visible()
+    with database(bot.settings.db_path) as db:
+        assert db["personal_keys"].count == 1 and db["channel_keys"].count == 0
 
 
 # -- rendering, with the local Slack alone -----------------------------------------------------

@@ -82,11 +82,17 @@ def register(app: App, wiring: Wiring) -> None:
             errors[ids.BLOCK_LOGIN_KEY] = messages.LOGIN_KEY_HAS_SPACES
         if not _valid_endpoint(endpoint):
             errors[ids.BLOCK_LOGIN_ENDPOINT] = messages.LOGIN_ENDPOINT_BAD
+        chosen = ((values.get(ids.BLOCK_LOGIN_SCOPE) or {}).get(ids.ACTION_LOGIN_SCOPE) or {}).get("selected_option")
         target = dialog_target(services.cipher, body, view)
         if target is None:
             errors = {ids.BLOCK_LOGIN_KEY: messages.DIALOG_NOT_FOR_YOU}  # the key goes nowhere
         if errors or target is None:
             ack(response_action="errors", errors=errors)
+            return
+        # Whose key: the choice made, else the one the dialog opened with; the dispatcher checks who may.
+        scope = str((chosen or {}).get("value") or target.extra.get("scope") or ids.LOGIN_SCOPE_CHANNEL)
+        if scope not in (ids.LOGIN_SCOPE_CHANNEL, ids.LOGIN_SCOPE_ME):
+            ack(response_action="errors", errors={ids.BLOCK_LOGIN_KEY: messages.DIALOG_NOT_FOR_YOU})
             return
         user = user_id(body)
         invocation = Invocation(
@@ -96,7 +102,8 @@ def register(app: App, wiring: Wiring) -> None:
             secret_input={"api_key": key.strip(), "endpoint": endpoint.strip()},
         )
         responder = BoltResponder(client, target.ref, user)
-        job = lambda: execute(services, invocation, ParsedCommand(name="login"), responder)  # noqa: E731
+        parsed = ParsedCommand(name="login", positional=(scope,))
+        job = lambda: execute(services, invocation, parsed, responder)  # noqa: E731
         if not hand_off(work, "login", body, responder, job, lane="local"):  # stores the key; no API call
             ack(response_action="errors", errors={ids.BLOCK_LOGIN_KEY: messages.BUSY_FIELD})
             return

@@ -16,7 +16,7 @@ import random
 import secrets
 import threading
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +40,17 @@ from algobot.sandbox.web import ApiFailure, Request, Response, error_body, match
 log = logging.getLogger(__name__)
 
 UNMATCHED = "(unmatched)"
+SEEN_CALLERS = 1000  # how many authenticated requests `callers` remembers
+
+
+@dataclass(frozen=True)
+class SeenCaller:
+    """Who made an authenticated API request: the user, and the sha256 of the key (never the key)."""
+
+    method: str
+    route: str
+    user: str
+    key_hash: str
 
 
 @dataclass
@@ -114,6 +125,7 @@ class Sandbox:
         self._rng = rng or random.Random()
         self._faults: list[_Fault] = []
         self._counts: Counter[tuple[str, str]] = Counter()
+        self._callers: deque[SeenCaller] = deque(maxlen=SEEN_CALLERS)
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._builds = BuildRunner(
@@ -205,6 +217,13 @@ class Sandbox:
     def reset_request_counts(self) -> None:
         with self._lock:
             self._counts.clear()
+            self._callers.clear()
+
+    @property
+    def callers(self) -> list[SeenCaller]:
+        """Authenticated API requests, oldest first: which key acted, as Algorithmia's records would show."""
+        with self._lock:
+            return list(self._callers)
 
     def release_builds(self, build_id: str | None = None) -> int:
         """Let held builds finish (all, or one); returns how many were released."""
@@ -364,6 +383,9 @@ class Sandbox:
             failure.headers.append(("Allow", ", ".join(sorted(route.methods))))
             raise failure
         caller = self._authenticate(req)
+        with self._lock:
+            seen = SeenCaller(req.method, route.pattern, caller.user, store.hash_key(self._presented_key(req) or ""))
+            self._callers.append(seen)
         if route.manage:
             if not caller.manage or params.get("u") != caller.user:
                 raise ApiFailure(403, CODE_NOT_AUTHORIZED, "Caller is not authorized to perform the operation")
@@ -393,14 +415,18 @@ class Sandbox:
         message = f"Service unavailable (sandbox fault injection, HTTP {fault.status})"
         return Response(fault.status, error_body(CODE_INTERNAL, message), headers)
 
+    @staticmethod
+    def _presented_key(req: Request) -> str | None:
+        parts = str(req.environ.get("HTTP_AUTHORIZATION") or "").split()
+        if len(parts) == 1:
+            return parts[0]
+        if len(parts) == 2 and parts[0].lower() in ("simple", "bearer"):
+            return parts[1]
+        return None
+
     def _authenticate(self, req: Request) -> Caller:
         """``Simple <key>``, ``Bearer <key>`` or a bare key, as the API accepts; the key is never logged."""
-        parts = str(req.environ.get("HTTP_AUTHORIZATION") or "").split()
-        key = None
-        if len(parts) == 1:
-            key = parts[0]
-        elif len(parts) == 2 and parts[0].lower() in ("simple", "bearer"):
-            key = parts[1]
+        key = self._presented_key(req)
         if key:
             with self.db() as db:
                 rows = list(db.query("select user, manage from api_keys where key_hash = ?", [store.hash_key(key)]))

@@ -581,6 +581,15 @@
       control = el("select", common, el("option", { value: "" }, plain(element.placeholder) || "Select an item"));
       for (const option of options(element)) control.append(el("option", { value: option.value }, plain(option.text)));
       if (element.initial_option) control.value = element.initial_option.value;
+    } else if (element.type === "radio_buttons") {
+      control = el("div", { ...common, role: "radiogroup", class: "radio-group" });
+      for (const option of options(element)) {
+        const radio = el("input", { type: "radio", name: id, value: option.value, "data-testid": "modal-radio" });
+        radio.checked = Boolean(element.initial_option && element.initial_option.value === option.value);
+        control.append(el("label", { class: "radio" }, radio, " ", plain(option.text)));
+      }
+      // Read like the other controls at submit: the chosen option's value.
+      Object.defineProperty(control, "value", { get: () => (control.querySelector("input:checked") || { value: "" }).value });
     } else if (element.type === "plain_text_input" || !element.type) {
       control = element.multiline
         ? el("textarea", { ...common, rows: 4 })
@@ -614,7 +623,7 @@
     if (!state.modal || state.modal.id !== view.id || state.modal.hash !== view.hash) {
       state.modal = { id: view.id, hash: view.hash, node: buildModal(view) };
       root.replaceChildren(state.modal.node);
-      const first = state.modal.node.querySelector("input, textarea, select");
+      const first = state.modal.node.querySelector("input:not([type=radio]), textarea, select");
       if (first) first.focus();
     }
     showErrors(view.errors || {});
