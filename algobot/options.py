@@ -50,6 +50,7 @@ class Option:
     shown: str = ""  # the usage line's placeholder when neither choices nor a default say it
     hidden: bool = False
     help: str = ""
+    audit_length: bool = False  # the audit trail records the value's length, never its text (a call's input)
 
     def placeholder(self) -> str:
         """What the usage line shows after ``name=``: choices, else the default, else ``…``."""
