@@ -182,3 +182,21 @@ def test_try_on_an_older_notice_calls_that_build_and_answers_in_its_thread(bot, 
         lambda: [v for v in bot.slack.views(user=ADMIN) if v.callback_id == "algo_publish" and v.id not in before]
     )[0]
     assert "one Ada" in json.dumps(publish.to_dict())
+
+
+def test_try_obeys_the_allow_list_and_calls_nothing_when_refused(bot, tmp_path):
+    job, clock = make_job(bot), Clock()
+    clone = watched(bot)
+    push_files(clone, {"src/hello.py": CALLED_PY}, tmp_path)
+    bot.box.wait_for_builds()
+    run_until(job, clock, lambda: notices(bot))
+    notice = notices(bot)[0]
+    bot.command(f"allow <@{MEMBER}>")
+    bot.reply_containing("may now run")
+    dialog = _open_try(bot, notice)
+    assert _initial_input(dialog) is None  # nothing tried here, and demo/hello has no sample input
+    bot.box.reset_request_counts()
+    bot.slack.submit_view(bot.url, user=ADMIN, view_id=dialog.id, values={BLOCK_TRY_INPUT: {ACTION_TRY_INPUT: "x"}})
+    refusal = bot.reply_containing("limits create, update, compile, publish and call")
+    assert refusal.is_ephemeral and refusal.ephemeral_to == ADMIN
+    assert not any(path.startswith("/v1/algo/") for _, path in bot.box.request_counts)
