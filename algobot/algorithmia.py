@@ -19,6 +19,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
@@ -63,6 +64,9 @@ _ALGO_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 # Build ids are UUIDs (the API's and the sandbox's); nothing else is put in a URL.
 _BUILD_ID_RE = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 _GIT_HASH_RE = re.compile(r"[0-9a-fA-F]{7,40}")
+# What the algorithm API takes after USER/ALGO/: a version, a partial version, latest, or a commit.
+_CALL_VERSION_RE = re.compile(r"\d+\.\d+\.\d+|\d+\.(?:\d+\.)?\*|latest|latestPrivate|[0-9a-fA-F]{7,40}")
+CALL_READ_MARGIN = 10.0  # seconds past the call's own timeout before the client stops waiting
 MAX_ERROR_MESSAGE_CHARS = 500
 
 # Error codes of the management API.
@@ -128,6 +132,24 @@ class ApiUnavailable(AlgorithmiaError):
     """The endpoint could not be reached or kept failing (connection, timeout, 5xx)."""
 
 
+class AlgorithmFailed(AlgorithmiaError):
+    """A called algorithm ran and failed (its exception, its timeout): the message is the algorithm's."""
+
+    def __init__(self, message: str, *, status: int | None = None, error_type: str | None = None):
+        super().__init__(message, status=status)
+        self.error_type = error_type
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """An algorithm's answer: the result as sent (binary results stay base64 text), its content type
+    (``text``, ``json``, ``binary`` or ``void``) and the duration Algorithmia reports, in seconds."""
+
+    result: Any
+    content_type: str
+    duration: float | None
+
+
 # ---------------------------------------------------------------------------
 # Validation (before any request)
 # ---------------------------------------------------------------------------
@@ -172,6 +194,25 @@ def validate_git_hash(git_hash: str) -> str:
     if not isinstance(git_hash, str) or not _GIT_HASH_RE.fullmatch(git_hash):
         raise UsageError(f"'{git_hash}' is not a git commit hash: use 7 to 40 hexadecimal digits.")
     return git_hash.lower()
+
+
+def validate_call_version(version: str) -> str:
+    """A version to call: ``1.2.3``, ``1.2.*``, ``1.*``, ``latest``, ``latestPrivate`` or a commit hash."""
+    if not isinstance(version, str) or not _CALL_VERSION_RE.fullmatch(version):
+        raise UsageError(
+            f"'{version}' is not a version to call: use a version such as 1.2.3 or 1.*, latest, "
+            "or a commit hash of your own algorithm (7 to 40 hexadecimal digits)."
+        )
+    return version
+
+
+def call_body(text: str) -> tuple[bytes, str]:
+    """The request body and content type of a call's input: JSON when it parses as JSON, else text."""
+    try:
+        json.loads(text)
+    except ValueError:
+        return text.encode("utf-8"), "text/plain"
+    return text.encode("utf-8"), "application/json"
 
 
 def parse_bool(value: Any, key: str) -> bool:
@@ -542,6 +583,63 @@ class AlgorithmiaClient:
         """POST …/compile: build the newest source; answered with the new build's version."""
         user, name = split_algo_name(algo)
         return self._request("POST", self._url(user, name, "compile"), body={})
+
+    def call(self, algo: str, version: str | None, input_text: str, timeout: int) -> CallResult:
+        """POST /v1/algo/{user}/{algo}[/{version}]: run the algorithm on ``input_text`` (sent as JSON
+        when it parses as JSON, else as text), waiting at most ``timeout`` seconds (the call's own
+        timeout, which Algorithmia enforces) plus a margin.
+
+        Sent once: a call costs credits, so it is never repeated. The algorithm's own failure is
+        `AlgorithmFailed` with its message, from a 2xx body or not (docs/algorithmia-contract.md,
+        "Algorithm API"); refusals of the API are the usual classes.
+        """
+        user, name = split_algo_name(algo)
+        parts = ["v1", "algo", quote(user, safe=""), quote(name, safe="")]
+        if version:
+            parts.append(quote(validate_call_version(version), safe=""))
+        data, content_type = call_body(input_text)
+        headers = {
+            "Authorization": f"Simple {self._api_key}",
+            "Accept": "application/json",
+            "Content-Type": content_type,
+        }
+        url = f"{self.base_url}/{'/'.join(parts)}"
+        started = time.monotonic()
+        self.request_count += 1
+        try:
+            response = self._session.post(
+                url,
+                data=data,
+                params={"timeout": timeout},
+                headers=headers,
+                timeout=(self.timeout[0], timeout + CALL_READ_MARGIN),
+            )
+        except requests.Timeout:
+            metrics.observe_algorithmia("POST", None, time.monotonic() - started)
+            raise ApiUnavailable(f"{self.base_url} did not answer within {timeout} s.") from None
+        except requests.RequestException as exc:
+            metrics.observe_algorithmia("POST", None, time.monotonic() - started)
+            raise ApiUnavailable(f"could not reach {self.base_url} ({type(exc).__name__}).") from None
+        metrics.observe_algorithmia("POST", response.status_code, time.monotonic() - started)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict) and (response.ok or error.get("error_type")):
+            message = _shorten(str(error.get("message") or "")) or "the algorithm failed without a message"
+            raise AlgorithmFailed(message, status=response.status_code, error_type=error.get("error_type"))
+        if not response.ok:
+            raise error_from_response(response)
+        if not isinstance(body, dict) or not isinstance(body.get("metadata"), dict):
+            raise ApiError("the algorithm API answered without a result and its metadata.", status=response.status_code)
+        metadata = body["metadata"]
+        duration = metadata.get("duration")
+        return CallResult(
+            result=body.get("result"),
+            content_type=str(metadata.get("content_type") or ""),
+            duration=float(duration) if isinstance(duration, int | float) else None,
+        )
 
     def builds(self, algo: str, limit: int | None = None, marker: str | None = None) -> dict[str, Any]:
         """GET …/builds: one page, newest first, with `marker` for the next page (or None)."""

@@ -471,6 +471,8 @@ def build_notice_message(
         ]
         if status == "succeeded":
             buttons.append(publish_button(algorithm, build))
+            if build.get("commit_sha"):
+                buttons.append(try_button(algorithm, build))
         elements.append(actions(*buttons))
     fallback = f"{algorithm} build {build_id} {status}"
     return message(elements, fallback=fallback)
@@ -480,6 +482,12 @@ def publish_button(algorithm: str, build: dict[str, Any]) -> ButtonElement:
     """The *Publish…* button of one build: its value names the build and commit the dialog publishes."""
     value = {"algorithm": algorithm, "build_id": build.get("build_id"), "git_hash": build.get("commit_sha")}
     return button(messages.PUBLISH_ELLIPSIS, ids.ACTION_OPEN_PUBLISH, json.dumps(value), style="primary")
+
+
+def try_button(algorithm: str, build: dict[str, Any]) -> ButtonElement:
+    """The *Try* button of a succeeded build: like *Publish…*, its value names the build and commit."""
+    value = {"algorithm": algorithm, "build_id": build.get("build_id"), "git_hash": build.get("commit_sha")}
+    return button(messages.TRY, ids.ACTION_OPEN_TRY, json.dumps(value))
 
 
 def newer_build_message(algorithm: str, build_id: str, newer: dict[str, Any]) -> dict[str, Any]:
@@ -501,9 +509,15 @@ def log_tail_message(logs: str, lines: int) -> dict[str, Any]:
 
 
 def publish_modal(
-    *, algorithm: str, private_metadata: str, build_id: str | None = None, commit: str | None = None
+    *,
+    algorithm: str,
+    private_metadata: str,
+    build_id: str | None = None,
+    commit: str | None = None,
+    tried: str | None = None,
 ) -> dict[str, Any]:
-    """Publish from a build notice: version type, notes, callability and sample input."""
+    """Publish from a build notice: version type, notes, callability and sample input; ``tried`` is the
+    first line of what a Try of this build answered in the channel."""
 
     def select(action_id: str, options: list[str], initial: str) -> StaticSelectElement:
         opts = [Option(text=o, value=o) for o in options]
@@ -518,6 +532,7 @@ def publish_modal(
         close=PlainTextObject(text="Cancel"),
         blocks=[
             section(messages.publish_modal_intro(algorithm, build_id, commit)),
+            *([context(messages.publish_modal_tried(tried))] if tried else []),
             InputBlock(
                 block_id=ids.BLOCK_PUBLISH_VERSION,
                 label=PlainTextObject(text=messages.PUBLISH_VERSION_LABEL),
@@ -538,6 +553,71 @@ def publish_modal(
                 block_id=ids.BLOCK_PUBLISH_SAMPLE,
                 label=PlainTextObject(text=messages.PUBLISH_SAMPLE_LABEL),
                 element=PlainTextInputElement(action_id=ids.ACTION_PUBLISH_SAMPLE),
+                optional=True,
+            ),
+        ],
+    )
+    return view.to_dict()
+
+
+# -- calling an algorithm: /algo call and Try --------------------------------------------------------
+
+RESULT_LIMIT = 2400  # the result's code block, escaped, inside a section's 3,000 characters
+TRY_INPUT_LIMIT = 3000  # Slack's limit for a plain-text input
+
+
+def result_text(result: Any, content_type: str) -> str:
+    """A result as people read it: JSON pretty-printed, text as is, binary as its base64 text."""
+    if content_type == "void":
+        return messages.CALL_VOID_RESULT
+    if content_type == "json":
+        return json.dumps(result, indent=2, ensure_ascii=False)
+    return "" if result is None else str(result)
+
+
+def result_block(text: str, limit: int = RESULT_LIMIT) -> str:
+    """A ``` block of the result's beginning, escaped, with backticks defused and a marker saying how much
+    was cut to fit."""
+    raw = text.replace("```", "ˋˋˋ") or " "
+    kept = raw
+    while len(esc(kept)) > limit:
+        kept = kept[: max(0, min(len(kept) - 1, int(len(kept) * 0.9), limit))]
+    body = esc(kept)
+    if len(kept) < len(raw):
+        body += "\n" + f"{CUT_MARKER} {messages.CALL_RESULT_CUT.format(cut=len(raw) - len(kept))} {CUT_MARKER}"
+    return f"```\n{body}\n```"
+
+
+def call_result_message(headline: str, result: Any, content_type: str) -> dict[str, Any]:
+    """`/algo call` and Try: the headline (who, what, how long) and the result in a code block."""
+    elements: list[Block] = [section(headline)]
+    if content_type == "binary" and isinstance(result, str):
+        elements.append(context(messages.CALL_BINARY_RESULT.format(size=len(result) * 3 // 4)))
+    elements.append(section(result_block(result_text(result, content_type))))
+    return message(elements, fallback=headline)
+
+
+def try_modal(*, algorithm: str, private_metadata: str, build_id: str | None, commit: str, initial: str) -> dict:
+    """Try a build: one input field, prefilled with the last input used for this algorithm here."""
+    view = View(
+        type="modal",
+        callback_id=ids.VIEW_TRY,
+        private_metadata=private_metadata,
+        title=PlainTextObject(text=messages.TRY_MODAL_TITLE),
+        submit=PlainTextObject(text=messages.TRY_SUBMIT),
+        close=PlainTextObject(text="Cancel"),
+        blocks=[
+            section(messages.try_modal_intro(algorithm, build_id, commit)),
+            InputBlock(
+                block_id=ids.BLOCK_TRY_INPUT,
+                label=PlainTextObject(text=messages.TRY_INPUT_LABEL),
+                hint=PlainTextObject(text=messages.TRY_INPUT_HINT),
+                element=PlainTextInputElement(
+                    action_id=ids.ACTION_TRY_INPUT,
+                    multiline=True,
+                    max_length=TRY_INPUT_LIMIT,
+                    initial_value=initial[:TRY_INPUT_LIMIT] or None,
+                ),
                 optional=True,
             ),
         ],

@@ -244,7 +244,9 @@ def _audit_entry(
 ) -> audit.AuditEntry | None:
     if reply.skip_audit or spec.kind_for(parsed) is Kind.LOCAL:
         return None
-    arguments: dict[str, Any] = {"args": list(parsed.positional), **parsed.options}
+    lengths_only = {option.name for option in spec.options if option.audit_length}
+    options = {key: {"length": len(value)} if key in lengths_only else value for key, value in parsed.options.items()}
+    arguments: dict[str, Any] = {"args": list(parsed.positional), **options}
     if reply.audit_arguments is not None:
         arguments = reply.audit_arguments
     if ctx.acted_with is not None:  # which key Algorithmia saw; never the key
@@ -338,7 +340,8 @@ def _remember_message(services: Services, invocation: Invocation, track: TrackBu
 
 def _algorithm_argument(parsed: ParsedCommand) -> str | None:
     first = parsed.positional[0] if parsed.positional else None
-    return first if first and "/" in first else None
+    # USER/ALGO/VERSION (`/algo call`) is recorded under its algorithm, USER/ALGO.
+    return "/".join(first.split("/")[:2]) if first and "/" in first else None
 
 
 def deliver(reply: Reply, responder: Responder) -> str | None:

@@ -32,3 +32,9 @@ BLOCK_PUBLISH_CALLABILITY = "callability"
 ACTION_PUBLISH_CALLABILITY = "callability_select"
 BLOCK_PUBLISH_SAMPLE = "sample_input"
 ACTION_PUBLISH_SAMPLE = "sample_input_input"
+
+# "Try" on a succeeded build's notice opens this modal.
+ACTION_OPEN_TRY = "algo_open_try"
+VIEW_TRY = "algo_try"
+BLOCK_TRY_INPUT = "try_input"
+ACTION_TRY_INPUT = "try_input_input"

@@ -233,12 +233,12 @@ def status_personal(masked: str | None, endpoint: str | None, set_at: str | None
 
 def status_allowed(users: list[str]) -> str:
     if not users:
-        return "Anyone in this channel may run create, update, compile and publish."
-    return "Only " + ", ".join(f"<@{u}>" for u in users) + " may run create, update, compile and publish."
+        return "Anyone in this channel may run create, update, compile, publish and call."
+    return "Only " + ", ".join(f"<@{u}>" for u in users) + " may run create, update, compile, publish and call."
 
 
 def allow_done(user_id: str) -> str:
-    return f":white_check_mark: <@{user_id}> may now run create, update, compile and publish here."
+    return f":white_check_mark: <@{user_id}> may now run create, update, compile, publish and call here."
 
 
 def deny_done(user_id: str, remaining: list[str]) -> str:
@@ -306,7 +306,7 @@ REFUSED_CONFIGURE = (
 def refused_change(allowed: list[str], user_id: str, action: str = "this command") -> str:
     people = ", ".join(f"<@{user}>" for user in allowed)
     return (
-        f"This channel limits create, update, compile and publish to its allow list: only {people} may run "
+        f"This channel limits create, update, compile, publish and call to its allow list: only {people} may run "
         f"{action}. Ask someone who can configure the channel to run `/algo allow <@{user_id}>`."
     )
 
@@ -626,6 +626,83 @@ def publish_modal_intro(algorithm: str, build_id: str | None, commit: str | None
         f"Publish {_build_and_commit(build_id, commit)} of *{esc(algorithm)}* as a new version. "
         "If a newer build has succeeded meanwhile, nothing is published and I'll tell you."
     )
+
+
+# -- calling an algorithm: /algo call and Try ----------------------------------------------------
+
+TRY = "Try"
+TRY_MODAL_TITLE = "Try this build"
+TRY_INPUT_LABEL = "Input"
+TRY_INPUT_HINT = 'Sent as JSON when it parses as JSON ("Sam" or {"name": "Sam"}), else as text.'
+TRY_SUBMIT = "Call"
+CALL_INPUT_HELP = (
+    'sent as JSON when it parses as JSON, else as text; quote JSON in single quotes: input=\'{"name": "Sam"}\''
+)
+CALL_TIMEOUT_HELP = "seconds the algorithm may run"
+
+
+def try_modal_intro(algorithm: str, build_id: str | None, commit: str) -> str:
+    """The Try dialog names the build and commit it calls, and where the answer goes."""
+    return (
+        f"Call {_build_and_commit(build_id, commit)} of *{esc(algorithm)}*; the result is posted in the "
+        "notice's thread. A call costs credits."
+    )
+
+
+def publish_modal_tried(line: str) -> str:
+    return f":test_tube: Tried here, it answered: {esc(line)}"
+
+
+def call_input_mangled(value: str) -> str:
+    """JSON whose double quotes the command line removed (shell-style quoting) reaches us broken."""
+    return (
+        f"input `{esc(value[:80])}` starts like JSON but is not valid JSON. Slack command quoting removes "
+        'double quotes: put JSON in single quotes, e.g. input=\'{"name": "Sam"}\'.'
+    )
+
+
+def call_target_bad(target: str) -> str:
+    return (
+        f"'{target}' is not an algorithm to call: write USER/ALGO, USER/ALGO/VERSION (1.2.3, 1.*, latest) "
+        "or USER/ALGO/COMMIT for a build of your own algorithm, e.g. demo/hello/0.1.0."
+    )
+
+
+def call_headline(algorithm: str, version: str | None, content_type: str, duration: float | None) -> str:
+    """Above a result: what was called, what came back and how long it ran (as Algorithmia reports)."""
+    took = f" in {duration:.3f} s" if duration is not None else ""
+    return f":white_check_mark: *{esc(algorithm)}* {_called_version(version)} answered{took} · {esc(content_type)}"
+
+
+def tried_headline(user_id: str, algorithm: str, commit: str, content_type: str, duration: float | None) -> str:
+    took = f" in {duration:.3f} s" if duration is not None else ""
+    return (
+        f":test_tube: <@{user_id}> tried *{esc(algorithm)}* at commit `{esc(commit[:7])}`: "
+        f"answered{took} · {esc(content_type)}"
+    )
+
+
+def _called_version(version: str | None) -> str:
+    return f"`{esc(version)}`" if version else "(latest version)"
+
+
+def call_failed(algorithm: str, version: str | None, message: str, user_id: str | None = None) -> str:
+    """The algorithm's own error, as it said it."""
+    who = f"<@{user_id}> tried it: " if user_id else ""
+    return f":x: {who}*{esc(algorithm)}* {_called_version(version)} failed: {esc(message)}"
+
+
+def call_not_found(algorithm: str, version: str | None) -> str:
+    return (
+        f":mag: No callable version of *{esc(algorithm)}* matches {_called_version(version)}, or no such algorithm. "
+        "Without a version the latest published one is called; a commit hash works for your own "
+        f"algorithm's builds only. `/algo versions {esc(algorithm)}` lists versions."
+    )
+
+
+CALL_RESULT_CUT = "{cut} more characters not shown"
+CALL_BINARY_RESULT = "{size} bytes of binary data (base64 below)"
+CALL_VOID_RESULT = "(no result: the call was not waited for)"
 
 
 PUBLISH_VERSION_LABEL = "Version type"

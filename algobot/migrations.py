@@ -306,3 +306,29 @@ def _personal_keys(db: Database) -> None:
         defaults={"enterprise_id": ""},
         if_not_exists=True,
     )
+
+
+@migrations(name="0013_try_inputs")
+def _try_inputs(db: Database) -> None:
+    """The last input a channel called an algorithm with (`/algo call`, *Try*), to prefill the next Try.
+
+    With the commit it was called on and the first line of what came back, which the *Publish…*
+    dialog of that build shows.
+    """
+    db.table("try_inputs").create(
+        {
+            "enterprise_id": str,
+            "team_id": str,
+            "channel_id": str,
+            "algorithm": str,
+            "input": str,
+            "commit_sha": str,
+            "result_line": str,
+            "updated_by": str,
+            "updated_at": str,
+        },
+        pk=(*CHANNEL_PK, "algorithm"),
+        not_null={*CHANNEL_PK, "algorithm", "input", "updated_by", "updated_at"},
+        defaults={"enterprise_id": ""},
+        if_not_exists=True,
+    )

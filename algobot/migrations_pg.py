@@ -151,6 +151,14 @@ STEPS: list[tuple[str, list[str]]] = [
                 key_last4 TEXT NOT NULL, set_at TEXT NOT NULL, PRIMARY KEY (enterprise_id, team_id, user_id))"""
         ],
     ),
+    (
+        "0013_try_inputs",
+        [
+            f"""CREATE TABLE IF NOT EXISTS try_inputs ({CHANNEL}, algorithm TEXT NOT NULL, input TEXT NOT NULL,
+                commit_sha TEXT, result_line TEXT, updated_by TEXT NOT NULL, updated_at TEXT NOT NULL,
+                PRIMARY KEY ({CHANNEL_PK}, algorithm))"""
+        ],
+    ),
 ]
 
 NAMES = [name for name, _ in STEPS]

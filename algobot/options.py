@@ -52,6 +52,7 @@ class Option:
     help: str = ""
     # A check for text options with a shape of their own (a duration): the problem, or None.
     validate: Callable[[str], str | None] | None = None
+    audit_length: bool = False  # the audit trail records the value's length, never its text (a call's input)
 
     def placeholder(self) -> str:
         """What the usage line shows after ``name=``: choices, else the default, else ``…``."""

@@ -1,4 +1,4 @@
-"""Let a person run create, update, compile and publish in this channel (starts the allow list)."""
+"""Let a person run create, update, compile, publish and call in this channel (starts the allow list)."""
 
 from __future__ import annotations
 

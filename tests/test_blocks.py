@@ -121,3 +121,18 @@ def test_durations_read_as_seconds_minutes_and_hours():
         "2 h",
         "—",
     ]
+
+
+def test_call_results_are_typed_escaped_and_fit_slack() -> None:
+    json_message = blocks.call_result_message("head", {"b": [1, 2], "a": "<x>"}, "json")
+    text = json.dumps(json_message)
+    assert '\\"b\\": [\\n    1' in text and "&lt;x&gt;" in text
+    binary = json.dumps(blocks.call_result_message("head", "AAEC", "binary"))
+    assert "3 bytes of binary data" in binary and "AAEC" in binary
+    void = json.dumps(blocks.call_result_message("head", None, "void"))
+    assert "not waited for" in void
+    huge = blocks.call_result_message("head", "&" * 20000, "text")
+    body = huge["blocks"][1]["text"]["text"]
+    assert len(body) <= blocks.SECTION_LIMIT and body.endswith("```") and "more characters not shown" in body
+    fenced = json.dumps(blocks.call_result_message("head", "a```b", "text"))
+    assert "a```b" not in fenced

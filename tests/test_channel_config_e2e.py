@@ -161,7 +161,7 @@ def test_allow_list_limits_changes_but_not_reads(bot, created_algorithm):
     bot.reply(lambda m: not m.is_ephemeral and "may now run create" in message_text(m))
 
     bot.command("update demo/hello license=mit", user=MEMBER)
-    assert bot.reply_containing("limits create, update, compile and publish", user=MEMBER).is_ephemeral
+    assert bot.reply_containing("limits create, update, compile, publish and call", user=MEMBER).is_ephemeral
     assert bot.sandbox.client().info("demo/hello")["settings"]["license"] == "apl"
     bot.command("info demo/hello", user=MEMBER)
     bot.reply_containing("Latest version", user=MEMBER)

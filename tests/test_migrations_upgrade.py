@@ -124,6 +124,15 @@ SEED_ROWS: dict[str, Callable[[], dict[str, Any]]] = {
         "key_last4": TEST_API_KEY[-4:],
         "set_at": WHEN,
     },
+    "try_inputs": lambda: {
+        **CHANNEL,
+        "algorithm": "demo/hello",
+        "input": '{"name": "Sam"}',
+        "commit_sha": "0123456789abcdef0123456789abcdef01234567",
+        "result_line": "Hello Sam",
+        "updated_by": "U1",
+        "updated_at": "2024-05-01T12:00:00+00:00",
+    },
 }
 AUDITED = [
     audit.AuditEntry.in_channel(REF, user_id="U1", action="login", source="modal", arguments={"endpoint": None}),

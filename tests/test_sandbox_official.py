@@ -33,7 +33,7 @@ def test_create_compile_call_publish_info(sandbox: RunningSandbox, official, tmp
     sandbox.box.wait_for_builds()
 
     response = official.algo(f"demo/hello/{git_hash}").pipe("world")
-    assert response.result == "world" and response.metadata.content_type == "text"
+    assert response.result == "Hello world" and response.metadata.content_type == "text"
 
     published = algo.publish(version_info={"version_type": "minor"})
     assert published["version_info"]["semantic_version"] == "0.1.0"

@@ -7,11 +7,13 @@ import json
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from algobot import blocks, ids, messages
+from algobot import blocks, ids, messages, tries
+from algobot.channels import ChannelStore
 from algobot.dispatch import Invocation, Reply, deliver, execute
 from algobot.listeners.common import Wiring, channel_ref, hand_off, user_id
 from algobot.listeners.responder import BoltResponder
 from algobot.parsing import ParsedCommand
+from algobot.store import open_store
 
 
 def register(app: App, wiring: Wiring) -> None:
@@ -73,13 +75,60 @@ def register(app: App, wiring: Wiring) -> None:
         metadata = ref.to_metadata(
             services.cipher, user, algorithm=value.get("algorithm"), build_id=build_id, git_hash=git_hash
         )
-        view = blocks.publish_modal(
-            algorithm=str(value.get("algorithm")),
-            private_metadata=metadata,
-            build_id=str(build_id) if build_id else None,
-            commit=str(git_hash) if git_hash else None,
-        )
+        algorithm = str(value.get("algorithm"))
+
+        def open_dialog() -> None:
+            db = open_store(services.settings.database_location)
+            try:  # what a Try of this build answered here, if it was tried
+                tried = tries.tried_line(db, ref, algorithm, str(git_hash) if git_hash else None)
+            finally:
+                db.close()
+            view = blocks.publish_modal(
+                algorithm=algorithm,
+                private_metadata=metadata,
+                build_id=str(build_id) if build_id else None,
+                commit=str(git_hash) if git_hash else None,
+                tried=tried,
+            )
+            deliver(Reply(view=view), responder)
+
         # Opened as login's dialog is, through a Reply. A Slack call only (no Algorithmia), and the
         # trigger expires in 3 s: not behind the command queue.
         responder = BoltResponder(client, ref, user, trigger_id=body.get("trigger_id"))
-        work.notify(lambda: deliver(Reply(view=view), responder))
+        work.notify(open_dialog)
+
+    @app.action({"action_id": ids.ACTION_OPEN_TRY})
+    def on_open_try(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
+        ack()
+        value = json.loads(action.get("value") or "{}")
+        ref, user = channel_ref(body), user_id(body)
+        algorithm, build_id, git_hash = str(value.get("algorithm")), value.get("build_id"), str(value.get("git_hash"))
+        message = body.get("message") or {}
+        # The answer goes into the notice's thread; the dialog calls this build's commit, nothing else.
+        thread = str(message.get("thread_ts") or message.get("ts") or "")
+        metadata = ref.to_metadata(
+            services.cipher, user, algorithm=algorithm, build_id=build_id, git_hash=git_hash, thread=thread
+        )
+
+        def open_dialog() -> None:
+            db = open_store(services.settings.database_location)
+            try:
+                channels = ChannelStore(db, services.cipher)
+                default = services.settings.algorithmia_api
+                initial = tries.initial_input(
+                    db, ref, algorithm, lambda: tries.sample_input(channels, ref, algorithm, default)
+                )
+            finally:
+                db.close()
+            view = blocks.try_modal(
+                algorithm=algorithm,
+                private_metadata=metadata,
+                build_id=str(build_id) if build_id else None,
+                commit=git_hash,
+                initial=initial,
+            )
+            deliver(Reply(view=view), responder)
+
+        # Like Publish…: the trigger expires in 3 s, so not behind the command queue.
+        responder = BoltResponder(client, ref, user, trigger_id=body.get("trigger_id"))
+        work.notify(open_dialog)

@@ -1,4 +1,4 @@
-"""Dialog submissions: Publish… and login. Field errors are answered in the ack, so the dialog stays
+"""Dialog submissions: Publish…, Try and login. Field errors are answered in the ack, so the dialog stays
 open with what was typed; a dialog's channel comes from its signed private_metadata only."""
 
 from __future__ import annotations
@@ -65,6 +65,31 @@ def register(app: App, wiring: Wiring) -> None:
         if not hand_off(work, "publish", body, responder, lambda: execute(services, invocation, parsed, responder)):
             # The dialog stays open with the sentence, so nothing typed is lost.
             ack(response_action="errors", errors={ids.BLOCK_PUBLISH_VERSION: messages.BUSY_FIELD})
+            return
+        ack()
+
+    @app.view(ids.VIEW_TRY)
+    def on_try_submit(ack: Ack, body: dict, view: dict, client: WebClient) -> None:
+        values = view.get("state", {}).get("values", {})
+        text = str(((values.get(ids.BLOCK_TRY_INPUT) or {}).get(ids.ACTION_TRY_INPUT) or {}).get("value") or "")
+        target = dialog_target(services.cipher, body, view)
+        if target is None:
+            ack(response_action="errors", errors={ids.BLOCK_TRY_INPUT: messages.DIALOG_NOT_FOR_YOU})
+            return
+        if contains_key_shape(text):
+            ack(response_action="errors", errors={ids.BLOCK_TRY_INPUT: messages.DIALOG_FIELD_HOLDS_A_KEY})
+            return
+        meta = target.extra
+        # The build's commit from the signed metadata: the dialog calls exactly the build it was opened on.
+        options = {"input": text, "thread": str(meta.get("thread") or "")}
+        parsed = ParsedCommand(
+            name="call", positional=(f"{meta.get('algorithm')}/{meta.get('git_hash')}",), options=options
+        )
+        user = user_id(body)
+        invocation = Invocation(ref=target.ref, user_id=user, source="modal")
+        responder = BoltResponder(client, target.ref, user)
+        if not hand_off(work, "call", body, responder, lambda: execute(services, invocation, parsed, responder)):
+            ack(response_action="errors", errors={ids.BLOCK_TRY_INPUT: messages.BUSY_FIELD})
             return
         ack()
 

@@ -14,7 +14,6 @@ import binascii
 import json
 import re
 import shutil
-import time
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -46,6 +45,8 @@ if TYPE_CHECKING:
 
     from sqlite_utils import Database
 
+    from algobot.sandbox.runs import RunOutcome
+
 
 class Sandbox(Protocol):
     """What the handlers need of `algobot.sandbox.app.Sandbox`, which dispatches to them.
@@ -64,10 +65,19 @@ class Sandbox(Protocol):
 
     def start_build(self, algo: dict[str, Any], commit_sha: str, trigger: str) -> dict[str, Any]: ...
 
+    @property
+    def call_timeout_cap(self) -> float: ...
+
+    def run_algorithm(
+        self, algo: dict[str, Any], build: dict[str, Any], raw: bytes, kind: str, timeout: float
+    ) -> RunOutcome: ...
+
 
 CODE_RESOURCE_NOT_FOUND = 1000  # a build or version of an existing algorithm
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
+DEFAULT_CALL_TIMEOUT = 300.0  # seconds, the API's default
+MAX_CALL_TIMEOUT = 3000  # the API's maximum
 SOURCE = {"scm": {"id": "internal", "provider": "internal", "default": True, "enabled": True}}
 # Used with fullmatch: ``$`` would accept a trailing newline.
 _HEX_RE = re.compile(r"[0-9a-f]{7,40}")
@@ -626,7 +636,7 @@ def get_version(sb: Sandbox, req: Request, caller: Caller, u: str, a: str, git_h
 
 
 # ---------------------------------------------------------------------------
-# Calling an algorithm: a minimal echo, enough for the official client's flow
+# The algorithm API (docs/algorithmia-contract.md, "Algorithm API"): apply(input), run confined
 # ---------------------------------------------------------------------------
 
 
@@ -648,9 +658,47 @@ def _resolve_call(db: Database, algo: dict[str, Any], version: str | None, owner
     return None
 
 
+def _call_timeout(req: Request, cap: float) -> float:
+    """The ``timeout`` query parameter in seconds (default 300, at most 3000 as the API allows), capped
+    at the sandbox's build timeout: a call runs under the same limits as a build."""
+    text = req.arg("timeout")
+    if text is None or text == "":
+        return min(DEFAULT_CALL_TIMEOUT, cap)
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= MAX_CALL_TIMEOUT:
+        raise invalid(f"timeout must be a number of seconds from 1 to {MAX_CALL_TIMEOUT}, not '{text}'")
+    return min(value, cap)
+
+
+def _call_input(req: Request) -> tuple[bytes, str]:
+    """The body and how it is decoded for ``apply``: ``json``, ``text`` or ``binary`` by its content type."""
+    raw = req.body()
+    if req.content_type == "application/json":
+        try:
+            json.loads(raw or b"null")
+        except (ValueError, UnicodeDecodeError):
+            raise ApiFailure(400, CODE_INVALID_JSON, "Input is not valid JSON") from None
+        return raw or b"null", "json"
+    if req.content_type in ("text/plain", "application/text"):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise invalid("Text input must be UTF-8; send bytes as application/octet-stream") from None
+        return raw, "text"
+    return raw, "binary"
+
+
 def call_algorithm(sb: Sandbox, req: Request, caller: Caller, u: str, a: str, version: str | None = None) -> Response:
-    """POST /v1/algo/{u}/{a}[/{version}]: echoes its input; the sandbox does not run algorithm code."""
-    started = time.monotonic()
+    """POST /v1/algo/{u}/{a}[/{version}]: run that version's ``apply`` on the input.
+
+    An algorithm's own failure (an exception, a timeout, no result) is answered 200 with
+    ``{"error": {"message", "error_type", "stacktrace"?}}``, the form the official client turns into
+    its ``AlgorithmException`` (it reads no error body of a non-2xx answer). ``stdout=true`` adds
+    ``metadata.stdout`` for the owner only; ``output=void`` answers at once without running.
+    """
     with sb.db() as db:
         algo = store.get_algorithm(db, u, a)
         if algo is None:
@@ -660,30 +708,30 @@ def call_algorithm(sb: Sandbox, req: Request, caller: Caller, u: str, a: str, ve
         raise ApiFailure(
             404, CODE_RESOURCE_NOT_FOUND, f"No callable version of {u}/{a} matches '{version or 'latest'}'"
         )
-    raw = req.body()
-    request_id = str(uuid.uuid4())
     output = req.arg("output")
-    if output == "raw":
-        return Response(200, raw=raw, content_type="text/plain")
     if output == "void":
-        return Response(200, {"async": True, "request_id": request_id})
-    if req.content_type == "application/json":
-        try:
-            result: Any = json.loads(raw or b"null")
-        except (ValueError, UnicodeDecodeError):
-            raise ApiFailure(400, CODE_INVALID_JSON, "Input is not valid JSON") from None
-        content_type = "json"
-    elif req.content_type in ("text/plain", "application/text"):
-        result, content_type = raw.decode("utf-8", "replace"), "text"
-    else:
-        result, content_type = base64.b64encode(raw).decode("ascii"), "binary"
-    metadata = {
-        "content_type": content_type,
-        "duration": round(time.monotonic() - started, 6),
-        "request_id": request_id,
+        return Response(200, {"async": True, "request_id": str(uuid.uuid4())})
+    timeout = _call_timeout(req, sb.call_timeout_cap)
+    raw, kind = _call_input(req)
+    outcome = sb.run_algorithm(algo, build, raw, kind, timeout)
+    if outcome.error is not None:
+        if output == "raw":
+            return Response(400, raw=str(outcome.error.get("message")).encode("utf-8"), content_type="text/plain")
+        return Response(200, {"error": outcome.error})
+    if output == "raw":
+        if outcome.content_type == "binary":
+            return Response(200, raw=base64.b64decode(outcome.result), content_type="application/octet-stream")
+        text = outcome.result if outcome.content_type == "text" else json.dumps(outcome.result)
+        return Response(200, raw=text.encode("utf-8"), content_type="text/plain")
+    metadata: dict[str, Any] = {
+        "content_type": outcome.content_type,
+        "duration": outcome.duration,
+        "request_id": str(uuid.uuid4()),
         "version": build["semantic_version"] or build["commit_sha"],
     }
-    return Response(200, {"result": result, "metadata": metadata})
+    if caller.user == u and str(req.arg("stdout") or "").lower() == "true":
+        metadata["stdout"] = outcome.stdout
+    return Response(200, {"result": outcome.result, "metadata": metadata})
 
 
 ALGO = "/v1/algorithms/{u}/{a}"

@@ -33,8 +33,9 @@ from algobot.algorithmia import (
 from algobot.parsing import UsageError
 from algobot.sandbox import store
 from algobot.sandbox.api import ROUTES, Caller
-from algobot.sandbox.builds import BuildJob, BuildRunner
+from algobot.sandbox.builds import BuildJob, BuildRunner, isolation_available
 from algobot.sandbox.git import DEFAULT_MAX_PUSH_BYTES, make_git_app, repo_path
+from algobot.sandbox.runs import RunOutcome, run_algorithm
 from algobot.sandbox.web import ApiFailure, Request, Response, error_body, match, send
 
 log = logging.getLogger(__name__)
@@ -285,6 +286,39 @@ class Sandbox:
             trigger,
         )
         return row
+
+    # -- algorithm calls ------------------------------------------------------------
+
+    @property
+    def call_timeout_cap(self) -> float:
+        """A call runs under the limits of a build, its timeout included."""
+        return self._builds.build_timeout
+
+    def run_algorithm(
+        self, algo: dict[str, Any], build: dict[str, Any], raw: bytes, kind: str, timeout: float
+    ) -> RunOutcome:
+        """Run ``apply`` of the build's commit on the input, confined as builds are (`algobot.sandbox.runs`)."""
+        isolate = isolation_available() if self._builds.isolate is None else self._builds.isolate
+        outcome = run_algorithm(
+            self.repo_path(algo["owner"], algo["name"]),
+            build["commit_sha"],
+            algo["name"],
+            store.loads(algo["settings"]).get("language"),
+            raw,
+            kind,
+            timeout=timeout,
+            hidden=[p.resolve() for p in self._builds.private_paths],
+            isolate=isolate,
+        )
+        log.info(
+            "sandbox call of %s/%s at %s: %s in %.3f s",
+            algo["owner"],
+            algo["name"],
+            build["commit_sha"][:12],
+            "error" if outcome.error else outcome.content_type,
+            outcome.duration,
+        )
+        return outcome
 
     def _finish_build(self, build_id: str, status: str, logs: str) -> None:
         with self.write_lock, self.db() as db:

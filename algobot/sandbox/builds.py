@@ -337,9 +337,20 @@ class _Tail:
 
 
 def _run(
-    command: list[str], cwd: Path, tmp: Path, timeout: float, *, hidden: Sequence[Path] = (), isolate: bool = False
+    command: list[str],
+    cwd: Path,
+    tmp: Path,
+    timeout: float,
+    *,
+    hidden: Sequence[Path] = (),
+    isolate: bool = False,
+    pushed_code: bool | None = None,
 ) -> _Result:
-    """Run with a minimal environment; kill the whole process group (or namespace) on timeout."""
+    """Run with a minimal environment; kill the whole process group (or namespace) on timeout.
+
+    ``pushed_code`` (default: a ``bash`` command, i.e. ``build.sh``) runs the command as `BUILD_USER`
+    when isolated; the sandbox's algorithm runs (`algobot.sandbox.runs`) pass True.
+    """
     env = {
         "PATH": os.environ.get("PATH", os.defpath),
         "HOME": str(tmp),
@@ -351,7 +362,7 @@ def _run(
     env[MARKER_VARIABLE] = marker.split("=", 1)[1]
     if isolate:
         env.update(FSIZE=str(MAX_FILE_BYTES), HOME="/tmp", TMPDIR="/tmp")
-        if command[0] == "bash":  # pushed code: not even root without capabilities, but nobody
+        if command[0] == "bash" if pushed_code is None else pushed_code:  # not even root without caps: nobody
             uid, gid = _build_user()
             _chown_tree(tmp, uid, gid)
             env["RUN_AS"] = f"{uid}:{gid}"

@@ -25,7 +25,7 @@ HELLO_FILES = {
     "requirements.txt": "",
     "src/__init__.py": "",
     "src/hello.py": (
-        '"""demo/hello: greets its input."""\n\n\ndef apply(input):\n    return "hello {}".format(input)\n'
+        '"""demo/hello: greets its input."""\n\n\ndef apply(input):\n    return "Hello {}".format(input)\n'
     ),
 }
 BROKEN_FILES = {
