@@ -425,12 +425,23 @@ def confirm_message(text: str, confirm_text: str, action_id: str, value: str, di
 
 
 def build_notice_message(
-    algorithm: str, build: dict[str, Any], *, started_by: str | None, with_buttons: bool = True
+    algorithm: str,
+    build: dict[str, Any],
+    *,
+    started_by: str | None,
+    with_buttons: bool = True,
+    mention: str | None = None,
+    streak: str | None = None,
 ) -> dict[str, Any]:
-    """The final status of a build: one message, updated in place when Slack started the build."""
+    """The final status of a build: one message, updated in place when Slack started the build.
+
+    ``mention`` is the Slack user a failure pings (in the fallback text too, which is what notifies);
+    ``streak`` says where the build stands ("Broken since …", "Fixed after N failed builds")."""
     status = str(build.get("status") or "")
     build_id = str(build.get("build_id") or "")
     headline = f"{STATUS_EMOJI.get(status, '')} {messages.build_notice(status, algorithm, build_id)}"
+    if streak:
+        headline += f"\n{streak}"
     pairs: list[tuple[str, Any]] = [
         ("Commit", _short(build.get("commit_sha"))),
         ("Duration", _duration(build)),
@@ -456,7 +467,34 @@ def build_notice_message(
             buttons.append(publish_button(algorithm, build))
         elements.append(actions(*buttons))
     fallback = f"{algorithm} build {build_id} {status}"
+    if mention:
+        ping = messages.build_failed_mention(esc(mention))
+        elements.insert(1, section(ping))
+        fallback = f"{ping} {fallback}"
     return message(elements, fallback=fallback)
+
+
+def release_notice_message(algorithm: str, version: dict[str, Any], attribution: str) -> dict[str, Any]:
+    """A new published version of a watched algorithm, however it was published.
+
+    ``attribution`` is mrkdwn already ("published from Slack by <@U…>", "published outside Slack")."""
+    info = version.get("version_info") or {}
+    semantic = str(info.get("semantic_version") or "")
+    settings = version.get("settings") or {}
+    headline = messages.release_notice(algorithm, semantic)
+    elements: list[Block] = [
+        section(headline),
+        fields_section(
+            [
+                ("Commit", _short(info.get("git_hash"))),
+                ("Callable by", settings.get("algorithm_callability") or "—"),
+            ]
+        ),
+    ]
+    if info.get("release_notes"):
+        elements.append(section(f">{esc(truncate(str(info['release_notes']), 1500))}"))
+    elements.append(context(attribution))
+    return message(elements, fallback=f"{algorithm} {semantic} was published, {attribution}")
 
 
 def publish_button(algorithm: str, build: dict[str, Any]) -> ButtonElement:

@@ -530,9 +530,75 @@ def build_notice(status: str, algorithm: str, build_id: str) -> str:
     return f"Build `{esc(build_id)}` of *{esc(algorithm)}* {BUILD_STATUS_WORD.get(status, esc(status))}"
 
 
-def watching_started(user_id: str, algorithm: str, only: str) -> str:
-    which = {"all": "every build", "failed": "failed builds", "succeeded": "succeeded builds"}[only]
-    return f":eyes: <@{user_id}> subscribed this channel to {which} of *{esc(algorithm)}*."
+_ONLY_PHRASES = {
+    "all": "every build and release",
+    "failed": "failed builds",
+    "succeeded": "succeeded builds",
+    "changes": "builds that break or fix it",
+    "releases": "releases",
+}
+
+
+def only_phrase(only: str) -> str:
+    """What a stored ``only=`` value posts, in words ("failed builds and releases")."""
+    words = [word for word in only.split(",") if word] or ["all"]
+    phrases = [_ONLY_PHRASES.get(word, esc(word)) for word in words]
+    return phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
+
+
+def only_empty(raw: str) -> str:
+    return f"only= takes a comma list of words without blanks, e.g. only=failed,releases, not '{raw}'."
+
+
+def only_unknown(word: str, words: Sequence[str]) -> str:
+    return f"only= takes a comma list of {', '.join(words)}; '{word}' is not one of them."
+
+
+ONLY_ALL_ALONE = "only=all already means every build and release: give it alone, or list just what you want."
+ONLY_CHANGES_ALONE = (
+    "only=changes already picks which failed and succeeded builds to post: give it without failed or "
+    "succeeded (only=changes,releases adds releases)."
+)
+
+
+def watching_started(user_id: str, algorithm: str, only: str, mention: bool = True) -> str:
+    quiet = "" if mention else " Failures mention nobody."
+    return f":eyes: <@{user_id}> subscribed this channel to {only_phrase(only)} of *{esc(algorithm)}*.{quiet}"
+
+
+def build_failed_mention(user_id: str) -> str:
+    """The line of a failed build notice that pings the person who started the build."""
+    return f"<@{user_id}>, this build of yours failed."
+
+
+def broken_since(commit: str | None, failures: int) -> str:
+    """A failed build's place in its failing streak (``only=changes`` and every watched failure)."""
+    count = "" if failures < 2 else f" ({failures} failed builds in a row)"
+    return f"Broken since `{esc((commit or '?')[:12])}`{count}"
+
+
+def fixed_after(failures: int) -> str:
+    return f"Fixed after {failures} failed build{'s' if failures != 1 else ''}"
+
+
+def release_notice(algorithm: str, version: str) -> str:
+    return f":rocket: *{esc(algorithm)}* *{esc(version)}* was published"
+
+
+def release_requested(requested_by: str, approved_by: str) -> str:
+    return f"requested by <@{requested_by}>, approved by <@{approved_by}>"
+
+
+def release_published_by(user_id: str) -> str:
+    return f"published from Slack by <@{user_id}>"
+
+
+RELEASE_OUTSIDE_SLACK = "published outside Slack"
+
+
+def release_owner(user_id: str) -> str:
+    """Who a release made outside Slack is attributed to: the person mapped to the algorithm's owner."""
+    return f"owner <@{user_id}>"
 
 
 def watching_stopped(user_id: str, algorithms: list[str]) -> str:
@@ -549,8 +615,9 @@ def not_watching(algorithm: str | None) -> str:
 NOTHING_WATCHED = "This channel watches no algorithm. Start with `/algo watch USER/ALGO`."
 
 
-def watching_line(algorithm: str, only: str, created_by: str) -> str:
-    return f"• *{esc(algorithm)}* — {esc(only)} builds (set up by <@{created_by}>)"
+def watching_line(algorithm: str, only: str, created_by: str, mention: bool = True) -> str:
+    quiet = ", failures mention nobody" if not mention else ""
+    return f"• *{esc(algorithm)}* — {only_phrase(only)} (set up by <@{created_by}>{quiet})"
 
 
 def outage_notice(endpoint: str, minutes: int) -> str:

@@ -8,7 +8,7 @@ anything else happens (no permission lookup, no API call), so every problem foun
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from algobot import messages
@@ -50,6 +50,7 @@ class Option:
     shown: str = ""  # the usage line's placeholder when neither choices nor a default say it
     hidden: bool = False
     help: str = ""
+    parse: Callable[[str], str] | None = None  # a text option's own check: its canonical form or a UsageError
 
     def placeholder(self) -> str:
         """What the usage line shows after ``name=``: choices, else the default, else ``…``."""
@@ -99,6 +100,8 @@ class Option:
             return raw.lower()
         if self.setting:
             validate_settings({self.name: raw})
+        if self.parse is not None:
+            return self.parse(raw)
         return raw
 
     def check(self, parsed: ParsedCommand) -> None:
