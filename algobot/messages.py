@@ -581,6 +581,23 @@ def fixed_after(failures: int) -> str:
     return f"Fixed after {failures} failed build{'s' if failures != 1 else ''}"
 
 
+def me_shown(name: str | None) -> str:
+    """`/algo me`: which Algorithmia user the person said they are."""
+    if name is None:
+        return (
+            "You have not said which Algorithmia user you are. `/algo me algorithmia=USERNAME` lets failed "
+            "builds and releases of that user's algorithms mention you."
+        )
+    return f"You are *{esc(name)}* on Algorithmia: failed builds and releases of `{esc(name)}/…` mention you."
+
+
+def me_set(name: str) -> str:
+    return (
+        f":bust_in_silhouette: Noted: you are *{esc(name)}* on Algorithmia. Failed builds and releases of "
+        f"`{esc(name)}/…` in watching channels of this workspace will mention you (unless a channel said mention=off)."
+    )
+
+
 def release_notice(algorithm: str, version: str) -> str:
     return f":rocket: *{esc(algorithm)}* *{esc(version)}* was published"
 

@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "releases",
     "audit",
     "status",
+    "me",
     "login",
     "logout",
     "allow",

@@ -13,7 +13,7 @@ from algobot.notify import store
 from algobot.store import connect
 from tests.fixtures.bot import message_text
 from tests.fixtures.sandbox import BROKEN_PY, HELLO_PY, push_files
-from tests.fixtures.slack import ADMIN, DEV_CHANNEL
+from tests.fixtures.slack import ADMIN, DEV_CHANNEL, MEMBER
 from tests.test_notifications import REF, Clock, make_job, notices, run_until, watched
 
 VERSIONS = ("GET", "/v1/algorithms/{u}/{a}/versions")
@@ -182,3 +182,39 @@ def test_bad_only_values_are_refused_with_the_fix(bot, demo_channel):
         assert response.status_code == 200 and problem in response.text, (text, response.text)
     with connect(bot.settings.database_location) as db:
         assert store.subscriptions(db, REF) == []
+
+
+def test_me_maps_a_person_to_an_algorithmia_user_and_their_failures_mention_them(bot, clock, job, tmp_path):
+    bot.command("me", user=MEMBER)
+    assert bot.reply_containing("You have not said which Algorithmia user you are", user=MEMBER).is_ephemeral
+    bot.command("me algorithmia=demo/x", user=MEMBER)
+    refused = bot.reply_containing("not a valid user name", user=MEMBER)
+    assert refused.is_ephemeral and "/algo me [algorithmia=USERNAME]" in message_text(refused)
+    bot.command("me algorithmia=demo", user=MEMBER)
+    assert bot.reply_containing("Noted: you are *demo*", user=MEMBER).is_ephemeral
+    bot.command("me", user=MEMBER)
+    assert bot.reply_containing("You are *demo* on Algorithmia", user=MEMBER).is_ephemeral
+
+    clone = watched(bot, "demo/hello")  # owned by the Algorithmia user demo
+    push_and_settle(bot, job, clock, clone, {"src/bad.py": BROKEN_PY}, tmp_path, 1, message="break")
+    [failure] = notices(bot)
+    assert f"<@{MEMBER}>, this build of yours failed." in message_text(failure) and f"<@{MEMBER}>" in failure.text
+    push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path, message="fix", delete=("src/bad.py",))
+    bot.box.wait_for_builds()
+    run_until(job, clock, settled(bot, 2))
+    assert f"<@{MEMBER}>" not in message_text(notices(bot)[-1])  # a success pings nobody
+    bot.sandbox.client().publish("demo/hello", version_info={"version_type": "minor"})
+    run_until(job, clock, lambda: releases_posted(bot))
+    assert f"published outside Slack · owner <@{MEMBER}>" in message_text(releases_posted(bot)[0])
+
+
+def test_a_mapping_is_per_person_and_workspace_and_never_pings_others(bot, clock, job, tmp_path):
+    bot.command("me algorithmia=someone_else", user=MEMBER)
+    bot.reply_containing("Noted: you are *someone_else*", user=MEMBER)
+    clone = watched(bot, "demo/hello")
+    push_and_settle(bot, job, clock, clone, {"src/bad.py": BROKEN_PY}, tmp_path, 1, message="break")
+    [failure] = notices(bot)
+    assert "of yours failed" not in message_text(failure) and f"<@{MEMBER}>" not in failure.text
+    with connect(bot.settings.database_location) as db:
+        assert store.algorithmia_user(db, "", REF.team_id, MEMBER) == "someone_else"
+        assert store.algorithmia_user(db, "", "T-other", MEMBER) is None
