@@ -395,18 +395,33 @@ def audit_message(
     return message(blocks, fallback=title)
 
 
-def releases_message(algorithm: str, rows: list[dict[str, Any]], empty_text: str) -> dict[str, Any]:
-    """`/algo releases`: who published which version when, with notes."""
+def releases_message(
+    algorithm: str, releases: list[dict[str, Any]], more_value: str | None, empty_text: str
+) -> dict[str, Any]:
+    """`/algo releases`: the API's published versions, newest first, with who released each (from the
+    audit trail) and when algobot knows it; a More button for the next page.
 
-    blocks: list[Block] = [header(f"Releases of {algorithm}")]
-    if not rows:
-        blocks.append(section(empty_text))
-    for row in rows:
-        line = f":rocket: *{esc(row.get('version'))}* · {slack_date(row.get('time'))} · <@{esc(row.get('user_id'))}>"
-        if row.get("notes"):
-            line += f"\n>{esc(truncate(str(row['notes']), 500))}"
-        blocks.append(section(line))
-    return message(blocks, fallback=f"Releases of {algorithm}")
+    Each release: ``version``, ``git_hash``, ``callability``, ``notes``, ``attribution`` (mrkdwn) and
+    ``time`` (None for a release made outside Slack: the API gives versions no date)."""
+    lines = []
+    for item in releases:
+        line = (
+            f":rocket: *{esc(item.get('version'))}* · git `{esc(_short(item.get('git_hash')))}`"
+            f" · {esc(item.get('callability') or '—')} · {item.get('attribution')}"
+        )
+        if item.get("time"):
+            line += f" · {slack_date(item['time'])}"
+        if item.get("notes"):
+            line += f"\n>{esc(truncate(str(item['notes']), 500))}"
+        lines.append(line)
+    return _paged_message(
+        f"Releases of {algorithm}",
+        lines,
+        empty_text,
+        ids.ACTION_MORE_RELEASES,
+        more_value,
+        f"{len(releases)} releases of {algorithm}",
+    )
 
 
 def confirm_message(text: str, confirm_text: str, action_id: str, value: str, dialog: ConfirmObject) -> dict:

@@ -443,7 +443,7 @@ def audit_checkpoint(rows: int, head: str, moment: datetime) -> str:
     )
 
 
-NO_RELEASES = "No releases of {algorithm} were made from this workspace yet."
+NO_RELEASES = "{algorithm} has no published version yet."
 FULL_LOG_COMMENT = "Full build log of *{algorithm}* build `{build_id}`, requested by <@{user_id}>."
 FULL_LOG_PRIVATE = (
     ":page_facing_up: I sent you the full log of *{algorithm}* build `{build_id}` in your direct "

@@ -7,11 +7,15 @@ mention who started them. Time is passed in (`Clock`); nothing sleeps.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from algobot import audit
+from algobot.ids import ACTION_MORE_RELEASES
 from algobot.notify import store
 from algobot.store import connect
-from tests.fixtures.bot import message_text
+from tests.fixtures.bot import button_value, message_text
 from tests.fixtures.sandbox import BROKEN_PY, HELLO_PY, push_files
 from tests.fixtures.slack import ADMIN, DEV_CHANNEL, MEMBER
 from tests.test_notifications import REF, Clock, make_job, notices, run_until, watched
@@ -218,3 +222,59 @@ def test_a_mapping_is_per_person_and_workspace_and_never_pings_others(bot, clock
     with connect(bot.settings.database_location) as db:
         assert store.algorithmia_user(db, "", REF.team_id, MEMBER) == "someone_else"
         assert store.algorithmia_user(db, "", "T-other", MEMBER) is None
+
+
+def announced(bot, text):
+    return bot.reply(lambda m: not m.is_ephemeral and text in message_text(m))
+
+
+def test_releases_lists_the_api_versions_joined_with_the_audit_trail_with_paging(bot, built_algorithm):
+    api = bot.sandbox.client()
+    api.publish("demo/hello", version_info={"version_type": "minor", "release_notes": "from the CLI"})  # 0.1.0
+    bot.command("compile demo/hello")
+    announced(bot, "started a build")
+    bot.box.wait_for_builds()
+    bot.command('publish demo/hello notes="from slack"')
+    announced(bot, "*0.2.0*")
+    bot.command("compile demo/hello")
+    bot.reply(lambda _m: sum("started a build" in message_text(m) for m in bot.slack.messages(DEV_CHANNEL)) == 2)
+    bot.box.wait_for_builds()
+    api.publish("demo/hello", version_info={"version_type": "minor"})  # 0.3.0, as an approved request records it:
+    with connect(bot.settings.database_location) as db:
+        audit.record(
+            db,
+            audit.AuditEntry.in_channel(
+                REF,
+                user_id=ADMIN,
+                action="button:publish",
+                source="button",
+                algorithm="demo/hello",
+                arguments={"requested_by": MEMBER, "request_id": "r1"},
+                result="0.3.0",
+            ),
+            now=datetime.now(UTC),
+            key=bot.cipher.audit_key,
+        )
+
+    bot.command("releases demo/hello limit=2")
+    page = bot.reply_containing("Releases of demo/hello")
+    text = message_text(page)
+    assert page.is_ephemeral and text.index("0.3.0") < text.index("0.2.0") and "0.1.0" not in text
+    assert f"requested by <@{MEMBER}>, approved by <@{ADMIN}>" in text
+    assert f"published from Slack by <@{ADMIN}>" in text and "from slack" in text
+    bot.slack.click(
+        bot.url,
+        user=ADMIN,
+        channel=DEV_CHANNEL,
+        message_ts=page.ts,
+        action_id=ACTION_MORE_RELEASES,
+        value=button_value(page, ACTION_MORE_RELEASES),
+    )
+    more = bot.reply(lambda m: m.ts != page.ts and "Releases of demo/hello" in message_text(m))
+    assert "0.1.0" in message_text(more) and "published outside Slack" in message_text(more)
+    assert "from the CLI" in message_text(more) and "0.2.0" not in message_text(more)
+
+
+def test_releases_of_an_algorithm_never_published_says_so(bot, created_algorithm):
+    bot.command("releases demo/hello")
+    assert "demo/hello has no published version yet." in message_text(bot.reply_containing("Releases of"))
