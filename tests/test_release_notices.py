@@ -89,6 +89,35 @@ def test_a_version_published_through_the_api_reaches_the_channel_once_within_two
     assert len(releases_posted(bot)) == 1
 
 
+def test_a_release_right_after_a_successful_build_is_found_within_a_few_cycles(bot, clock, job, tmp_path):
+    clone = watched(bot, "demo/hello")
+    push_and_settle(bot, job, clock, clone, {"src/hello.py": HELLO_PY}, tmp_path, 1)
+    bot.sandbox.client().publish("demo/hello", version_info={"version_type": "minor"})
+    published_at = clock.now
+    run_until(job, clock, lambda: releases_posted(bot), step=5)
+    assert clock.now - published_at <= 20  # looked for every cycle, not once a minute
+
+
+def test_versions_published_before_watching_are_history(bot, built_algorithm, clock, job):
+    bot.sandbox.client().publish("demo/hello", version_info={"version_type": "minor"})
+    bot.command("watch demo/hello")
+    bot.reply(lambda m: "subscribed this channel" in message_text(m))
+    # A subscription from before releases were reported has no baseline: its first check takes one.
+    with connect(bot.settings.database_location) as db:
+        store.update_subscription(db, store.subscription(db, REF, "demo/hello"), release_seen=None)
+    for _ in range(15):
+        job.tick(clock.advance(11))
+    assert releases_posted(bot) == []
+    bot.command("compile demo/hello")
+    bot.reply(lambda m: not m.is_ephemeral and "started a build" in message_text(m))
+    bot.box.wait_for_builds()
+    run_until(job, clock, lambda: "succeeded" in " ".join(message_text(m) for m in notices(bot)))
+    bot.sandbox.client().publish("demo/hello", version_info={"version_type": "major"})
+    run_until(job, clock, lambda: releases_posted(bot))
+    [notice] = releases_posted(bot)
+    assert "*1.0.0* was published" in message_text(notice)
+
+
 def test_a_release_from_slack_says_who_published_it(bot, built_algorithm, clock, job):
     bot.command("watch demo/hello")
     bot.reply(lambda m: "subscribed this channel" in message_text(m))

@@ -103,6 +103,7 @@ class _Group:
     key: str | None = None
     endpoint: str = ""
     joined: bool = False  # not due itself: rides on another channel's list request
+    failed: bool = False  # a request for it failed this cycle (refused key, algorithm gone): no more of them
     next_at: float = 0.0  # when its list request is due again
 
     @property
@@ -407,6 +408,7 @@ class Poller:
             g
             for g in active
             if g.subscription is not None
+            and not g.failed
             and wants_releases(g.subscription.get("only"))
             and outcome.get(g.endpoint) != "down"
         ]
@@ -646,6 +648,7 @@ class Poller:
     def _api_failure(
         self, db: Store, group: _Group, error: Exception, outcome: dict[str, str], now: float, report: CycleReport
     ) -> None:
+        group.failed = True
         if isinstance(error, (Unauthorized, Forbidden)):
             if not store.poll_state(db, group.ref).get("auth_failed"):
                 store.set_poll_state(db, group.ref, auth_failed=1)
