@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from algobot import audit
+from algobot import audit, blocks
 from algobot.ids import ACTION_MORE_RELEASES
 from algobot.notify import store
 from algobot.store import connect
@@ -307,3 +307,16 @@ def test_releases_lists_the_api_versions_joined_with_the_audit_trail_with_paging
 def test_releases_of_an_algorithm_never_published_says_so(bot, created_algorithm):
     bot.command("releases demo/hello")
     assert "demo/hello has no published version yet." in message_text(bot.reply_containing("Releases of"))
+
+
+def test_a_release_notice_escapes_what_the_api_says_and_fits_slack():
+    notes = "<!channel> " + "x" * 4000
+    version = {
+        "version_info": {"semantic_version": "1.2.3", "git_hash": "a" * 40, "release_notes": notes},
+        "settings": {"algorithm_callability": "public"},
+    }
+    message = blocks.release_notice_message("demo/hello", version, "published outside Slack")
+    text = str(message["blocks"])
+    assert "<!channel>" not in text and "&lt;!channel&gt;" in text
+    assert "*demo/hello* *1.2.3* was published" in text and "aaaaaaa" in text and "public" in text
+    assert all(len(str(b)) < 3500 for b in message["blocks"]) and len(message["text"]) <= 4000

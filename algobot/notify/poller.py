@@ -11,7 +11,13 @@ drive cycles directly without a scheduler or real time. Polling is per algorithm
   request and its schedule (a different key is a different authority, so it gets its own request);
 - one GET for a tracked build the list did not show;
 - one logs request for a build that has ended (in a later cycle if its GET was this cycle's), so
-  no build costs more than one request in any cycle, and one request per build serves every channel.
+  no build costs more than one request in any cycle, and one request per build serves every channel;
+- one versions request per (endpoint, key, algorithm) watched for releases, at most once a minute,
+  and every cycle for a while after a build of it succeeded (a release follows a build): a version
+  newer than the newest one a subscription has seen becomes a release notice.
+
+A subscription also keeps the algorithm's previous final build result and its failing streak, which
+``only=changes`` filters on and build notices show ("Broken since …", "Fixed after N failed builds").
 
 Requests run concurrently on a bounded thread pool; all database work stays on the calling thread,
 one transaction per phase (claims, list, GET, logs, health). Durable state is only in the database
@@ -457,14 +463,10 @@ class Poller:
     def _notify_release(
         self, db: Store, group: _Group, version: dict[str, Any], number: str, now: float, report: CycleReport
     ) -> None:
-        attribution = self._release_attribution(db, group, number)
+        attribution = release_attribution(db, group.ref, group.algorithm, number, mention=_mentions(group.subscription))
         notice = blocks.release_notice_message(group.algorithm, version, attribution)
         key = f"release:{group.ref}:{group.algorithm}:{number}"
         self._enqueue(db, group.ref, key, "release", [NoticePart.of("post", notice)], now, report)
-
-    def _release_attribution(self, db: Store, group: _Group, number: str) -> str:
-        """Who released it, as the audit trail of the channel's workspace knows it (else: outside Slack)."""
-        return release_attribution(db, group.ref, group.algorithm, number, mention=_mentions(group.subscription))
 
     # -- steps ---------------------------------------------------------------------------------
 
