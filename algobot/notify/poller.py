@@ -440,8 +440,9 @@ class Poller:
     def _apply_versions(
         self, db: Store, group: _Group, versions: list[dict[str, Any]], now: float, report: CycleReport
     ) -> None:
-        sub = group.subscription
-        assert sub is not None
+        sub = self._fresh(db, group)
+        if sub is None:  # unwatched meanwhile
+            return
         burst = float(sub.get("release_burst_until") or 0) > now
         interval = self.settings.poll_seconds if burst else max(RELEASE_INTERVAL, self.settings.poll_seconds)
         seen = sub.get("release_seen")
@@ -585,7 +586,7 @@ class Poller:
 
         A success also makes the algorithm's versions be checked every cycle for a while: a release
         follows a successful build."""
-        sub = group.subscription
+        sub = self._fresh(db, group)
         if sub is None:
             return True, None
         status = row["status"]
@@ -603,6 +604,16 @@ class Poller:
             fields["next_release_at"] = min(float(sub.get("next_release_at") or 0), now)
         store.update_subscription(db, sub, **fields)
         return changed, streak
+
+    def _fresh(self, db: Store, group: _Group) -> dict[str, Any] | None:
+        """The group's subscription as committed now (callers hold the "poll" transaction, which
+        serialises pollers), so another poller's streak or versions-seen update is never overwritten."""
+        if group.subscription is None:
+            return None
+        row = store.subscription(db, group.ref, group.algorithm)
+        if row is not None:
+            group.subscription.update(row)
+        return group.subscription if row is not None else None
 
     def _mention(self, db: Store, group: _Group, row: dict[str, Any]) -> str | None:
         """Whom a failed build pings: who started it from Slack, else the person who said (``/algo me``)
