@@ -7,6 +7,7 @@ mention who started them. Time is passed in (`Clock`); nothing sleeps.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -87,6 +88,28 @@ def test_a_version_published_through_the_api_reaches_the_channel_once_within_two
         job.tick(clock.advance(11))
         other.tick(clock.now)
     assert len(releases_posted(bot)) == 1
+
+
+def test_two_pollers_at_once_post_a_release_once(bot, clock, tmp_path):
+    clone = watched(bot, "demo/hello")
+    push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
+    bot.box.wait_for_builds()
+    bot.sandbox.client().publish("demo/hello", version_info={"version_type": "minor"})
+    jobs = [make_job(bot), make_job(bot)]
+    for _ in range(8):
+        now = clock.advance(11)
+        barrier = threading.Barrier(2)
+
+        def run(job, now=now, barrier=barrier):
+            barrier.wait()
+            job.tick(now)
+
+        threads = [threading.Thread(target=run, args=(j,)) for j in jobs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert len(releases_posted(bot)) == 1 and len(notices(bot)) == 1
 
 
 def test_a_release_right_after_a_successful_build_is_found_within_a_few_cycles(bot, clock, job, tmp_path):

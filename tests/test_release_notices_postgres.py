@@ -22,6 +22,7 @@ from tests.test_release_notices import (  # noqa: F401 - collected here to run o
     test_only_failed_and_releases,
     test_only_releases_posts_releases_alone,
     test_releases_lists_the_api_versions_joined_with_the_audit_trail_with_paging,
+    test_two_pollers_at_once_post_a_release_once,
     test_versions_published_before_watching_are_history,
 )
 
