@@ -166,6 +166,13 @@ def split_algo_name(name: str) -> tuple[str, str]:
     return user, algo
 
 
+def validate_user_name(user: str) -> str:
+    """An Algorithmia user (or organization) name, as the first half of USER/ALGO takes it."""
+    if not isinstance(user, str) or not _USER_RE.fullmatch(user):
+        raise UsageError(f"'{user}' is not a valid user name: use letters, digits, '-' or '_' (at most 64 characters).")
+    return user
+
+
 def validate_algo_short_name(algo: str) -> str:
     """Algorithm names start with a letter and hold only letters, digits and underscores."""
     if not isinstance(algo, str) or not _ALGO_RE.fullmatch(algo):

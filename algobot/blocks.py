@@ -412,18 +412,33 @@ def audit_message(
     return message(blocks, fallback=title)
 
 
-def releases_message(algorithm: str, rows: list[dict[str, Any]], empty_text: str) -> dict[str, Any]:
-    """`/algo releases`: who published which version when, with notes."""
+def releases_message(
+    algorithm: str, releases: list[dict[str, Any]], more_value: str | None, empty_text: str
+) -> dict[str, Any]:
+    """`/algo releases`: the API's published versions, newest first, with who released each (from the
+    audit trail) and when algobot knows it; a More button for the next page.
 
-    blocks: list[Block] = [header(f"Releases of {algorithm}")]
-    if not rows:
-        blocks.append(section(empty_text))
-    for row in rows:
-        line = f":rocket: *{esc(row.get('version'))}* · {slack_date(row.get('time'))} · <@{esc(row.get('user_id'))}>"
-        if row.get("notes"):
-            line += f"\n>{esc(truncate(str(row['notes']), 500))}"
-        blocks.append(section(line))
-    return message(blocks, fallback=f"Releases of {algorithm}")
+    Each release: ``version``, ``git_hash``, ``callability``, ``notes``, ``attribution`` (mrkdwn) and
+    ``time`` (None for a release made outside Slack: the API gives versions no date)."""
+    lines = []
+    for item in releases:
+        line = (
+            f":rocket: *{esc(item.get('version'))}* · git `{esc(_short(item.get('git_hash')))}`"
+            f" · {esc(item.get('callability') or '—')} · {item.get('attribution')}"
+        )
+        if item.get("time"):
+            line += f" · {slack_date(item['time'])}"
+        if item.get("notes"):
+            line += f"\n>{esc(truncate(str(item['notes']), 500))}"
+        lines.append(line)
+    return _paged_message(
+        f"Releases of {algorithm}",
+        lines,
+        empty_text,
+        ids.ACTION_MORE_RELEASES,
+        more_value,
+        f"{len(releases)} releases of {algorithm}",
+    )
 
 
 def confirm_message(text: str, confirm_text: str, action_id: str, value: str, dialog: ConfirmObject) -> dict:
@@ -442,12 +457,23 @@ def confirm_message(text: str, confirm_text: str, action_id: str, value: str, di
 
 
 def build_notice_message(
-    algorithm: str, build: dict[str, Any], *, started_by: str | None, with_buttons: bool = True
+    algorithm: str,
+    build: dict[str, Any],
+    *,
+    started_by: str | None,
+    with_buttons: bool = True,
+    mention: str | None = None,
+    streak: str | None = None,
 ) -> dict[str, Any]:
-    """The final status of a build: one message, updated in place when Slack started the build."""
+    """The final status of a build: one message, updated in place when Slack started the build.
+
+    ``mention`` is the Slack user a failure pings (in the fallback text too, which is what notifies);
+    ``streak`` says where the build stands ("Broken since …", "Fixed after N failed builds")."""
     status = str(build.get("status") or "")
     build_id = str(build.get("build_id") or "")
     headline = f"{STATUS_EMOJI.get(status, '')} {messages.build_notice(status, algorithm, build_id)}"
+    if streak:
+        headline += f"\n{streak}"
     pairs: list[tuple[str, Any]] = [
         ("Commit", _short(build.get("commit_sha"))),
         ("Duration", _duration(build)),
@@ -475,7 +501,34 @@ def build_notice_message(
                 buttons.append(try_button(algorithm, build))
         elements.append(actions(*buttons))
     fallback = f"{algorithm} build {build_id} {status}"
+    if mention:
+        ping = messages.build_failed_mention(esc(mention))
+        elements.insert(1, section(ping))
+        fallback = f"{ping} {fallback}"
     return message(elements, fallback=fallback)
+
+
+def release_notice_message(algorithm: str, version: dict[str, Any], attribution: str) -> dict[str, Any]:
+    """A new published version of a watched algorithm, however it was published.
+
+    ``attribution`` is mrkdwn already ("published from Slack by <@U…>", "published outside Slack")."""
+    info = version.get("version_info") or {}
+    semantic = str(info.get("semantic_version") or "")
+    settings = version.get("settings") or {}
+    headline = messages.release_notice(algorithm, semantic)
+    elements: list[Block] = [
+        section(headline),
+        fields_section(
+            [
+                ("Commit", _short(info.get("git_hash"))),
+                ("Callable by", settings.get("algorithm_callability") or "—"),
+            ]
+        ),
+    ]
+    if info.get("release_notes"):
+        elements.append(section(f">{esc(truncate(str(info['release_notes']), 1500))}"))
+    elements.append(context(attribution))
+    return message(elements, fallback=f"{algorithm} {semantic} was published, {attribution}")
 
 
 def publish_button(algorithm: str, build: dict[str, Any]) -> ButtonElement:

@@ -3,10 +3,18 @@
 # Buttons that re-run a subcommand through the dispatcher; their value carries the command.
 ACTION_MORE_BUILDS = "algo_more_builds"
 ACTION_MORE_VERSIONS = "algo_more_versions"
+ACTION_MORE_RELEASES = "algo_more_releases"
 ACTION_FULL_LOG = "algo_full_log"
 ACTION_CONFIRM_PUBLISH = "algo_confirm_publish"
 ACTION_REBUILD = "algo_rebuild"
-COMMAND_ACTIONS = (ACTION_MORE_BUILDS, ACTION_MORE_VERSIONS, ACTION_FULL_LOG, ACTION_CONFIRM_PUBLISH, ACTION_REBUILD)
+COMMAND_ACTIONS = (
+    ACTION_MORE_BUILDS,
+    ACTION_MORE_VERSIONS,
+    ACTION_MORE_RELEASES,
+    ACTION_FULL_LOG,
+    ACTION_CONFIRM_PUBLISH,
+    ACTION_REBUILD,
+)
 
 ACTION_CANCEL = "algo_cancel"
 

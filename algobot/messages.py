@@ -551,7 +551,7 @@ def audit_checkpoint(rows: int, head: str, moment: datetime) -> str:
     )
 
 
-NO_RELEASES = "No releases of {algorithm} were made from this workspace yet."
+NO_RELEASES = "{algorithm} has no published version yet."
 FULL_LOG_COMMENT = "Full build log of *{algorithm}* build `{build_id}`, requested by <@{user_id}>."
 FULL_LOG_PRIVATE = (
     ":page_facing_up: I sent you the full log of *{algorithm}* build `{build_id}` in your direct "
@@ -715,9 +715,92 @@ def build_notice(status: str, algorithm: str, build_id: str) -> str:
     return f"Build `{esc(build_id)}` of *{esc(algorithm)}* {BUILD_STATUS_WORD.get(status, esc(status))}"
 
 
-def watching_started(user_id: str, algorithm: str, only: str) -> str:
-    which = {"all": "every build", "failed": "failed builds", "succeeded": "succeeded builds"}[only]
-    return f":eyes: <@{user_id}> subscribed this channel to {which} of *{esc(algorithm)}*."
+_ONLY_PHRASES = {
+    "all": "every build and release",
+    "failed": "failed builds",
+    "succeeded": "succeeded builds",
+    "changes": "builds that break or fix it",
+    "releases": "releases",
+}
+
+
+def only_phrase(only: str) -> str:
+    """What a stored ``only=`` value posts, in words ("failed builds and releases")."""
+    words = [word for word in only.split(",") if word] or ["all"]
+    phrases = [_ONLY_PHRASES.get(word, esc(word)) for word in words]
+    return phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
+
+
+def only_empty(raw: str) -> str:
+    return f"only= takes a comma list of words without blanks, e.g. only=failed,releases, not '{raw}'."
+
+
+def only_unknown(word: str, words: Sequence[str]) -> str:
+    return f"only= takes a comma list of {', '.join(words)}; '{word}' is not one of them."
+
+
+ONLY_ALL_ALONE = "only=all already means every build and release: give it alone, or list just what you want."
+ONLY_CHANGES_ALONE = (
+    "only=changes already picks which failed and succeeded builds to post: give it without failed or "
+    "succeeded (only=changes,releases adds releases)."
+)
+
+
+def watching_started(user_id: str, algorithm: str, only: str, mention: bool = True) -> str:
+    quiet = "" if mention else " Failures mention nobody."
+    return f":eyes: <@{user_id}> subscribed this channel to {only_phrase(only)} of *{esc(algorithm)}*.{quiet}"
+
+
+def build_failed_mention(user_id: str) -> str:
+    """The line of a failed build notice that pings the person who started the build."""
+    return f"<@{user_id}>, this build of yours failed."
+
+
+def broken_since(commit: str | None, failures: int) -> str:
+    """A failed build's place in its failing streak (``only=changes`` and every watched failure)."""
+    count = "" if failures < 2 else f" ({failures} failed builds in a row)"
+    return f"Broken since `{esc((commit or '?')[:12])}`{count}"
+
+
+def fixed_after(failures: int) -> str:
+    return f"Fixed after {failures} failed build{'s' if failures != 1 else ''}"
+
+
+def me_shown(name: str | None) -> str:
+    """`/algo me`: which Algorithmia user the person said they are."""
+    if name is None:
+        return (
+            "You have not said which Algorithmia user you are. `/algo me algorithmia=USERNAME` lets failed "
+            "builds and releases of that user's algorithms mention you."
+        )
+    return f"You are *{esc(name)}* on Algorithmia: failed builds and releases of `{esc(name)}/…` mention you."
+
+
+def me_set(name: str) -> str:
+    return (
+        f":bust_in_silhouette: Noted: you are *{esc(name)}* on Algorithmia. Failed builds and releases of "
+        f"`{esc(name)}/…` in watching channels of this workspace will mention you (unless a channel said mention=off)."
+    )
+
+
+def release_notice(algorithm: str, version: str) -> str:
+    return f":rocket: *{esc(algorithm)}* *{esc(version)}* was published"
+
+
+def release_requested(requested_by: str, approved_by: str) -> str:
+    return f"requested by <@{requested_by}>, approved by <@{approved_by}>"
+
+
+def release_published_by(user_id: str) -> str:
+    return f"published from Slack by <@{user_id}>"
+
+
+RELEASE_OUTSIDE_SLACK = "published outside Slack"
+
+
+def release_owner(user_id: str) -> str:
+    """Who a release made outside Slack is attributed to: the person mapped to the algorithm's owner."""
+    return f"owner <@{user_id}>"
 
 
 def watching_stopped(user_id: str, algorithms: list[str]) -> str:
@@ -734,8 +817,9 @@ def not_watching(algorithm: str | None) -> str:
 NOTHING_WATCHED = "This channel watches no algorithm. Start with `/algo watch USER/ALGO`."
 
 
-def watching_line(algorithm: str, only: str, created_by: str) -> str:
-    return f"• *{esc(algorithm)}* — {esc(only)} builds (set up by <@{created_by}>)"
+def watching_line(algorithm: str, only: str, created_by: str, mention: bool = True) -> str:
+    quiet = ", failures mention nobody" if not mention else ""
+    return f"• *{esc(algorithm)}* — {only_phrase(only)} (set up by <@{created_by}>{quiet})"
 
 
 def outage_notice(endpoint: str, minutes: int) -> str:

@@ -308,6 +308,38 @@ def _personal_keys(db: Database) -> None:
     )
 
 
+@migrations(name="0012_release_watch")
+def _release_watch(db: Database) -> None:
+    """Release notices, build-change alerts, mentions and who people are on Algorithmia.
+
+    Per subscription: whether failures mention people, the previous final build's result and the
+    current failing streak (for ``only=changes``), and the newest published version seen with when
+    the versions are checked next (NULL ``release_seen``: no baseline yet, the first check takes it).
+    ``only`` stays TEXT and now holds a comma list; old single words mean what they meant.
+    ``algorithmia_users`` maps a Slack user (per workspace) to the Algorithmia user they said they are.
+    """
+    subscriptions = db.table("subscriptions")
+    for column, kind, default in (
+        ("mention", int, 1),
+        ("last_result", str, None),
+        ("streak_commit", str, None),
+        ("streak_failures", int, 0),
+        ("release_seen", str, None),
+        ("next_release_at", float, 0.0),
+        ("release_burst_until", float, 0.0),
+    ):
+        if column not in subscriptions.columns_dict:
+            subscriptions.add_column(column, kind, not_null_default=default)
+    db.table("algorithmia_users").create(
+        {"enterprise_id": str, "team_id": str, "user_id": str, "algorithmia_user": str, "set_at": str},
+        pk=("enterprise_id", "team_id", "user_id"),
+        not_null={"enterprise_id", "team_id", "user_id", "algorithmia_user", "set_at"},
+        defaults={"enterprise_id": ""},
+        if_not_exists=True,
+    )
+    db.table("algorithmia_users").create_index(["enterprise_id", "team_id", "algorithmia_user"], if_not_exists=True)
+
+
 @migrations(name="0013_try_inputs")
 def _try_inputs(db: Database) -> None:
     """The last input a channel called an algorithm with (`/algo call`, *Try*), to prefill the next Try.

@@ -152,6 +152,25 @@ STEPS: list[tuple[str, list[str]]] = [
         ],
     ),
     (
+        "0012_release_watch",
+        [
+            "ALTER TABLE subscriptions ADD COLUMN IF NOT EXISTS mention INTEGER NOT NULL DEFAULT 1",
+            "ALTER TABLE subscriptions ADD COLUMN IF NOT EXISTS last_result TEXT",
+            "ALTER TABLE subscriptions ADD COLUMN IF NOT EXISTS streak_commit TEXT",
+            "ALTER TABLE subscriptions ADD COLUMN IF NOT EXISTS streak_failures INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE subscriptions ADD COLUMN IF NOT EXISTS release_seen TEXT",
+            """ALTER TABLE subscriptions
+                ADD COLUMN IF NOT EXISTS next_release_at DOUBLE PRECISION NOT NULL DEFAULT 0.0""",
+            """ALTER TABLE subscriptions
+                ADD COLUMN IF NOT EXISTS release_burst_until DOUBLE PRECISION NOT NULL DEFAULT 0.0""",
+            """CREATE TABLE IF NOT EXISTS algorithmia_users (enterprise_id TEXT NOT NULL DEFAULT '',
+                team_id TEXT NOT NULL, user_id TEXT NOT NULL, algorithmia_user TEXT NOT NULL, set_at TEXT NOT NULL,
+                PRIMARY KEY (enterprise_id, team_id, user_id))""",
+            """CREATE INDEX IF NOT EXISTS algorithmia_users_name
+                ON algorithmia_users (enterprise_id, team_id, algorithmia_user)""",
+        ],
+    ),
+    (
         "0013_try_inputs",
         [
             f"""CREATE TABLE IF NOT EXISTS try_inputs ({CHANNEL}, algorithm TEXT NOT NULL, input TEXT NOT NULL,

@@ -50,8 +50,7 @@ class Option:
     shown: str = ""  # the usage line's placeholder when neither choices nor a default say it
     hidden: bool = False
     help: str = ""
-    # A check for text options with a shape of their own (a duration): the problem, or None.
-    validate: Callable[[str], str | None] | None = None
+    parse: Callable[[str], str] | None = None  # a text option's own check: its canonical form or a UsageError
     audit_length: bool = False  # the audit trail records the value's length, never its text (a call's input)
 
     def placeholder(self) -> str:
@@ -102,10 +101,8 @@ class Option:
             return raw.lower()
         if self.setting:
             validate_settings({self.name: raw})
-        if self.validate is not None:
-            problem = self.validate(raw)
-            if problem:
-                raise UsageError(problem)
+        if self.parse is not None:
+            return self.parse(raw)
         return raw
 
     def check(self, parsed: ParsedCommand) -> None:

@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "releases",
     "audit",
     "status",
+    "me",
     "login",
     "logout",
     "allow",

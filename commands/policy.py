@@ -6,14 +6,16 @@ from algobot import blocks, messages, policy
 from algobot.dispatch import CommandContext, CommandSpec, Kind, Reply, first_line
 from algobot.mrkdwn import slack_date
 from algobot.options import Option
-from algobot.parsing import ParsedCommand
+from algobot.parsing import ParsedCommand, UsageError
 
 
-def _check_expires(raw: str) -> str | None:
+def _check_expires(raw: str) -> str:
     if policy.parse_duration(raw) is None:
         low, high = policy.MIN_EXPIRES_SECONDS, policy.MAX_EXPIRES_SECONDS
-        return messages.not_a_duration("expires", raw, policy.format_duration(low), policy.format_duration(high))
-    return None
+        raise UsageError(
+            messages.not_a_duration("expires", raw, policy.format_duration(low), policy.format_duration(high))
+        )
+    return raw
 
 
 APPROVALS = Option(
@@ -24,7 +26,7 @@ EXPIRES = Option(
     "expires",
     shown="24h",
     help="how long a request stays open",
-    validate=_check_expires,
+    parse=_check_expires,
 )
 KEYS = Option("keys", choices=policy.KEY_POLICIES, help="personal: changes need the person's own key")
 

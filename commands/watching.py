@@ -12,7 +12,9 @@ def run(ctx: CommandContext, parsed: ParsedCommand) -> Reply:
     rows = store.subscriptions(ctx.db, ctx.ref)
     if not rows:
         return Reply(ephemeral=blocks.text_message(messages.NOTHING_WATCHED))
-    lines = [messages.watching_line(r["algorithm"], r["only"], r["created_by"]) for r in rows]
+    lines = [
+        messages.watching_line(r["algorithm"], r["only"], r["created_by"], bool(r.get("mention", 1))) for r in rows
+    ]
     return Reply(ephemeral=blocks.text_message("\n".join(lines)))
 
 

@@ -98,6 +98,13 @@ SEED_ROWS: dict[str, Callable[[], dict[str, Any]]] = {
         "failures": 3,
         "next_attempt_at": 1714564900.0,
     },
+    "algorithmia_users": lambda: {
+        "enterprise_id": CHANNEL["enterprise_id"],
+        "team_id": CHANNEL["team_id"],
+        "user_id": "U1",
+        "algorithmia_user": "demo",
+        "set_at": WHEN,
+    },
     "secret_kdf": lambda: {
         "id": 1,
         "version": "scrypt-1",

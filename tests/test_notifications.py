@@ -389,9 +389,9 @@ def test_watching_and_unwatch(bot, created_algorithm):
     bot.command("watch demo/hello only=failed")
     bot.reply(lambda m: "failed builds of *demo/hello*" in message_text(m))
     bot.command("watch demo/other")
-    bot.reply(lambda m: "every build of *demo/other*" in message_text(m))
+    bot.reply(lambda m: "every build and release of *demo/other*" in message_text(m))
     bot.command("watching")
-    listing = bot.reply_containing("*demo/other* — all builds")
+    listing = bot.reply_containing("*demo/other* — every build and release")
     assert "*demo/hello* — failed builds" in message_text(listing)
     assert "(set up by <@U0ADMIN>)" in message_text(listing) and "since <@" not in message_text(listing)
     bot.command("unwatch demo/hello")
@@ -403,7 +403,7 @@ def test_watching_and_unwatch(bot, created_algorithm):
     bot.command("watch demo/nothing")
     assert bot.reply_containing("No such algorithm").is_ephemeral
     bot.command("watch demo/hello only=sometimes")
-    assert bot.reply_containing("only= must be one of").is_ephemeral
+    assert bot.reply_containing("'sometimes' is not one of them").is_ephemeral
 
 
 def test_watch_is_a_configuring_action(bot, demo_channel):

@@ -41,7 +41,7 @@ def test_the_usage_line_is_generated_from_the_declarations():
     [
         ("builds demo/hello limit=0", "limit= must be a whole number from 1 to 40, not 0."),
         ("builds demo/hello limit=ten", "limit= must be a whole number from 1 to 40, not 'ten'."),
-        ("watch demo/hello only=Sometimes", "only= must be one of all, failed, succeeded, not 'Sometimes'."),
+        ("watch demo/hello only=Sometimes", "'Sometimes' is not one of them."),
         ("create demo/x label=", 'label= is required, e.g. label="Sentiment analysis".'),
         ("create demo/x label=X pipeline_enabled=maybe", "pipeline_enabled must be true or false, not 'maybe'."),
         ("update demo/x license=wtfpl", "license must be one of apl, apache2, gpl3, mit; 'wtfpl' is not."),
@@ -75,7 +75,7 @@ def test_help_for_a_command_explains_its_options_from_the_declarations(bot):
     "text, problem",
     [
         ("builds demo/hello limit=many", "limit= must be a whole number from 1 to 40, not 'many'."),
-        ("watch demo/hello only=sometimes", "only= must be one of all, failed, succeeded, not 'sometimes'."),
+        ("watch demo/hello only=sometimes", "only= takes a comma list of all, failed, succeeded, changes, releases"),
         ("create demo/sentiment", "label= is required"),
         ("create demo/sentiment label=S language=cobol", "language must be one of java, javascript"),
     ],

@@ -11,7 +11,13 @@ drive cycles directly without a scheduler or real time. Polling is per algorithm
   request and its schedule (a different key is a different authority, so it gets its own request);
 - one GET for a tracked build the list did not show;
 - one logs request for a build that has ended (in a later cycle if its GET was this cycle's), so
-  no build costs more than one request in any cycle, and one request per build serves every channel.
+  no build costs more than one request in any cycle, and one request per build serves every channel;
+- one versions request per (endpoint, key, algorithm) watched for releases, at most once a minute,
+  and every cycle for a while after a build of it succeeded (a release follows a build): a version
+  newer than the newest one a subscription has seen becomes a release notice.
+
+A subscription also keeps the algorithm's previous final build result and its failing streak, which
+``only=changes`` filters on and build notices show ("Broken since …", "Fixed after N failed builds").
 
 Requests run concurrently on a bounded thread pool; all database work stays on the calling thread,
 one transaction per phase (claims, list, GET, logs, health). Durable state is only in the database
@@ -33,7 +39,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from algobot import blocks, messages
+from algobot import audit, blocks, messages
 from algobot.algorithmia import (
     FINAL_BUILD_STATUSES,
     AlgorithmiaClient,
@@ -46,7 +52,16 @@ from algobot.algorithmia import (
 from algobot.channels import ChannelRef, ChannelStore
 from algobot.crypto import KeyCipher
 from algobot.notify import store
-from algobot.notify.types import DONE, DROPPED, FINAL, TRACKING, NewBuild, NoticePart
+from algobot.notify.types import (
+    DONE,
+    DROPPED,
+    FINAL,
+    TRACKING,
+    NewBuild,
+    NoticePart,
+    wants_build,
+    wants_releases,
+)
 from algobot.parsing import UsageError
 from algobot.settings import Settings
 from algobot.store import Store, open_store
@@ -59,6 +74,9 @@ OUTAGE_NOTICE_AFTER = 15 * 60
 STILL_RUNNING_AFTER = 2 * 60 * 60
 BACKOFF_CAP = 300.0
 LOG_ATTEMPTS = 3
+RELEASE_INTERVAL = 60.0  # a watched algorithm's versions are listed at most this often...
+RELEASE_BURST = 150.0  # ...except for this long after one of its builds succeeded (a release may follow)
+RELEASE_PAGE = 10
 
 
 def poll_interval(age: float, base: float) -> float:
@@ -76,6 +94,7 @@ class CycleReport:
     builds_polled: int = 0
     discovered: int = 0
     notices: int = 0
+    release_requests: int = 0  # one per (endpoint, key, algorithm) whose versions were listed
     skipped_groups: int = 0
 
 
@@ -90,6 +109,7 @@ class _Group:
     key: str | None = None
     endpoint: str = ""
     joined: bool = False  # not due itself: rides on another channel's list request
+    failed: bool = False  # a request for it failed this cycle (refused key, algorithm gone): no more of them
     next_at: float = 0.0  # when its list request is due again
 
     @property
@@ -115,6 +135,42 @@ def _age(row: dict[str, Any], now: float) -> float:
         except ValueError:
             pass
     return now - float(row["first_seen_at"])
+
+
+def _semver(text: Any) -> tuple[int, ...] | None:
+    """A published version's number as comparable integers (versions only ever go up), or None."""
+    parts = str(text or "").split(".")
+    if len(parts) != 3 or not all(part.isdigit() for part in parts):
+        return None
+    return tuple(int(part) for part in parts)
+
+
+def _version_text(number: tuple[int, ...]) -> str:
+    return ".".join(str(part) for part in number)
+
+
+def _mentions(subscription: dict[str, Any] | None) -> bool:
+    """Whether notices may ping people: on unless the channel watched with ``mention=off``."""
+    return subscription is None or bool(subscription.get("mention", 1))
+
+
+def release_attribution(db: Store, ref: ChannelRef, algorithm: str, version: str, *, mention: bool = True) -> str:
+    """Who released a version, from the audit trail of the channel's workspace: "requested by @a,
+    approved by @b" for an approved request, "published from Slack by @x", else "published outside
+    Slack" (with the person mapped to the algorithm's owner, when mentions are on)."""
+    for row in audit.releases(db, ref.team_id, algorithm):
+        if row["version"] == version:
+            return attribution_of(row)
+    owner = store.slack_user_of(db, ref, algorithm.split("/")[0]) if mention else None
+    return messages.RELEASE_OUTSIDE_SLACK + (f" · {messages.release_owner(owner)}" if owner else "")
+
+
+def attribution_of(release: dict[str, Any]) -> str:
+    """The attribution of a release the audit trail records (`audit.releases` row)."""
+    requested_by = (release.get("arguments") or {}).get("requested_by")
+    if requested_by:
+        return messages.release_requested(str(requested_by), str(release["user_id"]))
+    return messages.release_published_by(str(release["user_id"]))
 
 
 class Poller:
@@ -215,6 +271,7 @@ class Poller:
         missing = self._list_phase(db, active, outcome, now, report)
         self._get_phase(db, missing, outcome, requested, now, report)
         self._log_phase(db, groups, outcome, requested, now, report)
+        self._release_phase(db, active, outcome, now, report)
         with db.transaction("poll", what="recording a poll cycle"):
             self._still_running(db, groups, now, report)
             self._endpoint_health(db, groups, endpoints, outcome, now, report)
@@ -344,6 +401,74 @@ class Poller:
                 outcome.setdefault(group.endpoint, "ok")
                 self._notify_final(db, group, row, str(result), now, report)
 
+    def _release_phase(
+        self, db: Store, active: list[_Group], outcome: dict[str, str], now: float, report: CycleReport
+    ) -> None:
+        """D: one versions request per (endpoint, key, algorithm) whose release check is due.
+
+        Due once a minute, or every cycle for a while after a build of it succeeded. Every channel
+        watching it with the same key is served by the request and takes its schedule. A version newer
+        than the newest one a subscription has seen becomes one notice (deduplicated like build notices,
+        so exactly once across restarts and pollers); a subscription without a baseline takes one."""
+        watching = [
+            g
+            for g in active
+            if g.subscription is not None
+            and not g.failed
+            and wants_releases(g.subscription.get("only"))
+            and outcome.get(g.endpoint) != "down"
+        ]
+        due = {g.request for g in watching if float(g.subscription.get("next_release_at") or 0) <= now}
+        checking = [g for g in watching if g.request in due]
+        if not checking:
+            return
+        pages = self._shared(
+            checking,
+            lambda g: g.request,
+            lambda g: self._client(g).versions(g.algorithm, limit=RELEASE_PAGE, published=True),
+        )
+        report.release_requests += len(due)
+        report.requests += len(due)
+        with db.transaction("poll", what="recording a poll cycle"):
+            for group, result in zip(checking, pages, strict=True):
+                if isinstance(result, Exception):
+                    self._api_failure(db, group, result, outcome, now, report)
+                    continue
+                outcome.setdefault(group.endpoint, "ok")
+                self._apply_versions(db, group, result.get("results") or [], now, report)
+
+    def _apply_versions(
+        self, db: Store, group: _Group, versions: list[dict[str, Any]], now: float, report: CycleReport
+    ) -> None:
+        sub = self._fresh(db, group)
+        if sub is None:  # unwatched meanwhile
+            return
+        burst = float(sub.get("release_burst_until") or 0) > now
+        interval = self.settings.poll_seconds if burst else max(RELEASE_INTERVAL, self.settings.poll_seconds)
+        seen = sub.get("release_seen")
+        numbered = [(v, _semver((v.get("version_info") or {}).get("semantic_version"))) for v in versions]
+        numbered = [(v, n) for v, n in numbered if n is not None]
+        newest = max((n for _, n in numbered), default=None)
+        fields: dict[str, Any] = {"next_release_at": now + interval}
+        if seen is None:  # no baseline yet (watching from before releases were reported): history
+            fields["release_seen"] = _version_text(newest) if newest else ""
+        else:
+            floor = _semver(seen) or ()
+            for version, number in sorted(numbered, key=lambda item: item[1]):
+                if number > floor:
+                    self._notify_release(db, group, version, _version_text(number), now, report)
+            if newest is not None and newest > floor:
+                fields["release_seen"] = _version_text(newest)
+        store.update_subscription(db, sub, **fields)
+
+    def _notify_release(
+        self, db: Store, group: _Group, version: dict[str, Any], number: str, now: float, report: CycleReport
+    ) -> None:
+        attribution = release_attribution(db, group.ref, group.algorithm, number, mention=_mentions(group.subscription))
+        notice = blocks.release_notice_message(group.algorithm, version, attribution)
+        key = f"release:{group.ref}:{group.algorithm}:{number}"
+        self._enqueue(db, group.ref, key, "release", [NoticePart.of("post", notice)], now, report)
+
     # -- steps ---------------------------------------------------------------------------------
 
     def _client(self, group: _Group) -> AlgorithmiaClient:
@@ -446,14 +571,56 @@ class Poller:
                     group.builds.append(row)
                     if row["state"] == FINAL:
                         finals.append((group, row))
-        return finals
+        # In the order they ran, so "the previous final build" of a watched algorithm is the one before.
+        return sorted(finals, key=lambda pair: (str(pair[1].get("started_at") or ""), pair[1]["id"]))
 
-    def _wanted(self, group: _Group, row: dict[str, Any]) -> bool:
+    def _wanted(self, group: _Group, row: dict[str, Any], changed: bool) -> bool:
         """The subscription's only= filter applies to builds found by watching."""
         if row["origin"] == "compile":
             return True
-        only = (group.subscription or {}).get("only") or "all"
-        return only == "all" or only == row["status"]
+        return wants_build((group.subscription or {}).get("only"), row["status"], changed=changed)
+
+    def _follow_result(self, db: Store, group: _Group, row: dict[str, Any], now: float) -> tuple[bool, str | None]:
+        """Record a watched algorithm's final build: whether its result changed (or it is the first since
+        watching), and where it stands ("Broken since …", "Fixed after N failed builds").
+
+        A success also makes the algorithm's versions be checked every cycle for a while: a release
+        follows a successful build."""
+        sub = self._fresh(db, group)
+        if sub is None:
+            return True, None
+        status = row["status"]
+        changed = sub.get("last_result") is None or sub.get("last_result") != status
+        failures = int(sub.get("streak_failures") or 0)
+        fields: dict[str, Any] = {"last_result": status}
+        if status == "failed":
+            commit = (sub.get("streak_commit") if failures else None) or row.get("commit_sha")
+            failures += 1
+            fields.update(streak_commit=commit, streak_failures=failures)
+            streak = messages.broken_since(commit, failures)
+        else:
+            streak = messages.fixed_after(failures) if failures else None
+            fields.update(streak_commit=None, streak_failures=0, release_burst_until=now + RELEASE_BURST)
+            fields["next_release_at"] = min(float(sub.get("next_release_at") or 0), now)
+        store.update_subscription(db, sub, **fields)
+        return changed, streak
+
+    def _fresh(self, db: Store, group: _Group) -> dict[str, Any] | None:
+        """The group's subscription as committed now (callers hold the "poll" transaction, which
+        serialises pollers), so another poller's streak or versions-seen update is never overwritten."""
+        if group.subscription is None:
+            return None
+        row = store.subscription(db, group.ref, group.algorithm)
+        if row is not None:
+            group.subscription.update(row)
+        return group.subscription if row is not None else None
+
+    def _mention(self, db: Store, group: _Group, row: dict[str, Any]) -> str | None:
+        """Whom a failed build pings: who started it from Slack, else the person who said (``/algo me``)
+        they are the Algorithmia user owning the algorithm, unless the channel said ``mention=off``."""
+        if row["status"] != "failed" or not _mentions(group.subscription):
+            return None
+        return row.get("started_by") or store.slack_user_of(db, group.ref, group.algorithm.split("/")[0])
 
     def _notify_final(
         self, db: Store, group: _Group, row: dict[str, Any], logs: str, now: float, report: CycleReport
@@ -461,9 +628,16 @@ class Poller:
         build = {k: row.get(k) for k in ("build_id", "status", "commit_sha", "started_at", "finished_at")}
         with db.transaction("poll", what="recording a poll cycle"):
             store.update_build(db, row["id"], state=DONE)
-            if not self._wanted(group, row):
+            changed, streak = self._follow_result(db, group, row, now)
+            if not self._wanted(group, row, changed):
                 return
-            notice = blocks.build_notice_message(group.algorithm, build, started_by=row.get("started_by"))
+            notice = blocks.build_notice_message(
+                group.algorithm,
+                build,
+                started_by=row.get("started_by"),
+                mention=self._mention(db, group, row),
+                streak=streak,
+            )
             tail = blocks.log_tail_message(logs, self.settings.log_tail_lines)
             first = NoticePart.of("update", notice, ts=row["message_ts"]) if row.get("message_ts") else None
             parts = [first or NoticePart.of("post", notice), NoticePart.of("thread", tail)]
@@ -487,6 +661,7 @@ class Poller:
     def _api_failure(
         self, db: Store, group: _Group, error: Exception, outcome: dict[str, str], now: float, report: CycleReport
     ) -> None:
+        group.failed = True
         if isinstance(error, (Unauthorized, Forbidden)):
             if not store.poll_state(db, group.ref).get("auth_failed"):
                 store.set_poll_state(db, group.ref, auth_failed=1)

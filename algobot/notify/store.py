@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlite_utils import Database
@@ -20,8 +21,6 @@ from algobot.channels import ChannelRef
 from algobot.notify.types import NewBuild as NewBuild  # re-exported: callers write store.NewBuild
 from algobot.notify.types import NoticePart as NoticePart  # re-exported for callers
 from algobot.store import Store, as_store
-
-FILTERS = ("all", "failed", "succeeded")
 
 
 def ref_of(row: dict[str, Any]) -> ChannelRef:
@@ -38,20 +37,68 @@ _REF_WHERE = "enterprise_id = ? and team_id = ? and channel_id = ?"
 # -- subscriptions ---------------------------------------------------------------------------
 
 
-def subscribe(db: Store | Database, ref: ChannelRef, algorithm: str, only: str, user_id: str, now_iso: str) -> bool:
-    """Watch an algorithm's builds in a channel; True when this is a new subscription."""
+@dataclass(frozen=True)
+class Baseline:
+    """What watching starts from: the newest published version ("" for none) and the current failing
+    streak, so the first releases and builds reported are news and "fixed after N" counts from history."""
+
+    release_seen: str = ""
+    streak_commit: str | None = None
+    streak_failures: int = 0
+
+
+def subscribe(
+    db: Store | Database,
+    ref: ChannelRef,
+    algorithm: str,
+    only: str,
+    user_id: str,
+    now_iso: str,
+    *,
+    mention: bool = True,
+    baseline: Baseline | None = None,
+) -> bool:
+    """Watch an algorithm's builds (and releases) in a channel; True when this is a new subscription.
+
+    Watching again changes the filter and mentions but keeps what was already seen."""
     existed = bool(
         db.execute(
             f"select 1 from subscriptions where {_REF_WHERE} and algorithm = ?", [*_ref_args(ref), algorithm]
         ).fetchone()
     )
+    base = baseline or Baseline()
     db.execute(
         """insert into subscriptions (enterprise_id, team_id, channel_id, algorithm, "only", created_by, created_at,
-               next_discovery_at) values (?, ?, ?, ?, ?, ?, ?, 0)
-           on conflict (enterprise_id, team_id, channel_id, algorithm) do update set "only" = excluded."only\"""",
-        [*_ref_args(ref), algorithm, only, user_id, now_iso],
+               next_discovery_at, mention, release_seen, streak_commit, streak_failures)
+           values (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)
+           on conflict (enterprise_id, team_id, channel_id, algorithm) do update set "only" = excluded."only",
+               mention = excluded.mention,
+               release_seen = coalesce(subscriptions.release_seen, excluded.release_seen)""",
+        [
+            *_ref_args(ref),
+            algorithm,
+            only,
+            user_id,
+            now_iso,
+            int(mention),
+            base.release_seen,
+            base.streak_commit,
+            base.streak_failures,
+        ],
     )
     return not existed
+
+
+def update_subscription(db: Store | Database, row: dict[str, Any], **fields: Any) -> None:
+    """Change columns of one subscription (and the caller's copy of its row, read again later in a cycle)."""
+    if not fields:
+        return
+    columns = ", ".join(f'"{k}" = ?' for k in fields)
+    db.execute(
+        f"update subscriptions set {columns} where {_REF_WHERE} and algorithm = ?",
+        [*fields.values(), *_ref_args(ref_of(row)), row["algorithm"]],
+    )
+    row.update(fields)
 
 
 def unsubscribe(db: Store | Database, ref: ChannelRef, algorithm: str | None) -> list[str]:
@@ -255,6 +302,40 @@ def tracked(db: Store | Database, ref: ChannelRef | None = None) -> list[dict[st
     if ref is None:
         return list(db.query("select * from tracked_builds order by id"))
     return list(db.query(f"select * from tracked_builds where {_REF_WHERE} order by id", _ref_args(ref)))
+
+
+# -- who people are on Algorithmia ----------------------------------------------------------
+
+
+def set_algorithmia_user(
+    db: Store | Database, enterprise_id: str, team_id: str, user_id: str, name: str, now_iso: str
+) -> None:
+    """Remember which Algorithmia user a Slack user says they are (one per person and workspace)."""
+    db.execute(
+        """insert into algorithmia_users (enterprise_id, team_id, user_id, algorithmia_user, set_at)
+           values (?, ?, ?, ?, ?) on conflict (enterprise_id, team_id, user_id)
+           do update set algorithmia_user = excluded.algorithmia_user, set_at = excluded.set_at""",
+        [enterprise_id, team_id, user_id, name, now_iso],
+    )
+
+
+def algorithmia_user(db: Store | Database, enterprise_id: str, team_id: str, user_id: str) -> str | None:
+    row = db.execute(
+        "select algorithmia_user from algorithmia_users where enterprise_id = ? and team_id = ? and user_id = ?",
+        [enterprise_id, team_id, user_id],
+    ).fetchone()
+    return str(row[0]) if row else None
+
+
+def slack_user_of(db: Store | Database, ref: ChannelRef, name: str) -> str | None:
+    """The Slack user of the channel's workspace who said they are Algorithmia user `name` (the latest
+    to say so, should two people claim one name)."""
+    row = db.execute(
+        """select user_id from algorithmia_users where enterprise_id = ? and team_id = ?
+           and algorithmia_user = ? order by set_at desc limit 1""",
+        [ref.enterprise_id, ref.team_id, name],
+    ).fetchone()
+    return str(row[0]) if row else None
 
 
 # -- poll health ------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from algobot import messages
 from algobot.algorithmia import FINAL_BUILD_STATUSES
+from algobot.parsing import UsageError
 
 Op = Literal["post", "update", "thread"]
 
@@ -18,6 +20,49 @@ Op = Literal["post", "update", "thread"]
 # queue ("final"), finished with ("done": notified, filtered out, or history when first seen), or
 # abandoned ("dropped": unwatched, deleted, channel gone).
 TRACKING, FINAL, DONE, DROPPED = "tracking", "final", "done", "dropped"
+
+
+# What `/algo watch … only=` takes, as a comma list, in the order a stored value lists them.
+ONLY_WORDS = ("all", "failed", "succeeded", "changes", "releases")
+BUILD_WORDS = frozenset({"failed", "succeeded"})
+
+
+def parse_only(raw: str) -> str:
+    """The canonical stored form of an ``only=`` comma list, or a UsageError naming the problem.
+
+    ``all`` (every build ending, and releases) stands alone; ``changes`` (a build whose result differs
+    from the previous one) replaces ``failed``/``succeeded`` rather than mixing with them.
+    """
+    typed = [word.strip() for word in raw.split(",")]
+    if not raw.strip() or any(not word for word in typed):
+        raise UsageError(messages.only_empty(raw))
+    for word in typed:
+        if word.lower() not in ONLY_WORDS:
+            raise UsageError(messages.only_unknown(word, ONLY_WORDS))
+    words = [word.lower() for word in typed]
+    chosen = set(words)
+    if "all" in chosen and len(chosen) > 1:
+        raise UsageError(messages.ONLY_ALL_ALONE)
+    if "changes" in chosen and chosen & BUILD_WORDS:
+        raise UsageError(messages.ONLY_CHANGES_ALONE)
+    return ",".join(word for word in ONLY_WORDS if word in chosen)
+
+
+def only_words(stored: str | None) -> frozenset[str]:
+    """The words of a stored ``only`` value (old rows hold one word, which keeps its meaning)."""
+    return frozenset(word for word in (stored or "all").split(",") if word)
+
+
+def wants_build(stored: str | None, status: str, *, changed: bool) -> bool:
+    """Whether a watched build's ending is posted: ``changed`` says its result differs from the
+    previous final build's (or it is the first build since watching)."""
+    words = only_words(stored)
+    return "all" in words or status in words or ("changes" in words and changed)
+
+
+def wants_releases(stored: str | None) -> bool:
+    """Releases are posted with ``all`` or ``releases``, never with ``failed``/``changes`` alone."""
+    return bool(only_words(stored) & {"all", "releases"})
 
 
 @dataclass(frozen=True)
