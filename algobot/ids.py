@@ -6,7 +6,18 @@ ACTION_MORE_VERSIONS = "algo_more_versions"
 ACTION_FULL_LOG = "algo_full_log"
 ACTION_CONFIRM_PUBLISH = "algo_confirm_publish"
 ACTION_REBUILD = "algo_rebuild"
-COMMAND_ACTIONS = (ACTION_MORE_BUILDS, ACTION_MORE_VERSIONS, ACTION_FULL_LOG, ACTION_CONFIRM_PUBLISH, ACTION_REBUILD)
+# A release request's Approve (`publish ALGO request=ID`) and Cancel (`requests cancel ID`).
+ACTION_APPROVE_REQUEST = "algo_approve_request"
+ACTION_CANCEL_REQUEST = "algo_cancel_request"
+COMMAND_ACTIONS = (
+    ACTION_MORE_BUILDS,
+    ACTION_MORE_VERSIONS,
+    ACTION_FULL_LOG,
+    ACTION_CONFIRM_PUBLISH,
+    ACTION_REBUILD,
+    ACTION_APPROVE_REQUEST,
+    ACTION_CANCEL_REQUEST,
+)
 
 ACTION_CANCEL = "algo_cancel"
 
@@ -28,3 +39,9 @@ BLOCK_PUBLISH_CALLABILITY = "callability"
 ACTION_PUBLISH_CALLABILITY = "callability_select"
 BLOCK_PUBLISH_SAMPLE = "sample_input"
 ACTION_PUBLISH_SAMPLE = "sample_input_input"
+
+# A release request's Reject… opens this modal (an optional reason).
+ACTION_REJECT_REQUEST = "algo_reject_request"
+VIEW_REJECT_REQUEST = "algo_reject"
+BLOCK_REJECT_REASON = "reason"
+ACTION_REJECT_REASON = "reason_input"

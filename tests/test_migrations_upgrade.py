@@ -115,6 +115,22 @@ SEED_ROWS: dict[str, Callable[[], dict[str, Any]]] = {
         "set_by": "U1",
         "set_at": WHEN,
     },
+    "release_requests": lambda: {
+        "id": "a1b2c3d4",
+        **CHANNEL,
+        "algorithm": "demo/hello",
+        "build_id": "b-1",
+        "commit_sha": "0123456789abcdef0123456789abcdef01234567",
+        "version_type": "minor",
+        "notes": "first release",
+        "callability": "public",
+        "sample_input": '"world"',
+        "requested_by": "U1",
+        "requested_at": WHEN,
+        "expires_at": 1714651200.0,
+        "status": "open",
+        "message_ts": "1714564800.000200",
+    },
 }
 AUDITED = [
     audit.AuditEntry.in_channel(REF, user_id="U1", action="login", source="modal", arguments={"endpoint": None}),
