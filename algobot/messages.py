@@ -399,7 +399,7 @@ PUBLISH_REQUEST_ALONE = (
 def release_requested(user_id: str, algorithm: str) -> str:
     """The request message's headline, and its fallback text."""
     return (
-        f":raised_hand: <@{user_id}> asks to publish *{esc(algorithm)}*. This channel's policy needs a second "
+        f":eyes: <@{user_id}> asks to publish *{esc(algorithm)}*. This channel's policy needs a second "
         "person: someone else approves, and exactly this build is published."
     )
 
@@ -420,7 +420,7 @@ def request_outcome(status: str, decided_by: str | None, version: str | None, re
         "approved": f":white_check_mark: Approved by {who}, published as *{esc(version)}*.",
         "publishing": f":hourglass_flowing_sand: Approved by {who}, publishing…",
         "rejected": f":no_entry_sign: Rejected by {who}{because}",
-        "cancelled": f":heavy_multiplication_x: Cancelled by {who}.",
+        "cancelled": f":x: Cancelled by {who}.",
         "expired": ":hourglass: Expired: nobody approved it in time. Nothing was published.",
         "closed": f":no_entry: Closed{because} Nothing was published.",
     }.get(status, esc(status))

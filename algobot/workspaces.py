@@ -51,6 +51,7 @@ TEAM_TABLES = (
     "outbox",
     "channel_send_state",
     "channel_poll_state",
+    "release_requests",
 )
 
 # In the audit row's arguments, a name containing "keys" would be redacted as a secret.

@@ -17,9 +17,13 @@ from algobot.channels import ChannelRef
 from algobot.ids import (
     ACTION_APPROVE_REQUEST,
     ACTION_CANCEL_REQUEST,
+    ACTION_OPEN_PUBLISH,
+    ACTION_PUBLISH_CALLABILITY,
     ACTION_REJECT_REASON,
     ACTION_REJECT_REQUEST,
+    BLOCK_PUBLISH_CALLABILITY,
     BLOCK_REJECT_REASON,
+    VIEW_PUBLISH,
     VIEW_REJECT_REQUEST,
 )
 from algobot.release_requests import RequestExpiry
@@ -351,3 +355,23 @@ def test_the_request_buttons_carry_the_request_and_nothing_secret(bot, created_a
         "request": request.id,
         "algorithm": "demo/hello",
     }
+
+
+def test_the_publish_dialog_under_approvals_posts_a_request_for_its_build(bot, created_algorithm, tmp_path):
+    approvals_on(bot)
+    old_id, _ = pushed(bot, created_algorithm, tmp_path)
+    new_id, new_sha = pushed(bot, created_algorithm, tmp_path, HELLO_PY + "# v2\n", "second")
+    bot.command(f"publish demo/hello build={old_id}", user=MEMBER)  # refused as any publish: a newer build exists
+    refusal = bot.reply_containing("is no longer the newest", user=MEMBER)
+    assert stored(bot)[0] == []
+
+    click(bot, refusal, ACTION_OPEN_PUBLISH, MEMBER)  # its Publish… offers the newer build
+    dialog = bot.slack.wait_for(lambda: [v for v in bot.slack.views(user=MEMBER) if v.callback_id == VIEW_PUBLISH])[0]
+    values = {BLOCK_PUBLISH_CALLABILITY: {ACTION_PUBLISH_CALLABILITY: "public"}}
+    bot.slack.submit_view(bot.url, user=MEMBER, view_id=dialog.id, values=values)
+    message = request_message(bot)
+    assert new_id in message_text(message) and "*Public*" in message_text(message)
+    [request], rows = stored(bot)
+    assert (request.build_id, request.commit_sha, request.callability) == (new_id, new_sha, "public")
+    assert (rows[-1]["action"], rows[-1]["source"]) == ("request", "modal")
+    assert published_versions(bot) == []
