@@ -612,13 +612,14 @@ def audit_entry(row: dict, *, configure_actions: frozenset[str]) -> str:
         who = "An operator" if source == "cli" else f"<@{esc(user)}>"
         what = f"ran `/algo {esc(name)}`{AUDIT_VIA.get(source, '')}"
         if name in AUDIT_REQUEST_ACTIONS:
-            what = f"{AUDIT_REQUEST_ACTIONS[name]}{AUDIT_VIA.get(source, '')}"
+            what = AUDIT_REQUEST_ACTIONS[name]
     arguments = row.get("arguments") if isinstance(row.get("arguments"), dict) else {}
     target = ""
     if row.get("algorithm") and (name in AUDIT_REQUEST_ACTIONS or name == "expire"):
         target = f" of *{esc(row['algorithm'])}*"
         if arguments.get("build_id"):
             target += f" (build `{esc(arguments['build_id'])}`)"
+        target += AUDIT_VIA.get(source, "") if name in AUDIT_REQUEST_ACTIONS else ""
     elif row.get("algorithm"):
         target = f" on *{esc(row['algorithm'])}*"
     elif name in ("allow", "deny") and row.get("result"):

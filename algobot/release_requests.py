@@ -19,7 +19,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from algobot import audit, blocks, messages
@@ -36,6 +36,8 @@ REJECTED, CANCELLED, EXPIRED, CLOSED = "rejected", "cancelled", "expired", "clos
 STATUSES = (OPEN, PUBLISHING, APPROVED, REJECTED, CANCELLED, EXPIRED, CLOSED)
 
 EXPIRED_PER_TICK = 200  # a backlog of due requests is worked off over a few ticks
+# A claim older than this lost its approver (the process died mid-publish): the request opens again.
+STALE_CLAIM_SECONDS = 600
 ID_SHAPE = re.compile(r"[0-9a-f]{8}")  # secrets.token_hex(4)
 
 
@@ -211,6 +213,21 @@ def due(db: Store, now: float, limit: int = EXPIRED_PER_TICK) -> list[str]:
     return [str(row["id"]) for row in rows]
 
 
+def reopen_stale(db: Store, claimed_before: datetime) -> int:
+    """Open again the requests whose approval never settled (its process died between claim and record).
+
+    Safe because an approval checks the pinned build first: one that did get published closes the
+    request at the next approval instead of publishing it twice.
+    """
+    return int(
+        db.execute(
+            "UPDATE release_requests SET status = ?, decided_by = NULL, decided_at = NULL "
+            "WHERE status = ? AND decided_at < ?",
+            [OPEN, PUBLISHING, utc_iso(claimed_before)],
+        ).rowcount
+    )
+
+
 class RequestExpiry:
     """The scheduler's part that closes requests nobody decided in time, once across replicas.
 
@@ -228,6 +245,9 @@ class RequestExpiry:
         moment = datetime.fromtimestamp(now, UTC)
         expired = 0
         with connect(self.location) as db:
+            reopened = reopen_stale(db, moment - timedelta(seconds=STALE_CLAIM_SECONDS))
+            if reopened:
+                log.warning("%d release request(s) claimed by an approval that never finished are open again", reopened)
             for request_id in due(db, now):
                 try:
                     if self._expire(db, request_id, now, moment):

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime
 
 import pytest
 
-from algobot import audit, release_requests
+from algobot import audit, messages, release_requests
 from algobot.channels import ChannelRef
 from algobot.ids import (
     ACTION_APPROVE_REQUEST,
@@ -375,3 +376,47 @@ def test_the_publish_dialog_under_approvals_posts_a_request_for_its_build(bot, c
     assert (request.build_id, request.commit_sha, request.callability) == (new_id, new_sha, "public")
     assert (rows[-1]["action"], rows[-1]["source"]) == ("request", "modal")
     assert published_versions(bot) == []
+
+
+def test_an_approval_that_never_settled_opens_again_and_cannot_publish_twice(bot, created_algorithm, tmp_path):
+    message, build_id, sha = requested(bot, created_algorithm, tmp_path)
+    [request], _ = stored(bot)
+    db = open_store(bot.settings.database_location)
+    try:  # an approver's process claimed it, published, and died before recording anything
+        claimed_at = datetime.now(UTC)
+        release_requests.decide(db, request.id, release_requests.PUBLISHING, ADMIN, claimed_at)
+    finally:
+        db.close()
+    bot.sandbox.client().publish("demo/hello", version_info={"version_type": "minor"}, git_hash=sha)
+    job = make_job(bot)
+    job.expiry = RequestExpiry(bot.settings.database_location, bot.cipher.audit_key)
+
+    job.tick(claimed_at.timestamp() + 60)  # a minute on: still someone's claim
+    assert stored(bot)[0][0].status == "publishing"
+    job.tick(claimed_at.timestamp() + release_requests.STALE_CLAIM_SECONDS + 60)
+    assert stored(bot)[0][0].status == "open"
+
+    click(bot, message, ACTION_APPROVE_REQUEST, CAROL)
+    assert f"build `{build_id}` was already published" in message_text(bot.reply_containing("closed", user=CAROL))
+    assert len(published_versions(bot)) == 1 and stored(bot)[0][0].status == "closed"
+
+
+def test_the_audit_trail_describes_each_step_of_a_request():
+    base = {"time": "2026-11-27T10:00:00.000000+00:00", "algorithm": "demo/hello", "outcome": "ok", "result": None}
+    arguments = {"request_id": "0123abcd", "build_id": "b-1", "requested_by": MEMBER}
+
+    def said(**row) -> str:
+        return messages.audit_entry({**base, "arguments": arguments, **row}, configure_actions=frozenset())
+
+    assert "<@U0MEMBER> asked for a release of *demo/hello* (build `b-1`)" in said(
+        action="request", source="command", user_id=MEMBER
+    )
+    rejected = said(action="reject", source="modal", user_id=ADMIN, arguments={**arguments, "reason": "no notes"})
+    assert "<@U0ADMIN> rejected the release request of *demo/hello* (build `b-1`) (in a dialog): no notes" in rejected
+    cancelled = said(action="cancel", source="button", user_id=MEMBER)
+    assert "<@U0MEMBER> cancelled the release request of *demo/hello* (build `b-1`) (with a button)" in cancelled
+    assert "algobot expired the release request nobody approved of *demo/hello*" in said(
+        action="expire", source="system", user_id=audit.SYSTEM_ACTOR
+    )
+    approved = said(action="button:publish", source="button", user_id=ADMIN, result="0.1.0")
+    assert "→ version *0.1.0*, requested by <@U0MEMBER>" in approved
