@@ -420,3 +420,18 @@ def test_the_audit_trail_describes_each_step_of_a_request():
     )
     approved = said(action="button:publish", source="button", user_id=ADMIN, result="0.1.0")
     assert "→ version *0.1.0*, requested by <@U0MEMBER>" in approved
+
+
+def test_an_api_failure_during_approval_leaves_the_request_open_for_another_try(bot, created_algorithm, tmp_path):
+    message, _, sha = requested(bot, created_algorithm, tmp_path)
+    bot.box.inject_fault(503, path_contains="/versions")
+    click(bot, message, ACTION_APPROVE_REQUEST, ADMIN)
+    bot.reply(lambda m: m.is_ephemeral and "Algorithmia" in message_text(m) and "Working on" not in message_text(m))
+    assert published_versions(bot) == []
+    [request], rows = stored(bot)
+    assert request.status == "open" and has_buttons(current(bot, message))
+    assert (rows[-1]["action"], rows[-1]["outcome"]) == ("button:publish", "error")
+
+    click(bot, message, ACTION_APPROVE_REQUEST, ADMIN)
+    bot.reply(lambda m: not m.is_ephemeral and "published *demo/hello* *0.1.0*" in message_text(m))
+    assert [v["version_info"]["git_hash"] for v in published_versions(bot)] == [sha]
