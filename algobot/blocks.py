@@ -676,3 +676,90 @@ def try_modal(*, algorithm: str, private_metadata: str, build_id: str | None, co
         ],
     )
     return view.to_dict()
+
+
+# -- release requests ---------------------------------------------------------------------------
+
+
+def release_request_message(request: Any) -> dict[str, Any]:
+    """A release request (`algobot.release_requests.ReleaseRequest`): what exactly will be published,
+    with Approve / Reject… / Cancel while open, and its outcome instead once decided (updated in place)."""
+    headline = messages.release_requested(request.requested_by, request.algorithm)
+    labels = messages.REQUEST_LABELS
+    pairs: list[tuple[str, Any]] = [
+        (labels["build"], request.build_id),
+        (labels["commit"], _short(request.commit_sha)),
+        (labels["version_type"], request.version_type),
+        (labels["callability"], request.callability or "unchanged"),
+    ]
+    if request.notes:
+        pairs.append((labels["notes"], truncate(request.notes, 1500)))
+    if request.sample_input:
+        pairs.append((labels["sample_input"], truncate(request.sample_input, 1500)))
+    elements: list[Block] = [header(f"{messages.REQUEST_TITLE}: {request.algorithm}"), section(headline)]
+    elements.append(fields_section(pairs))
+    if request.callability == "public":
+        elements.append(section(messages.REQUEST_PUBLIC_MARKER))
+    if request.status == "open":
+        elements.append(context(messages.request_expires(slack_date(request.expires_iso), request.id)))
+        value = json.dumps({"request": request.id, "algorithm": request.algorithm}, separators=(",", ":"))
+        cancel = command_value("requests", ["cancel", request.id])
+        elements.append(
+            actions(
+                button(
+                    messages.REQUEST_APPROVE,
+                    ids.ACTION_APPROVE_REQUEST,
+                    command_value("publish", [request.algorithm], {"request": request.id}),
+                    style="primary",
+                ),
+                button(messages.REQUEST_REJECT, ids.ACTION_REJECT_REQUEST, value, style="danger"),
+                button(messages.REQUEST_CANCEL, ids.ACTION_CANCEL_REQUEST, cancel),
+            )
+        )
+    else:
+        version, reason = request.published_version, request.reason
+        elements.append(section(messages.request_outcome(request.status, request.decided_by, version, reason)))
+    return message(elements, fallback=headline)
+
+
+def reject_modal(*, private_metadata: str, algorithm: str) -> dict[str, Any]:
+    """Reject a release request: an optional reason, shown on the request once rejected."""
+    view = View(
+        type="modal",
+        callback_id=ids.VIEW_REJECT_REQUEST,
+        private_metadata=private_metadata,
+        title=PlainTextObject(text=messages.REJECT_MODAL_TITLE),
+        submit=PlainTextObject(text=messages.REJECT_MODAL_SUBMIT),
+        close=PlainTextObject(text="Cancel"),
+        blocks=[
+            section(messages.release_requested_reject_intro(algorithm)),
+            InputBlock(
+                block_id=ids.BLOCK_REJECT_REASON,
+                label=PlainTextObject(text=messages.REJECT_REASON_LABEL),
+                element=PlainTextInputElement(action_id=ids.ACTION_REJECT_REASON, multiline=True, max_length=500),
+                optional=True,
+            ),
+        ],
+    )
+    return view.to_dict()
+
+
+def requests_message(requests: Sequence[Any]) -> dict[str, Any]:
+    """`/algo requests`: the channel's open release requests."""
+    blocks: list[Block] = [header(messages.REQUESTS_TITLE)]
+    if not requests:
+        blocks.append(section(messages.NO_OPEN_REQUESTS))
+    for request in requests:
+        line = messages.request_line(
+            request.id,
+            request.requested_by,
+            request.algorithm,
+            request.build_id,
+            request.commit_sha,
+            slack_date(request.expires_iso),
+            request.callability == "public",
+        )
+        if request.status != "open":
+            line += "\n" + messages.request_outcome(request.status, request.decided_by, None, None)
+        blocks.append(section(line))
+    return message(blocks, fallback=messages.REQUESTS_TITLE)

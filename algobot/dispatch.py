@@ -155,6 +155,14 @@ class Reply:
     audit_arguments: dict[str, Any] | None = None
     skip_audit: bool = False
     track: TrackBuild | None = None
+    # The audit row's action when it is not the command's own (a publish that became a release request).
+    audit_action: str | None = None
+    # State the command changes, written in the same transaction as its audit row (all or nothing).
+    writes: list[Callable[[Store], None]] = field(default_factory=list)
+    # Told the ts of the channel announcement once Slack gave one, to update that message in place later.
+    remember: Callable[[Store, str], None] | None = None
+    # (ts, message): a channel message algobot posted, edited in place (a release request's outcome).
+    update: tuple[str, dict[str, Any]] | None = None
     # A last ephemeral about what algobot could not do (record it, post it), set by the dispatcher.
     followup: dict[str, Any] | None = None
 
@@ -165,6 +173,8 @@ class Responder(Protocol):
     def ephemeral(self, message: Mapping[str, Any]) -> None: ...
 
     def announce(self, message: Mapping[str, Any]) -> str | None: ...
+
+    def update(self, ts: str, message: Mapping[str, Any]) -> None: ...
 
     def upload(self, upload: Upload) -> None: ...
 
@@ -252,6 +262,8 @@ def _audit_entry(
     if ctx.acted_with is not None:  # which key Algorithmia saw; never the key
         arguments = {**arguments, "acted_with": ctx.acted_with}
     action = spec.name if ctx.invocation.source == "command" else f"{ctx.invocation.source}:{spec.name}"
+    if reply.audit_action is not None:
+        action = reply.audit_action
     return audit.AuditEntry(
         team_id=ctx.ref.team_id,
         enterprise_id=ctx.ref.enterprise_id,
@@ -290,12 +302,15 @@ def _record(ctx: CommandContext, spec: CommandSpec, parsed: ParsedCommand, reply
             commit_sha=reply.track.commit_sha,
             started_by=ctx.user_id,
         )
-    if entry is None and build is None:
+    writes = list(reply.writes)
+    if entry is None and build is None and not writes:
         return True
     ref, now, key = ctx.ref, ctx.now, ctx.services.cipher.audit_key
 
     def write(db: Store) -> None:
         with db.transaction("write", what=f"recording {spec.name}"):
+            for change in writes:
+                change(db)
             if entry is not None:
                 audit.record(db, entry, now=now, key=key)
             if build is not None:
@@ -316,16 +331,20 @@ def _record(ctx: CommandContext, spec: CommandSpec, parsed: ParsedCommand, reply
 
 
 def _remember_message(services: Services, invocation: Invocation, track: TrackBuild, message_ts: str) -> None:
-    """Point the tracked build at its "build started" message, so its final notice updates it in place.
-
-    Queued behind the build's own record when that is still waiting, so the two land in order.
-    """
+    """Point the tracked build at its "build started" message, so its final notice updates it in place."""
 
     def write(db: Store) -> None:
         store.set_message_ts(db, invocation.ref, track.algorithm, track.build_id, message_ts)
 
+    _write_after_delivery(services, f"the message of build {track.build_id} in {invocation.ref}", write)
+
+
+def _write_after_delivery(services: Services, what: str, write: Callable[[Store], None]) -> None:
+    """Write what only Slack's answer told (a message's ts) once the reply went out.
+
+    Queued behind the command's own record when that is still waiting, so the two land in order.
+    """
     queue = pending_writes(services.settings.database_location)
-    what = f"the message of build {track.build_id} in {invocation.ref}"
     if len(queue):
         queue.add(what, write)
         return
@@ -362,6 +381,12 @@ def deliver(reply: Reply, responder: Responder) -> str | None:
             log.warning("Slack refused the announcement of %s (%s): %r", reply.algorithm, reply.result, exc)
             text = messages.announcement_refused(str(reply.announce.get("text") or ""), reply.track is not None)
             responder.ephemeral(text_message(text))
+    if reply.update is not None:
+        ts, edited = reply.update
+        try:
+            responder.update(ts, edited)
+        except (SlackClientError, OSError) as exc:  # the message was deleted, or Slack is unreachable
+            log.warning("could not update message %s in place for %s: %r", ts, reply.algorithm, exc)
     if reply.ephemeral is not None:
         responder.ephemeral(reply.ephemeral)
     if reply.upload is not None:
@@ -409,6 +434,8 @@ def execute(services: Services, invocation: Invocation, parsed: ParsedCommand, r
             try:
                 with db.transaction("write", what=f"running {spec.name}"):
                     reply = _run(ctx, spec, parsed, decision)
+                    for change in reply.writes:
+                        change(db)
                     _audit(ctx, spec, parsed, reply)
             except DatabaseLocked:
                 reply = Reply(ephemeral=text_message(messages.DATABASE_BUSY), outcome="error", skip_audit=True)
@@ -425,6 +452,9 @@ def execute(services: Services, invocation: Invocation, parsed: ParsedCommand, r
     announced_ts = deliver(reply, responder)
     if reply.track is not None and reply.outcome == "ok" and announced_ts:
         _remember_message(services, invocation, reply.track, announced_ts)
+    if reply.remember is not None and reply.outcome == "ok" and announced_ts:
+        remember, ts = reply.remember, announced_ts
+        _write_after_delivery(services, f"the message {ts} in {invocation.ref}", lambda db: remember(db, ts))
     if recorded:  # the database answered: write what earlier commands could not
         pending_writes(services.settings.database_location).flush()
     return reply

@@ -7,6 +7,9 @@ ACTION_MORE_RELEASES = "algo_more_releases"
 ACTION_FULL_LOG = "algo_full_log"
 ACTION_CONFIRM_PUBLISH = "algo_confirm_publish"
 ACTION_REBUILD = "algo_rebuild"
+# A release request's Approve (`publish ALGO request=ID`) and Cancel (`requests cancel ID`).
+ACTION_APPROVE_REQUEST = "algo_approve_request"
+ACTION_CANCEL_REQUEST = "algo_cancel_request"
 COMMAND_ACTIONS = (
     ACTION_MORE_BUILDS,
     ACTION_MORE_VERSIONS,
@@ -14,6 +17,8 @@ COMMAND_ACTIONS = (
     ACTION_FULL_LOG,
     ACTION_CONFIRM_PUBLISH,
     ACTION_REBUILD,
+    ACTION_APPROVE_REQUEST,
+    ACTION_CANCEL_REQUEST,
 )
 
 ACTION_CANCEL = "algo_cancel"
@@ -46,3 +51,8 @@ ACTION_OPEN_TRY = "algo_open_try"
 VIEW_TRY = "algo_try"
 BLOCK_TRY_INPUT = "try_input"
 ACTION_TRY_INPUT = "try_input_input"
+# A release request's Reject… opens this modal (an optional reason).
+ACTION_REJECT_REQUEST = "algo_reject_request"
+VIEW_REJECT_REQUEST = "algo_reject"
+BLOCK_REJECT_REASON = "reason"
+ACTION_REJECT_REASON = "reason_input"

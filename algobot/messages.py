@@ -433,6 +433,163 @@ def published(
     return text
 
 
+# -- release requests (a channel's approval policy) ------------------------------------------------
+
+REQUEST_TITLE = "Release request"
+REQUEST_APPROVE = "Approve"
+REQUEST_REJECT = "Reject…"
+REQUEST_CANCEL = "Cancel request"
+REQUEST_PUBLIC_MARKER = ":warning: *Public*: once approved, anyone may call this version."
+REQUEST_LABELS = {
+    "build": "Build",
+    "commit": "Commit",
+    "version_type": "Version type",
+    "callability": "Callability",
+    "notes": "Release notes",
+    "sample_input": "Sample input",
+}
+REJECT_MODAL_TITLE = "Reject request"
+REJECT_MODAL_SUBMIT = "Reject"
+REJECT_REASON_LABEL = "Reason (optional)"
+NO_OPEN_REQUESTS = "This channel has no open release requests."
+REQUESTS_TITLE = "Open release requests"
+REQUEST_NEEDS_ID = "`/algo requests cancel|reject` needs the request's id (`/algo requests` lists them)."
+REQUEST_ACTIONS_TAKE_ID = "`/algo requests` takes `cancel` or `reject` and a request id, or nothing to list them."
+REQUEST_REASON_ONLY_REJECT = "reason= goes with `reject` only."
+PUBLISH_REQUEST_ALONE = (
+    "request= approves a release request exactly as it was asked for: leave out the version type, build=, "
+    "notes=, callability= and sample_input=."
+)
+
+
+def release_requested(user_id: str, algorithm: str) -> str:
+    """The request message's headline, and its fallback text."""
+    return (
+        f":eyes: <@{user_id}> asks to publish *{esc(algorithm)}*. This channel's policy needs a second "
+        "person: someone else approves, and exactly this build is published."
+    )
+
+
+def release_requested_reject_intro(algorithm: str) -> str:
+    return f"Reject the release request for *{esc(algorithm)}*? Nothing is published; the reason is shown on it."
+
+
+def request_expires(expires: str, request_id: str) -> str:
+    return f"Expires {expires} · request `{esc(request_id)}`"
+
+
+def request_outcome(status: str, decided_by: str | None, version: str | None, reason: str | None) -> str:
+    """The line a request message shows once decided (updated in place)."""
+    who = f"<@{esc(decided_by)}>" if decided_by else "someone"
+    because = f": {esc(reason)}" if reason else ""
+    return {
+        "approved": f":white_check_mark: Approved by {who}, published as *{esc(version)}*.",
+        "publishing": f":hourglass_flowing_sand: Approved by {who}, publishing…",
+        "rejected": f":no_entry_sign: Rejected by {who}{because}",
+        "cancelled": f":x: Cancelled by {who}.",
+        "expired": ":hourglass: Expired: nobody approved it in time. Nothing was published.",
+        "closed": f":no_entry: Closed{because} Nothing was published.",
+    }.get(status, esc(status))
+
+
+def request_expired(user_id: str, algorithm: str, build_id: str) -> str:
+    """Said once in the channel when a request lapses."""
+    return (
+        f":hourglass: The release request of <@{user_id}> for *{esc(algorithm)}* (build `{esc(build_id)}`) "
+        "expired without an approval. Nothing was published; run `/algo publish` again to ask anew."
+    )
+
+
+def request_not_found(request_id: str) -> str:
+    return (
+        f":no_entry: This channel has no release request `{esc(request_id)}`. `/algo requests` lists the open ones. "
+        "Nothing was changed."
+    )
+
+
+def request_no_build(algorithm: str) -> str:
+    return (
+        f":no_entry: *{esc(algorithm)}* has no succeeded build to publish, so no release request was made. "
+        "Run `/algo compile` first."
+    )
+
+
+def not_a_request_id(text: str) -> str:
+    return f"'{esc(text)}' is not a release request id: ids are 8 letters and digits, as `/algo requests` lists them."
+
+
+def request_already_published(algorithm: str, build_id: str, version: str) -> str:
+    return (
+        f":no_entry: Build `{esc(build_id)}` of *{esc(algorithm)}* was already published as *{esc(version)}*, "
+        "so no release request was made. Compile a new build first."
+    )
+
+
+def request_newer_build(algorithm: str, build_id: str, newer: dict) -> str:
+    """Approving a request whose pinned build is no longer the newest: nothing is published."""
+    status = str(newer.get("status") or "")
+    newer_text = _build_and_commit(str(newer.get("build_id") or ""), newer.get("commit_sha"))
+    return (
+        f":no_entry: The request pins build `{esc(build_id)}` of *{esc(algorithm)}*, but {newer_text} is newer and "
+        f"{BUILD_STATUS_NEWER.get(status, esc(status))}. Nothing was published."
+    )
+
+
+SELF_APPROVAL = ":no_entry: You asked for this release, so someone else must approve it. Nothing was published."
+
+
+def request_cancel_not_yours(requester: str) -> str:
+    return (
+        f":no_entry: Only <@{esc(requester)}>, who asked for this release, can cancel it; anyone else may "
+        "*Reject* it. Nothing was changed."
+    )
+
+
+def request_already_decided(status: str, decided_by: str | None, version: str | None, reason: str | None) -> str:
+    """Someone else got there first (two approvers at once, or an approval after a rejection)."""
+    outcome = request_outcome(status, decided_by, version, reason)
+    return f":information_source: This request is no longer open. {outcome}"
+
+
+def request_stays_open(text: str) -> str:
+    """An approval that failed safe: the reason, and that nothing changed about the request."""
+    return f"{text}\nThe request stays open; its requester can cancel it and ask again for the newer build."
+
+
+def request_closed_published(build_id: str, version: str) -> str:
+    return f" build `{esc(build_id)}` was already published as *{esc(version)}*."
+
+
+def request_closed_unpublishable(build_id: str, status: str) -> str:
+    return f" build `{esc(build_id)}` {BUILD_STATUS_NEWER.get(status, esc(status))}, so it can no longer be published."
+
+
+def request_closed(text: str) -> str:
+    """The approver is told why the request closed instead of publishing."""
+    return f":no_entry: The request is closed:{text} Nothing was published."
+
+
+def request_approved_announcement(published_text: str, requester: str, approver: str) -> str:
+    return f"{published_text}\nRequested by <@{esc(requester)}>, approved by <@{esc(approver)}>."
+
+
+def request_rejected_or_cancelled(status: str, user_id: str, algorithm: str) -> str:
+    """The ephemeral confirmation to whoever rejected or cancelled."""
+    verb = "rejected" if status == "rejected" else "cancelled"
+    return f"You {verb} the release request for *{esc(algorithm)}*. Nothing was published."
+
+
+def request_line(
+    request_id: str, requester: str, algorithm: str, build_id: str, commit: str | None, expires: str, public: bool
+) -> str:
+    """One open request in `/algo requests`."""
+    marker = " · :warning: *public*" if public else ""
+    return (
+        f"`{esc(request_id)}` · *{esc(algorithm)}* {_build_and_commit(build_id, commit)} · asked by <@{esc(requester)}>"
+        f" · expires {expires}{marker}"
+    )
+
+
 # What Algorithmia did stands even when algobot could not record it or Slack would not show it.
 DATABASE_BUSY = (
     ":hourglass: algobot's database is locked by another process, so nothing was changed. "
@@ -495,6 +652,13 @@ AUDIT_SYSTEM_ACTIONS = {
     "uninstall": "forgot the workspace after it removed the app",
     "anchor": "sealed the audit trail",
     "checkpoint": "posted an audit checkpoint",
+    "expire": "expired the release request nobody approved",
+}
+# The steps of a release request (publish under a channel's approval policy), in words.
+AUDIT_REQUEST_ACTIONS = {
+    "request": "asked for a release",
+    "reject": "rejected the release request",
+    "cancel": "cancelled the release request",
 }
 AUDIT_REFUSED_CONFIGURE = "refused: only workspace admins, the bot's admins and the channel's configurers may do that"
 AUDIT_REFUSED_CHANGE = "refused: not on this channel's allow list"
@@ -514,13 +678,23 @@ def audit_entry(row: dict, *, configure_actions: frozenset[str]) -> str:
     else:
         who = "An operator" if source == "cli" else f"<@{esc(user)}>"
         what = f"ran `/algo {esc(name)}`{AUDIT_VIA.get(source, '')}"
+        if name in AUDIT_REQUEST_ACTIONS:
+            what = AUDIT_REQUEST_ACTIONS[name]
+    arguments = row.get("arguments") if isinstance(row.get("arguments"), dict) else {}
     target = ""
-    if row.get("algorithm"):
+    if row.get("algorithm") and (name in AUDIT_REQUEST_ACTIONS or name == "expire"):
+        target = f" of *{esc(row['algorithm'])}*"
+        if arguments.get("build_id"):
+            target += f" (build `{esc(arguments['build_id'])}`)"
+        target += AUDIT_VIA.get(source, "") if name in AUDIT_REQUEST_ACTIONS else ""
+    elif row.get("algorithm"):
         target = f" on *{esc(row['algorithm'])}*"
     elif name in ("allow", "deny") and row.get("result"):
         target = f" for <@{esc(row['result'])}>"
     outcome = str(row.get("outcome") or "")
-    if outcome == "refused":
+    if outcome == "refused" and arguments.get("request_id") and row.get("error"):
+        tail = f" — refused: {esc(str(row['error'])[:300])}"  # the request's own rules, not a permission
+    elif outcome == "refused":
         tail = f" — {AUDIT_REFUSED_CONFIGURE if name in configure_actions else AUDIT_REFUSED_CHANGE}"
         if row.get("error") == AUDIT_NO_PERSONAL_KEY:
             tail = f" — {AUDIT_REFUSED_PERSONAL}"
@@ -529,6 +703,10 @@ def audit_entry(row: dict, *, configure_actions: frozenset[str]) -> str:
         tail = f" — failed: {esc(reason[:300])}" if reason else " — failed"
     elif name == "publish" and row.get("result"):
         tail = f" → version *{esc(row['result'])}*"
+        if arguments.get("requested_by"):
+            tail += f", requested by <@{esc(arguments['requested_by'])}>"
+    elif name == "reject" and arguments.get("reason"):
+        tail = f": {esc(str(arguments['reason'])[:300])}"
     elif name == "login" and row.get("result"):
         tail = f" → key `{esc(row['result'])}`"
     else:
@@ -787,7 +965,7 @@ def release_notice(algorithm: str, version: str) -> str:
     return f":rocket: *{esc(algorithm)}* *{esc(version)}* was published"
 
 
-def release_requested(requested_by: str, approved_by: str) -> str:
+def release_requested_and_approved(requested_by: str, approved_by: str) -> str:
     return f"requested by <@{requested_by}>, approved by <@{approved_by}>"
 
 

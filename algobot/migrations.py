@@ -284,6 +284,43 @@ def _channel_policy(db: Database) -> None:
     )
 
 
+@migrations(name="0010_release_requests")
+def _release_requests(db: Database) -> None:
+    """Release requests (see algobot/release_requests.py): a publish pinned to one build, waiting for a
+    second person. The expiry job looks rows up by (status, expires_at), so its cost follows what is due."""
+    db.table("release_requests").create(
+        {
+            "id": str,  # short random id people can type (`/algo requests cancel ID`)
+            "enterprise_id": str,
+            "team_id": str,
+            "channel_id": str,
+            "algorithm": str,
+            "build_id": str,
+            "commit_sha": str,
+            "version_type": str,
+            "notes": str,
+            "callability": str,  # "public", "private", or NULL: unchanged
+            "sample_input": str,
+            "requested_by": str,
+            "requested_at": str,  # UTC ISO
+            "expires_at": float,  # UNIX seconds, as the scheduler's clock
+            "status": str,  # open, publishing, approved, rejected, cancelled, expired, closed
+            "decided_by": str,
+            "decided_at": str,
+            "reason": str,
+            "published_version": str,
+            "message_ts": str,
+        },
+        pk="id",
+        not_null={"team_id", "channel_id", "algorithm", "build_id", "version_type", "requested_by"}
+        | {"requested_at", "expires_at", "status"},
+        defaults={"enterprise_id": "", "status": "open"},
+        if_not_exists=True,
+    )
+    db.table("release_requests").create_index(["status", "expires_at"], if_not_exists=True)
+    db.table("release_requests").create_index(["team_id", "channel_id", "status"], if_not_exists=True)
+
+
 @migrations(name="0011_personal_keys")
 def _personal_keys(db: Database) -> None:
     """A person's own Algorithmia key (see algobot/channels.py `PersonalKeys`), encrypted like channel keys.

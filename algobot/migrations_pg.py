@@ -144,6 +144,20 @@ STEPS: list[tuple[str, list[str]]] = [
         ],
     ),
     (
+        "0010_release_requests",
+        [
+            f"""CREATE TABLE IF NOT EXISTS release_requests (id TEXT PRIMARY KEY, {CHANNEL},
+                algorithm TEXT NOT NULL, build_id TEXT NOT NULL, commit_sha TEXT, version_type TEXT NOT NULL,
+                notes TEXT, callability TEXT, sample_input TEXT, requested_by TEXT NOT NULL,
+                requested_at TEXT NOT NULL, expires_at DOUBLE PRECISION NOT NULL,
+                status TEXT NOT NULL DEFAULT 'open', decided_by TEXT, decided_at TEXT, reason TEXT,
+                published_version TEXT, message_ts TEXT)""",
+            "CREATE INDEX IF NOT EXISTS release_requests_due ON release_requests (status, expires_at)",
+            """CREATE INDEX IF NOT EXISTS release_requests_channel
+                ON release_requests (team_id, channel_id, status)""",
+        ],
+    ),
+    (
         "0011_personal_keys",
         [
             """CREATE TABLE IF NOT EXISTS personal_keys (enterprise_id TEXT NOT NULL DEFAULT '',

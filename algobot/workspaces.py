@@ -53,6 +53,7 @@ TEAM_TABLES = (
     "channel_send_state",
     "channel_poll_state",
     "personal_keys",
+    "release_requests",
 )
 
 # In the audit row's arguments, a name containing "keys" would be redacted as a secret.

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "update",
     "compile",
     "publish",
+    "requests",
     "call",
     "watch",
     "unwatch",

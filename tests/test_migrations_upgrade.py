@@ -140,6 +140,22 @@ SEED_ROWS: dict[str, Callable[[], dict[str, Any]]] = {
         "updated_by": "U1",
         "updated_at": "2024-05-01T12:00:00+00:00",
     },
+    "release_requests": lambda: {
+        "id": "a1b2c3d4",
+        **CHANNEL,
+        "algorithm": "demo/hello",
+        "build_id": "b-1",
+        "commit_sha": "0123456789abcdef0123456789abcdef01234567",
+        "version_type": "minor",
+        "notes": "first release",
+        "callability": "public",
+        "sample_input": '"world"',
+        "requested_by": "U1",
+        "requested_at": WHEN,
+        "expires_at": 1714651200.0,
+        "status": "open",
+        "message_ts": "1714564800.000200",
+    },
 }
 AUDITED = [
     audit.AuditEntry.in_channel(REF, user_id="U1", action="login", source="modal", arguments={"endpoint": None}),

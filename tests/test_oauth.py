@@ -28,7 +28,7 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 
-from algobot import audit, workspaces
+from algobot import audit, release_requests, workspaces
 from algobot.channels import ChannelRef, ChannelStore
 from algobot.crypto import KeyCipher, load_cipher
 from algobot.db import database, migrate
@@ -38,6 +38,7 @@ from algobot.notify import store
 from algobot.notify.scheduler import build_job
 from algobot.server import BotServer, build_wsgi
 from algobot.settings import Settings, SettingsError
+from algobot.store import as_store
 from tests.fixtures.bot import make_settings, message_text
 from tests.fixtures.slack import ADMIN, DEV_CHANNEL, MEMBER, TEAM_ID
 
@@ -316,7 +317,7 @@ def uninstall_rows(db) -> list[dict[str, Any]]:
 
 
 def give_team_data(bot: OAuthBot, ref: ChannelRef) -> None:
-    """A subscription, a tracked build, a queued notice, an allow list and poll/send state for ref."""
+    """A subscription, a tracked build, a queued notice, an allow list, poll/send state and a release request."""
     now = time.time()
     with database(bot.settings.db_path) as db:
         store.subscribe(db, ref, "demo/hello", "all", "U0SETUP", datetime.now(UTC).isoformat())
@@ -325,6 +326,20 @@ def give_team_data(bot: OAuthBot, ref: ChannelRef) -> None:
         store.set_next_send_at(db, ref, now)
         ChannelStore(db, bot.cipher).allow(ref, "U0SOMEONE", "U0SETUP", datetime.now(UTC))
         ChannelStore(db, bot.cipher).personal.set_key(ref, "U0SOMEONE", "simPersonalKey0123", None, datetime.now(UTC))
+        request = release_requests.new(
+            ref,
+            algorithm="demo/hello",
+            build_id="b-1",
+            commit_sha=None,
+            version_type="minor",
+            notes=None,
+            callability=None,
+            sample_input=None,
+            requested_by="U0SETUP",
+            now=datetime.now(UTC),
+            expires_seconds=3600,
+        )
+        release_requests.save(as_store(db), request)
         db.execute(
             "insert into channel_poll_state (enterprise_id, team_id, channel_id) values (?, ?, ?)",
             [ref.enterprise_id, ref.team_id, ref.channel_id],

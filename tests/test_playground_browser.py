@@ -20,7 +20,7 @@ from slack_sdk import WebClient
 
 from algobot import dev
 from algobot.db import database
-from algobot.ids import ACTION_CONFIRM_PUBLISH, ACTION_FULL_LOG
+from algobot.ids import ACTION_APPROVE_REQUEST, ACTION_CONFIRM_PUBLISH, ACTION_FULL_LOG
 from tests.fixtures.sandbox import BROKEN_PY, HELLO_PY, push_files
 from tests.fixtures.slack import ADMIN, BOT_TOKEN, DEV_CHANNEL, MEMBER
 
@@ -495,5 +495,39 @@ def test_playground_compile_notice_full_log_and_publish(new_page: Callable[[str]
         announcement = notices.filter(has_text="0.1.0").last
         expect(announcement).to_contain_text("published demo/hello 0.1.0", timeout=30_000)
         save_screenshot(page, tmp_path)
+    finally:
+        playground.close()
+
+
+def test_playground_sam_requests_a_release_and_alex_approves_it(
+    new_page: Callable[[str], Page], tmp_path: Path
+) -> None:
+    playground = dev.start(tmp_path / "dev", port=0, build_delay=0, poll_seconds=1)
+    try:
+        page = new_page(playground.slack.url)
+        open_as(page, playground.slack, user=dev.ADMIN_ID)
+        notices = page.locator("[data-testid=message][data-ephemeral=false]")
+        run(page, "/algo policy approvals=on")
+        expect(notices.filter(has_text="Every publish needs a second person").last).to_be_visible()
+        run(page, "/algo compile demo/hello")
+        expect(notices.filter(has_text="demo/hello").filter(has_text="succeeded").last).to_be_visible(timeout=30_000)
+
+        page.get_by_test_id("user-switcher").select_option(dev.MEMBER_ID)
+        run(page, '/algo publish demo/hello notes="reviewed in Slack"')
+        request = notices.filter(has_text="asks to publish").last
+        expect(request).to_contain_text("@sam asks to publish demo/hello", timeout=30_000)
+        expect(request).to_contain_text("reviewed in Slack")
+        approve = request.locator(f"button[data-action-id={ACTION_APPROVE_REQUEST}]")
+        approve.click()  # Sam's own approval is refused, privately
+        expect(message(page, "someone else must approve")).to_be_visible()
+
+        page.get_by_test_id("user-switcher").select_option(dev.ADMIN_ID)
+        approve.click()
+        expect(request).to_contain_text("Approved by @alex, published as 0.1.0", timeout=30_000)
+        expect(request.locator(f"button[data-action-id={ACTION_APPROVE_REQUEST}]")).to_have_count(0)
+        announcement = notices.filter(has_text="Requested by").last
+        expect(announcement).to_contain_text("published demo/hello 0.1.0")
+        expect(announcement).to_contain_text("Requested by @sam, approved by @alex")
+        save_screenshot(page, tmp_path, "release-request.png")
     finally:
         playground.close()

@@ -1,4 +1,5 @@
-"""Buttons: Cancel, the buttons that run a command (Confirm, More, Full log, Rebuild…), and Publish…."""
+"""Buttons: Cancel, the buttons that run a command (Confirm, More, Full log, Rebuild, a release request's
+Approve and Cancel), and the ones that open a dialog (Publish…, a release request's Reject…)."""
 
 from __future__ import annotations
 
@@ -132,3 +133,15 @@ def register(app: App, wiring: Wiring) -> None:
         # Like Publish…: the trigger expires in 3 s, so not behind the command queue.
         responder = BoltResponder(client, ref, user, trigger_id=body.get("trigger_id"))
         work.notify(open_dialog)
+
+    @app.action({"action_id": ids.ACTION_REJECT_REQUEST})
+    def on_reject_request(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
+        ack()
+        value = json.loads(action.get("value") or "{}")
+        ref, user = channel_ref(body), user_id(body)
+        algorithm, request = str(value.get("algorithm") or ""), str(value.get("request") or "")
+        metadata = ref.to_metadata(services.cipher, user, request=request, algorithm=algorithm)
+        view = blocks.reject_modal(private_metadata=metadata, algorithm=algorithm)
+        # Whether this person may reject is the dispatcher's question when the dialog is submitted.
+        responder = BoltResponder(client, ref, user, trigger_id=body.get("trigger_id"))
+        work.notify(lambda: deliver(Reply(view=view), responder))

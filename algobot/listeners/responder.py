@@ -71,6 +71,10 @@ class BoltResponder:
             return None
         return str(response.get("ts") or "") or None
 
+    def update(self, ts: str, message: Mapping[str, Any]) -> None:
+        """Edit a message the bot posted in this channel (a release request, to its outcome)."""
+        self.client.chat_update(channel=self.ref.channel_id, ts=ts, **message)
+
     def upload(self, upload: Upload) -> None:
         """Into the channel (a notice's thread), or privately; a channel the bot left falls back to private."""
         if upload.private:

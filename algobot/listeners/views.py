@@ -1,5 +1,6 @@
-"""Dialog submissions: Publish…, Try and login. Field errors are answered in the ack, so the dialog stays
-open with what was typed; a dialog's channel comes from its signed private_metadata only."""
+"""Dialog submissions: Publish…, Try, login and a release request's Reject…. Field errors are answered
+in the ack, so the dialog stays open with what was typed; a dialog's channel comes from its signed
+private_metadata only."""
 
 from __future__ import annotations
 
@@ -90,6 +91,31 @@ def register(app: App, wiring: Wiring) -> None:
         responder = BoltResponder(client, target.ref, user)
         if not hand_off(work, "call", body, responder, lambda: execute(services, invocation, parsed, responder)):
             ack(response_action="errors", errors={ids.BLOCK_TRY_INPUT: messages.BUSY_FIELD})
+            return
+        ack()
+
+    @app.view(ids.VIEW_REJECT_REQUEST)
+    def on_reject_submit(ack: Ack, body: dict, view: dict, client: WebClient) -> None:
+        values = view.get("state", {}).get("values", {})
+        state = (values.get(ids.BLOCK_REJECT_REASON) or {}).get(ids.ACTION_REJECT_REASON) or {}
+        reason = " ".join(str(state.get("value") or "").split())
+        target = dialog_target(services.cipher, body, view)
+        if target is None:
+            ack(response_action="errors", errors={ids.BLOCK_REJECT_REASON: messages.DIALOG_NOT_FOR_YOU})
+            return
+        if contains_key_shape(reason):  # the reason is shown in the channel and kept in the audit trail
+            ack(response_action="errors", errors={ids.BLOCK_REJECT_REASON: messages.DIALOG_FIELD_HOLDS_A_KEY})
+            return
+        options = {"reason": reason} if reason else {}
+        parsed = ParsedCommand(
+            name="requests", positional=("reject", str(target.extra.get("request"))), options=options
+        )
+        user = user_id(body)
+        invocation = Invocation(ref=target.ref, user_id=user, source="modal")
+        responder = BoltResponder(client, target.ref, user)
+        job = lambda: execute(services, invocation, parsed, responder)  # noqa: E731
+        if not hand_off(work, "requests", body, responder, job, lane="local"):  # no Algorithmia call
+            ack(response_action="errors", errors={ids.BLOCK_REJECT_REASON: messages.BUSY_FIELD})
             return
         ack()
 

@@ -169,7 +169,7 @@ def attribution_of(release: dict[str, Any]) -> str:
     """The attribution of a release the audit trail records (`audit.releases` row)."""
     requested_by = (release.get("arguments") or {}).get("requested_by")
     if requested_by:
-        return messages.release_requested(str(requested_by), str(release["user_id"]))
+        return messages.release_requested_and_approved(str(requested_by), str(release["user_id"]))
     return messages.release_published_by(str(release["user_id"]))
 
 

@@ -23,6 +23,7 @@ from algobot.notify.checkpoint import AuditCheckpoint
 from algobot.notify.poller import Poller
 from algobot.notify.sender import OutboxSender
 from algobot.pending import pending_writes
+from algobot.release_requests import RequestExpiry
 from algobot.settings import Settings
 from algobot.workspaces import installation_store, token_lookup
 
@@ -34,7 +35,8 @@ TICK_SECONDS = 1.0
 
 
 class NotificationJob:
-    """One tick: records waiting for the database, a poll cycle, then the outbox.
+    """One tick: records waiting for the database, a poll cycle and release requests that ran out, then
+    the outbox.
 
     Each part logs its own failure and the next tick runs.
     """
@@ -46,11 +48,13 @@ class NotificationJob:
         clock: Callable[[], float] = time.time,
         *,
         checkpoint: AuditCheckpoint | None = None,
+        expiry: RequestExpiry | None = None,
     ):
         self.poller = poller
         self.sender = sender
         self.clock = clock
         self.checkpoint = checkpoint
+        self.expiry = expiry
         self.last_completed: float | None = None
 
     def tick(self, now: float | None = None) -> None:
@@ -70,6 +74,11 @@ class NotificationJob:
             self.poller.run(now)
         except Exception:  # logged with context; the outbox still drains and the next tick runs
             log.exception("poll cycle at %.0f failed", now)
+        if self.expiry is not None:
+            try:  # each expiry is claimed, audited and queued together: a failure leaves the rest for next tick
+                self.expiry.run(now)
+            except Exception:
+                log.exception("expiring release requests at %.0f failed", now)
         self.last_completed = now
 
     def send_tick(self, now: float | None = None) -> None:
@@ -107,6 +116,7 @@ def build_job(settings: Settings, cipher: KeyCipher, *, slack_client: WebClient 
         Poller(settings, cipher),
         OutboxSender(settings.database_location, client, token_for=token_for, audit_key=cipher.audit_key),
         checkpoint=checkpoint,
+        expiry=RequestExpiry(settings.database_location, cipher.audit_key),
     )
 
 
