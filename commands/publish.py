@@ -30,11 +30,19 @@ BUILD = Option("build", shown="BUILD_ID", help="publish exactly this build")
 NOTES = Option("notes", shown='"…"', help="release notes")
 CALLABILITY = Option("callability", choices=SETTINGS_ENUMS["algorithm_callability"], help="who may call it")
 SAMPLE_INPUT = Option("sample_input", help="an example input, shown on the algorithm's page")
+
+
+def _request_id(raw: str) -> str:
+    if not requests.is_id(raw):
+        raise UsageError(messages.not_a_request_id(raw))
+    return raw
+
+
 REQUEST = Option(
     "request",
     shown="REQUEST_ID",
     help="approve that release request: publish exactly the build it pinned, as it was asked for",
-    validate=lambda raw: None if requests.is_id(raw) else messages.not_a_request_id(raw),
+    parse=_request_id,
 )
 
 # How far back a build named by a notice is looked for: far enough for any notice someone still clicks.

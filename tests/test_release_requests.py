@@ -299,7 +299,7 @@ def test_someone_not_on_the_allow_list_cannot_approve(bot, created_algorithm, tm
     bot.reply(lambda m: "may now run" in message_text(m))
     message, _, _ = requested(bot, created_algorithm, tmp_path)
     click(bot, message, ACTION_APPROVE_REQUEST, ADMIN)
-    assert bot.reply_containing("limits create, update, compile and publish to its allow list").is_ephemeral
+    assert bot.reply_containing("limits create, update, compile, publish and call to its allow list").is_ephemeral
     assert published_versions(bot) == []
     [request], rows = stored(bot)
     assert request.status == "open" and (rows[-1]["action"], rows[-1]["outcome"]) == ("button:publish", "refused")
