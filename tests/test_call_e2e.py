@@ -13,7 +13,12 @@ from algobot import audit
 from algobot.channels import ChannelRef
 from algobot.ids import ACTION_OPEN_PUBLISH, ACTION_OPEN_TRY, ACTION_TRY_INPUT, BLOCK_TRY_INPUT, VIEW_TRY
 from algobot.store import connect
-from tests.fixtures.bot import RunningBot, button_value, message_text
+from tests.fixtures.bot import (
+    RunningBot,
+    button_value,
+    message_text,
+    on_both_engines,  # noqa: F401 - calls remember their input: both engines
+)
 from tests.fixtures.sandbox import push_files
 from tests.fixtures.slack import ADMIN, DEV_CHANNEL, MEMBER, TEAM_ID
 from tests.test_notifications import Clock, make_job, notices, run_until, watched
@@ -33,14 +38,6 @@ def apply(input):
         return {"hello": input.get("name"), "list": [1, 2]}
     return "Hi {}".format(input)
 """
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def bot_settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """Calls remember their input: every test here runs on both engines."""
-    if request.param == "sqlite":
-        return {}
-    return {"database_url": request.getfixturevalue("pg_url")}
 
 
 @pytest.fixture

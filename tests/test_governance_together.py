@@ -3,21 +3,17 @@ notice and `/algo releases` say who requested and who approved it. Both engines.
 
 from __future__ import annotations
 
-import pytest
-
 from algobot.ids import ACTION_APPROVE_REQUEST
 from algobot.sandbox.store import hash_key
-from tests.fixtures.bot import message_text
+from tests.fixtures.bot import (
+    message_text,
+    on_both_engines,  # noqa: F401 - every test here runs on both engines
+)
 from tests.fixtures.slack import ADMIN, MEMBER
 from tests.test_notifications import Clock, make_job, run_until
 from tests.test_personal_keys_e2e import login_me, row_for
 from tests.test_release_notices import releases_posted
 from tests.test_release_requests import approvals_on, click, pushed, request_message
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def bot_settings_overrides(request) -> dict[str, str]:
-    return {"database_url": request.getfixturevalue("pg_url")} if request.param == "postgres" else {}
 
 
 def test_an_approved_release_uses_the_approvers_key_and_says_who_asked_and_who_approved(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 
-import pytest
 from slack_sdk import WebClient
 
 from algobot import audit, blocks
@@ -24,16 +23,14 @@ from algobot.ids import (
 )
 from algobot.sandbox.store import hash_key
 from algobot.store import open_store
-from tests.fixtures.bot import message_text
+from tests.fixtures.bot import (
+    message_text,
+    on_both_engines,  # noqa: F401 - every test here runs on both engines
+)
 from tests.fixtures.slack import ADMIN, DEV_CHANNEL, MEMBER, TEAM_ID
 
 REF = ChannelRef(TEAM_ID, DEV_CHANNEL)
 CLUSTER = "https://cluster.example.com"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def bot_settings_overrides(request) -> dict[str, str]:
-    return {"database_url": request.getfixturevalue("pg_url")} if request.param == "postgres" else {}
 
 
 def open_login(bot, user: str, text: str = "login"):

@@ -7,15 +7,13 @@ import pytest
 from algobot import audit, policy
 from algobot.channels import ChannelRef
 from algobot.store import open_store
-from tests.fixtures.bot import message_text
+from tests.fixtures.bot import (
+    message_text,
+    on_both_engines,  # noqa: F401 - every test here runs on both engines
+)
 from tests.fixtures.slack import ADMIN, DEV_CHANNEL, MEMBER, TEAM_ID
 
 REF = ChannelRef(TEAM_ID, DEV_CHANNEL)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def bot_settings_overrides(request) -> dict[str, str]:
-    return {"database_url": request.getfixturevalue("pg_url")} if request.param == "postgres" else {}
 
 
 def stored(bot) -> tuple[policy.ChannelPolicy, list[dict]]:

@@ -29,18 +29,17 @@ from algobot.ids import (
 )
 from algobot.release_requests import RequestExpiry
 from algobot.store import open_store
-from tests.fixtures.bot import button_value, message_text
+from tests.fixtures.bot import (
+    button_value,
+    message_text,
+    on_both_engines,  # noqa: F401 - every test here runs on both engines
+)
 from tests.fixtures.sandbox import HELLO_PY, push_files
 from tests.fixtures.slack import ADMIN, DEV_CHANNEL, MEMBER, TEAM_ID
 from tests.test_notifications import Clock, make_job
 
 REF = ChannelRef(TEAM_ID, DEV_CHANNEL)
 CAROL = "U0CAROL"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def bot_settings_overrides(request) -> dict[str, str]:
-    return {"database_url": request.getfixturevalue("pg_url")} if request.param == "postgres" else {}
 
 
 @pytest.fixture(autouse=True)
