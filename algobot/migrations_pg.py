@@ -134,6 +134,8 @@ STEPS: list[tuple[str, list[str]]] = [
             "CREATE INDEX IF NOT EXISTS subscriptions_algorithm ON subscriptions (algorithm)",
         ],
     ),
+    # When a notice part's delivery became uncertain; the sender then looks for it in Slack first.
+    ("0014_sender_batch", ["ALTER TABLE outbox ADD COLUMN IF NOT EXISTS unsure_since DOUBLE PRECISION"]),
 ]
 
 NAMES = [name for name, _ in STEPS]
