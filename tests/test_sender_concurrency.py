@@ -170,3 +170,14 @@ def test_without_the_history_scope_an_uncertain_notice_is_posted_again_and_logge
         assert [m.text for m in slack.messages(channel)] == [f"build ended in {channel}"] * 2
     refused = [r for r in caplog.records if "cannot read channel history" in r.getMessage()]
     assert len(refused) == 1 and "missing_scope" in refused[0].getMessage()
+
+
+def test_due_notices_are_found_by_index(tmp_path):
+    """A tick's claim reads the due rows (next_attempt_at index), not the whole outbox (SQLite's plan)."""
+    migrate(str(tmp_path / "t.db"))
+    with database(str(tmp_path / "t.db")) as db:
+        sql = """select o.id from outbox o left join channel_send_state c on c.enterprise_id = o.enterprise_id
+                   and c.team_id = o.team_id and c.channel_id = o.channel_id
+                 where o.next_attempt_at <= ? and coalesce(c.next_send_at, 0) <= ?"""
+        plan = " ".join(str(row[-1]) for row in db.execute(f"explain query plan {sql}", [0, 0]).fetchall())
+    assert "SEARCH o USING INDEX idx_outbox_next_attempt_at" in plan and "SCAN" not in plan, plan
