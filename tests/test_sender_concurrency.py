@@ -104,10 +104,13 @@ def die_after_slack_answers(monkeypatch, sender: OutboxSender, now: float) -> No
         patched.setattr(store, "mark_part_sent", lambda *args, **kwargs: (_ for _ in ()).throw(Killed()))
         with pytest.raises(Killed):
             sender.run(now)
+        sender.close()  # every worker of the tick dies at its mark, not just the first one to get there
 
 
 @pytest.mark.parametrize("killed_at", ["post", "thread reply"])
-def test_a_part_slack_took_from_a_killed_sender_is_not_sent_again(monkeypatch, slack, engine_location, killed_at):
+def test_a_part_slack_took_from_a_killed_sender_is_not_sent_again(
+    monkeypatch, slack, engine_location, killed_at, caplog
+):
     channel = "C0KILL1"
     slack.add_channel(channel, "kill", bot_member=True)
     migrate_store(engine_location)
@@ -133,6 +136,9 @@ def test_a_part_slack_took_from_a_killed_sender_is_not_sent_again(monkeypatch, s
         assert db.execute("select 1 from notices_sent where dedupe_key = ?", [key]).fetchone()
     lookups = [c for c in slack.calls() if c.method in ("conversations.history", "conversations.replies")]
     assert len(lookups) == 1  # only the uncertain part was looked for
+    assert [r.getMessage() for r in caplog.records if "already in Slack" in r.getMessage()] == [
+        f"part {0 if killed_at == 'post' else 1} of notice test to T0001/{channel} was already in Slack: not sent again"
+    ]
 
 
 def test_every_post_names_its_notice_and_part_in_metadata(slack, engine_location):

@@ -272,7 +272,9 @@ class OutboxSender:
                 and payload.get("key") == row["dedupe_key"]
                 and payload.get("part") == step
             ):
-                log.info("part %d of notice %s to %s was already in Slack: not sent again", step, row["kind"], ref)
+                log.warning(  # a sender stopped between Slack's answer and its mark: worth an operator's eye
+                    "part %d of notice %s to %s was already in Slack: not sent again", step, row["kind"], ref
+                )
                 return str(message.get("ts") or "")
         return None
 
