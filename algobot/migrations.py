@@ -401,3 +401,13 @@ def _try_inputs(db: Database) -> None:
         defaults={"enterprise_id": ""},
         if_not_exists=True,
     )
+
+
+@migrations(name="0014_sender_batch")
+def _sender_batch(db: Database) -> None:
+    """When a notice part's delivery became uncertain (a lapsed claim, a lost answer), if it did.
+
+    The sender then looks for the part in Slack (by its message metadata) before posting it again.
+    """
+    if "unsure_since" not in db.table("outbox").columns_dict:
+        db.table("outbox").add_column("unsure_since", float)

@@ -192,6 +192,8 @@ STEPS: list[tuple[str, list[str]]] = [
                 PRIMARY KEY ({CHANNEL_PK}, algorithm))"""
         ],
     ),
+    # When a notice part's delivery became uncertain; the sender then looks for it in Slack first.
+    ("0014_sender_batch", ["ALTER TABLE outbox ADD COLUMN IF NOT EXISTS unsure_since DOUBLE PRECISION"]),
 ]
 
 NAMES = [name for name, _ in STEPS]

@@ -35,8 +35,9 @@ log = logging.getLogger(__name__)
 
 # The bot scopes the code uses: /algo (commands), posting and announcing (chat:write), full build logs
 # (files:write), the DM a privately requested log goes to (im:write) and the workspace-admin check
-# (users:read).
-SCOPES = ("commands", "chat:write", "files:write", "im:write", "users:read")
+# (users:read), and reading a channel back after a crash to see whether a notice already reached it
+# (channels:history, groups:history; installations without them post again, see algobot/notify/sender.py).
+SCOPES = ("commands", "chat:write", "files:write", "im:write", "users:read", "channels:history", "groups:history")
 OAUTH_STATE_SECONDS = 600
 
 # Every table holding per-channel rows, keyed by (enterprise_id, team_id, channel_id) (algobot/migrations.py),

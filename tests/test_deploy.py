@@ -63,6 +63,8 @@ METHOD_SCOPES: dict[str, tuple[str, ...] | None] = {
     "conversations_info": ("channels:read", "groups:read", "im:read", "mpim:read"),
     "conversations_members": ("channels:read", "groups:read", "im:read", "mpim:read"),
     "conversations_join": ("channels:join",),
+    "conversations_history": ("channels:history", "groups:history", "im:history", "mpim:history"),
+    "conversations_replies": ("channels:history", "groups:history", "im:history", "mpim:history"),
     "conversations_open": ("im:write", "mpim:write", "channels:manage", "groups:write"),
     "reactions_add": ("reactions:write",),
     "reactions_remove": ("reactions:write",),

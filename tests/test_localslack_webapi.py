@@ -69,6 +69,32 @@ def test_timestamps_strictly_increase_and_threads_attach(slack: LocalSlack, clie
     assert client.conversations_replies(channel=DEV_CHANNEL, ts=parent)["messages"][0]["reply_count"] == 3
 
 
+def test_message_metadata_is_checked_kept_and_listed_only_when_asked_for(client: WebClient) -> None:
+    metadata = {"event_type": "algobot_notice", "event_payload": {"key": "k1", "part": 0}}
+    first = client.chat_postMessage(channel=DEV_CHANNEL, text="first", metadata=metadata)["ts"]
+    reply = client.chat_postMessage(channel=DEV_CHANNEL, text="reply", thread_ts=first, metadata=metadata)["ts"]
+    second = client.chat_postMessage(channel=DEV_CHANNEL, text="second")["ts"]
+    for bad in ({"event_type": "x"}, {"event_payload": {}}, {"event_type": "x", "event_payload": "y"}):
+        assert error_of(lambda bad=bad: client.chat_postMessage(channel=DEV_CHANNEL, text="t", metadata=bad)) == (
+            "invalid_metadata_format"
+        )
+
+    plain = client.conversations_history(channel=DEV_CHANNEL)["messages"]
+    assert [m["ts"] for m in plain] == [second, first] and all("metadata" not in m for m in plain)
+    listed = client.conversations_history(channel=DEV_CHANNEL, include_all_metadata=True, oldest=first)["messages"]
+    assert [m["ts"] for m in listed] == [second]  # oldest is exclusive
+    listed = client.conversations_history(channel=DEV_CHANNEL, include_all_metadata=True)["messages"]
+    assert listed[1]["metadata"] == metadata
+    thread = client.conversations_replies(channel=DEV_CHANNEL, ts=first, include_all_metadata=True)["messages"]
+    assert [(m["ts"], m.get("metadata")) for m in thread] == [(first, metadata), (reply, metadata)]
+    changed = {"event_type": "algobot_notice", "event_payload": {"key": "k1", "part": 1}}
+    client.chat_update(channel=DEV_CHANNEL, ts=second, text="second, edited", metadata=changed)
+    assert (
+        client.conversations_history(channel=DEV_CHANNEL, include_all_metadata=True)["messages"][0]["metadata"]
+        == changed
+    )
+
+
 def test_post_ephemeral_is_visible_only_to_its_user(slack: LocalSlack, client: WebClient) -> None:
     ts = client.chat_postEphemeral(channel=DEV_CHANNEL, user=MEMBER, text="only you")["message_ts"]
     assert slack.messages(DEV_CHANNEL) == []

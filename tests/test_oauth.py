@@ -169,7 +169,7 @@ def install(bot: OAuthBot, team_id: str, token: str, installer: str) -> requests
     )
     query = parse_qs(urlparse(authorize_url).query)
     assert query["state"] == [state] and query["client_id"] == [CLIENT_ID]
-    assert query["scope"] == ["commands,chat:write,files:write,im:write,users:read"]
+    assert query["scope"] == ["commands,chat:write,files:write,im:write,users:read,channels:history,groups:history"]
     bot.slack.oauth_response = oauth_answer(bot.slack, team_id, token, installer)
     return requests.get(
         bot.url + "/slack/oauth_redirect",

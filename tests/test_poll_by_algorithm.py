@@ -18,6 +18,7 @@ from algobot.notify import store
 from algobot.notify.poller import Poller
 from algobot.notify.scheduler import NotificationJob
 from algobot.notify.sender import OutboxSender
+from algobot.store import connect
 from tests.fixtures.bot import message_text
 from tests.fixtures.sandbox import HELLO_PY, push_files
 from tests.fixtures.slack import DEV_CHANNEL, TEAM_ID
@@ -30,14 +31,14 @@ LOGS = ("GET", "/v1/algorithms/{u}/{a}/builds/{build_id}/logs")
 def make_job(bot) -> NotificationJob:
     client = WebClient(token=bot.settings.slack_bot_token, base_url=bot.settings.slack_api_url)
     poller = Poller(bot.settings, bot.cipher, executor=ThreadPoolExecutor(max_workers=4))
-    return NotificationJob(poller, OutboxSender(bot.settings.db_path, client, audit_key=bot.cipher.audit_key))
+    return NotificationJob(poller, OutboxSender(bot.settings.database_location, client, audit_key=bot.cipher.audit_key))
 
 
 def watch(bot, channel: str, algorithm: str, key: str | None = None) -> str:
     """Subscribe `channel` with `key` (default: a fresh key of the sandbox user demo); returns the key."""
     key = key or bot.sandbox.key("demo")
     bot.set_key(key, channel=channel)
-    with database(bot.settings.db_path) as db:
+    with connect(bot.settings.database_location) as db:
         store.subscribe(db, ChannelRef(TEAM_ID, channel), algorithm, "all", "U0ADMIN", datetime.now(UTC).isoformat())
     return key
 
@@ -66,7 +67,7 @@ def test_builds_of_one_algorithm_share_its_list_request(bot, tmp_path):
     job = make_job(bot)
     interval = bot.settings.poll_seconds
     now = ticks(job, 1_000_000.0, 5)  # the builds are discovered and tracked
-    with database(bot.settings.db_path) as db:
+    with connect(bot.settings.database_location) as db:
         assert len([b for b in store.tracked(db) if b["state"] == "tracking"]) == 6
     bot.sandbox.sandbox.reset_request_counts()
     ticks(job, now, 6 * interval)

@@ -1,7 +1,12 @@
-"""Per-channel keys, endpoints, configurers and allow lists (algobot.channels)."""
+"""Per-channel keys, endpoints, configurers and allow lists (algobot.channels), on both engines.
+
+The `db` fixture here is a `Store` on SQLite, then on the test PostgreSQL cluster; the conftest's
+`channel_store` is built on it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,8 +14,15 @@ import pytest
 
 from algobot.channels import ChannelRef, ChannelStore, Credentials, mask_key
 from algobot.crypto import KeyCipher, SecretKeyError
-from algobot.db import database
+from algobot.store import Store, connect, migrate
 from tests.fixtures.store import TEST_API_KEY, TEST_SALT
+
+
+@pytest.fixture
+def db(engine_location) -> Iterator[Store]:
+    migrate(engine_location)
+    with connect(engine_location) as store:
+        yield store
 
 
 def raw_bytes(db_path: str) -> bytes:
@@ -28,13 +40,17 @@ def test_a_key_round_trips_with_its_endpoint(channel_store, channel, now):
     assert channel_store.config(channel) == config
 
 
-def test_the_key_is_never_on_disk_in_plain_text(db_path, channel_store, channel, now):
+def test_the_key_is_never_on_disk_in_plain_text(engine_location, db, channel_store, channel, now):
     channel_store.set_key(channel, TEST_API_KEY, None, "U1", now)
 
-    assert Path(f"{db_path}-wal").exists()  # the write is still in the WAL: check it too
-    assert TEST_API_KEY.encode() not in raw_bytes(db_path)
-    channel_store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    assert TEST_API_KEY.encode() not in raw_bytes(db_path)
+    if db.dialect == "postgresql":  # every column of every stored row, as PostgreSQL returns it
+        rows = [str(row) for table in ("channel_keys", "audit") for row in db.query(f"SELECT * FROM {table}")]
+        assert "U1" in rows[0] and TEST_API_KEY not in "\n".join(rows)
+    else:  # SQLite: the bytes of the file and its write-ahead log
+        assert Path(f"{engine_location}-wal").exists()  # the write is still in the WAL: check it too
+        assert TEST_API_KEY.encode() not in raw_bytes(engine_location)
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert TEST_API_KEY.encode() not in raw_bytes(engine_location)
     assert channel_store.api_key(channel).api_key == TEST_API_KEY
 
 
@@ -72,14 +88,14 @@ def test_a_key_is_only_ever_used_in_its_own_channel(channel_store, channel, othe
     assert channel_store.configurers(other) == {"U2"}
 
 
-def test_replacing_a_key_keeps_one_row_and_remembers_every_configurer(channel_store, channel, now):
+def test_replacing_a_key_keeps_one_row_and_remembers_every_configurer(db, channel_store, channel, now):
     channel_store.set_key(channel, "simFirstKey123", None, "U1", now)
     channel_store.set_key(channel, "simSecondKey456", "https://api.example.com", "U2", now + timedelta(hours=1))
     channel_store.set_key(channel, "simThirdKey789", None, "cli", now + timedelta(hours=2))
 
     assert channel_store.api_key(channel) == Credentials("simThirdKey789", None)
     assert channel_store.config(channel).set_by == "cli"
-    assert channel_store.db.table("channel_keys").count == 1
+    assert db.one("SELECT count(*) AS n FROM channel_keys")["n"] == 1
     assert channel_store.configurers(channel) == {"U1", "U2"}  # "cli" is not a Slack user
 
 
@@ -132,9 +148,9 @@ def test_a_wrong_secret_key_is_a_clear_error(db, channel, now):
         ChannelStore(db, KeyCipher.from_secret("new secret", salt=TEST_SALT)).api_key(channel)
 
 
-def test_a_store_without_a_cipher_reads_configuration_but_not_keys(db_path, channel_store, channel, now):
+def test_a_store_without_a_cipher_reads_configuration_but_not_keys(engine_location, channel_store, channel, now):
     channel_store.set_key(channel, TEST_API_KEY, None, "U1", now)
-    with database(db_path) as db:
+    with connect(engine_location) as db:
         store = ChannelStore(db)
         assert store.config(channel).masked_key == "****K1L2"
         with pytest.raises(ValueError, match="KeyCipher"):

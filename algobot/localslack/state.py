@@ -623,8 +623,11 @@ class SlackState:
         with self.changing():
             return self.post(self.channel(channel), {"text": text}, user=SLACKBOT, ephemeral_to=user, source="slack")
 
-    def update_message(self, message: Message, fields: dict[str, Any], editor: str) -> None:
-        """Edit in place (chat.update, replace_original), keeping the earlier version in ``history``."""
+    def update_message(
+        self, message: Message, fields: dict[str, Any], editor: str, *, metadata: dict[str, Any] | None = None
+    ) -> None:
+        """Edit in place (chat.update, replace_original), keeping the earlier version in ``history``;
+        ``metadata``, when given, replaces the message's metadata (as chat.update's does)."""
         with self.changing():
             message.history.append(
                 {
@@ -640,6 +643,8 @@ class SlackState:
                 message.blocks = self._fill_ids(fields["blocks"])
             if "attachments" in fields:
                 message.attachments = fields["attachments"]
+            if metadata is not None:
+                message.metadata = metadata
             message.edited = {"user": editor, "ts": self.next_ts()}
 
     def delete_message(self, message: Message) -> None:

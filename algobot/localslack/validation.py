@@ -35,6 +35,25 @@ def load_json_arg(value: Any, name: str, error: str = "invalid_arguments") -> An
         raise SlackError(error, response_metadata={"messages": [f"[ERROR] {name} is not valid JSON"]}) from exc
 
 
+def validate_metadata(value: Any) -> dict[str, Any] | None:
+    """Message metadata as Slack checks it: an object with a string ``event_type`` and an object
+    ``event_payload`` (Slack answers ``invalid_metadata_format`` otherwise)."""
+    metadata = load_json_arg(value, "metadata", "invalid_metadata_format")
+    if metadata is None:
+        return None
+    if (
+        not isinstance(metadata, dict)
+        or not isinstance(metadata.get("event_type"), str)
+        or not metadata["event_type"]
+        or not isinstance(metadata.get("event_payload"), dict)
+    ):
+        raise SlackError(
+            "invalid_metadata_format",
+            response_metadata={"messages": ["[ERROR] metadata needs event_type (string) and event_payload (object)"]},
+        )
+    return {"event_type": metadata["event_type"], "event_payload": metadata["event_payload"]}
+
+
 def _invalid_blocks(problems: list[str]) -> SlackError:
     return SlackError(
         "invalid_blocks",

@@ -14,9 +14,9 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .model import Channel, SlackError, User, Workspace, truthy
+from .model import Channel, Message, SlackError, User, Workspace, truthy
 from .state import SlackState
-from .validation import MESSAGE_TEXT_MAX, load_json_arg, validate_message, validate_view
+from .validation import MESSAGE_TEXT_MAX, load_json_arg, validate_message, validate_metadata, validate_view
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ def oauth_v2_access(req: Request) -> dict[str, Any]:
         "ok": True,
         "app_id": ws.app_id,
         "authed_user": {"id": next((u.id for u in req.slack.users() if u.is_admin), None)},
-        "scope": "commands,chat:write,files:write,im:write,users:read",
+        "scope": "commands,chat:write,files:write,im:write,users:read,channels:history,groups:history",
         "token_type": "bot",
         "access_token": req.slack.bot_token,
         "bot_user_id": ws.bot_user_id,
@@ -201,7 +201,7 @@ def chat_post_message(req: Request) -> dict[str, Any]:
     channel = find_channel(req, req.get("channel"), allow_dm=True)
     check_postable(channel)
     fields = validate_message(req.args)
-    metadata = load_json_arg(req.get("metadata"), "metadata")
+    metadata = validate_metadata(req.get("metadata"))
     message = req.slack.post(
         channel,
         fields,
@@ -242,7 +242,8 @@ def chat_update(req: Request) -> dict[str, Any]:
     fields = validate_message(req.args, require_content=False)
     if not fields:
         raise SlackError("no_text")
-    req.slack.update_message(message, fields, req.ws.bot_user_id)
+    metadata = validate_metadata(req.get("metadata"))
+    req.slack.update_message(message, fields, req.ws.bot_user_id, metadata=metadata)
     return {
         "ok": True,
         "channel": channel.id,
@@ -381,14 +382,28 @@ def _readable(req: Request) -> Channel:
     return channel
 
 
+def _listed(req: Request, message: Message) -> dict[str, Any]:
+    """A message as history and replies list it: its metadata only with ``include_all_metadata``."""
+    data = message.to_dict()
+    if not truthy(req.get("include_all_metadata")):
+        data.pop("metadata", None)
+    return data
+
+
+def _in_window(req: Request, ts: str) -> bool:
+    """``oldest``/``latest`` bound the listed messages by ts (exclusive, as Slack's default)."""
+    oldest, latest = req.get("oldest"), req.get("latest")
+    return (not oldest or float(ts) > float(oldest)) and (not latest or float(ts) < float(latest))
+
+
 @method("conversations.history")
 def conversations_history(req: Request) -> dict[str, Any]:
     channel = _readable(req)
     limit = int(req.get("limit") or 100)
     top = [
-        m.to_dict()
+        _listed(req, m)
         for m in reversed(channel.messages)
-        if not m.deleted and not m.is_ephemeral and (not m.is_reply or m.reply_broadcast)
+        if not m.deleted and not m.is_ephemeral and (not m.is_reply or m.reply_broadcast) and _in_window(req, m.ts)
     ]
     return {"ok": True, "messages": top[:limit], "has_more": len(top) > limit}
 
@@ -399,7 +414,7 @@ def conversations_replies(req: Request) -> dict[str, Any]:
     ts = str(req.require("ts"))
     if req.slack.message(channel.id, ts, include_ephemeral_for=None) is None:
         raise SlackError("thread_not_found")
-    thread = [m.to_dict() for m in req.slack.thread(channel.id, ts)]
+    thread = [_listed(req, m) for m in req.slack.thread(channel.id, ts) if m.ts == ts or _in_window(req, m.ts)]
     return {"ok": True, "messages": thread, "has_more": False}
 
 

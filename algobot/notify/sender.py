@@ -7,13 +7,21 @@ A notice is a list of parts (post or update, then thread replies). The row recor
 Slack has accepted, so a crash between parts resumes at the next one; the row is deleted, and its
 dedupe key remembered, only once Slack has accepted every part.
 
-Marks survive database locks: each is retried with backoff up to the bound (`algobot.db.LOCKS`),
-and the sender also keeps in memory how far each notice got, so a part Slack accepted is never sent
-again by this process even when its mark could not be written; the next attempt resumes after it.
-The one duplicate left is a crash (or kill) between Slack's answer and the mark: the part is then
-sent again after the claim lease, as no record of Slack's answer survived. 429s wait for Retry-After (passed
-clock, no sleeping); a permanent refusal (channel gone, bot removed, archived, account inactive)
-stops that channel's subscriptions and is written to the audit trail.
+Each tick writes little: one transaction claims the next row of every channel free to post (paced
+channels are skipped, not written), and one transaction per part Slack accepted records it together
+with the channel's pacing. Marks survive database locks: each is retried with backoff up to the bound
+(`algobot.db.LOCKS`), and the sender also keeps in memory how far each notice got, so a part Slack
+accepted is never sent again by this process even when its mark could not be written.
+
+A crash (or kill -9) between Slack's answer and the mark leaves the row claimed; whoever takes it
+over after the lease finds it marked uncertain and first looks for the part in the channel: every
+post carries message metadata (event type ``algobot_notice``, the row's dedupe key and the part's
+number), read back with ``conversations.history`` / ``conversations.replies`` and
+``include_all_metadata``. A part found there is adopted (its ts threads the replies), not posted
+again. Without a history scope (an installation from before it was asked for) the sender logs that
+once and posts, as before. 429s wait for Retry-After (passed clock, no sleeping); a permanent refusal
+(channel gone, bot removed, archived, account inactive) stops that channel's subscriptions and is
+written to the audit trail.
 """
 
 from __future__ import annotations
@@ -42,6 +50,11 @@ PERMANENT_ERRORS = frozenset(
 )
 CLAIM_LEASE = 60.0
 RETRY_CAP = 600.0
+NOTICE_EVENT = "algobot_notice"  # message metadata event type: {"key": dedupe key, "part": part number}
+# Reading history is rate-limited far below posting (down to one call a minute for some apps), so
+# it is read only for an uncertain part, one page, from shortly before the uncertain attempt.
+HISTORY_LIMIT = 100
+CLOCK_MARGIN = 60.0
 
 
 @dataclass
@@ -81,6 +94,7 @@ class OutboxSender:
         self._executor = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="algobot-send")
         # outbox row id -> (dedupe key, parts Slack accepted, parent ts), for marks a lock kept out of the table
         self._progress: dict[int, tuple[str, int, str | None]] = {}
+        self._history_refused: set[str] = set()  # errors reading history already logged (once each)
 
     def _client_for(self, ref: ChannelRef) -> WebClient | None:
         """The client holding the bot token of ref's workspace; None when the workspace has no installation."""
@@ -105,19 +119,15 @@ class OutboxSender:
         return self._clients[token]
 
     def run(self, now: float) -> SendReport:
-        """Deliver what is due: channels concurrently, each channel's notices in order and paced."""
+        """Deliver what is due: channels concurrently, one part per free channel per tick."""
         db = open_store(self.db_path)
         try:
-            due = store.due_outbox(db, now, sender_id=self.sender_id)
+            due = store.claim_due_outbox(db, now, self.sender_id, CLAIM_LEASE)
         finally:
             db.close()
-        by_channel: dict[ChannelRef, list[dict[str, Any]]] = {}
-        for row in due:
-            by_channel.setdefault(store.ref_of(row), []).append(row)
-        channels = list(by_channel.values())
-        shares = [channels[i :: self._workers] for i in range(min(self._workers, len(channels)))]
+        shares = [due[i :: self._workers] for i in range(min(self._workers, len(due)))]
         report = SendReport()
-        for part in self._executor.map(lambda share: self._run_channels(share, now), shares):
+        for part in self._executor.map(lambda share: self._run_rows(share, now), shares):
             report.sent += part.sent
             report.parts += part.parts
             report.deferred += part.deferred
@@ -127,28 +137,23 @@ class OutboxSender:
     def close(self) -> None:
         self._executor.shutdown(wait=True)
 
-    def _run_channels(self, channels: list[list[dict[str, Any]]], now: float) -> SendReport:
-        """Some channels' due notices, on one worker thread with its own connection.
+    def _run_rows(self, rows: list[dict[str, Any]], now: float) -> SendReport:
+        """Claimed rows, each of a different channel, on one worker thread with its own connection.
 
-        Only this worker sends to these channels in this run, so each channel's pacing
-        (``next_send_at``, and Retry-After after a 429) is read and written by one thread at a time.
+        The claim gave each channel's next row to this sender alone, so each channel's pacing
+        (``next_send_at``, and Retry-After after a 429) is written by one thread at a time.
         """
         report = SendReport()
         db = open_store(self.db_path)
         try:
-            for rows in channels:
-                for row in rows:
-                    if store.next_send_at(db, store.ref_of(row)) > now:
-                        report.deferred += 1
-                        continue
-                    if not store.claim_outbox(db, row["id"], self.sender_id, now, CLAIM_LEASE):
-                        continue
-                    self._deliver(db, row, now, report)
+            for row in rows:
+                self._deliver(db, row, now, report)
         finally:
             db.close()
         return report
 
     def _deliver(self, db: Store, row: dict[str, Any], now: float, report: SendReport) -> None:
+        """Send the row's next part (its channel is free for one message) and mark it in one transaction."""
         ref = store.ref_of(row)
         parts = store.parts_of(row)
         step, parent_ts = int(row["step"]), row["parent_ts"]
@@ -166,15 +171,14 @@ class OutboxSender:
             self._drop_channel(db, row, "not_installed", now)
             report.dropped += 1
             return
+        pace = store.next_send_at(db, ref)  # nothing sent: every part was accepted, only a mark was lost
         while step < len(parts):
-            wait_until = store.next_send_at(db, ref)
-            if wait_until > now:
-                store.retry_outbox(db, row["id"], wait_until, attempts)
-                report.deferred += 1
-                return
             part = parts[step]
             try:
-                ts = self._send(ref.channel_id, part, parent_ts, client)
+                ts = self._already_in_slack(client, ref, row, step, parent_ts, part)
+                if ts is None:
+                    ts = self._send(ref.channel_id, part, parent_ts, client, row["dedupe_key"], step)
+                    pace = now + self.min_interval
             except SlackApiError as exc:
                 error = str(exc.response.get("error") or "")
                 metrics.NOTICES_FAILED.labels(reason=error or str(exc.response.status_code)).inc()
@@ -182,8 +186,9 @@ class OutboxSender:
                     retry_after = float(
                         exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 1))
                     )
-                    store.set_next_send_at(db, ref, now + retry_after)
-                    store.retry_outbox(db, row["id"], now + retry_after, attempts)
+                    with db.transaction("outbox", what="pacing a channel after a 429"):
+                        store.set_next_send_at(db, ref, now + retry_after)
+                        store.retry_outbox(db, row["id"], now + retry_after, attempts)
                     report.deferred += 1
                     return
                 if error in ("message_not_found", "cant_update_message") and part.op == "update":
@@ -196,65 +201,113 @@ class OutboxSender:
                 self._retry_later(db, row, attempts, now, f"slack error {error}")
                 report.deferred += 1
                 return
-            except (SlackClientError, OSError) as exc:
+            except (SlackClientError, OSError) as exc:  # no answer: Slack may have taken the part
                 metrics.NOTICES_FAILED.labels(reason=type(exc).__name__).inc()
-                self._retry_later(db, row, attempts, now, type(exc).__name__)
+                self._retry_later(db, row, attempts, now, type(exc).__name__, unsure=True)
                 report.deferred += 1
                 return
             step += 1
             parent_ts = parent_ts or ts
             self._progress[row["id"]] = (row["dedupe_key"], step, parent_ts)  # before the mark: never resent
             report.parts += 1
-            if not self._mark(db, row, step, parent_ts, now):
-                report.deferred += 1
-                return
+            break  # one message per channel per tick: the next part goes when the channel is free again
         try:
-            with db.transaction("outbox", what=f"marking a {row['kind']} notice delivered"):
-                store.finish_outbox(db, row, now)
+            store.mark_part_sent(db, row, step, parent_ts, now, pace)
         except DatabaseLocked as exc:
-            log.warning("notice %s to %s delivered but not yet marked (%s); retried next run", row["kind"], ref, exc)
+            # The row stays claimed by this sender, which resumes it after that part at its next run
+            # (other senders wait for the claim's lease to end).
+            log.warning("part %d of notice %s to %s sent but not yet marked (%s)", step, row["kind"], ref, exc)
             report.deferred += 1
+            return
+        if step < len(parts):
             return
         self._progress.pop(row["id"], None)
         metrics.NOTICES_SENT.labels(kind=row["kind"]).inc()
         report.sent += 1
 
-    def _mark(self, db: Store, row: dict[str, Any], step: int, parent_ts: str | None, now: float) -> bool:
-        """Record that Slack accepted part ``step``; False when a lock outlasted the retries.
+    def _already_in_slack(
+        self,
+        client: WebClient,
+        ref: ChannelRef,
+        row: dict[str, Any],
+        step: int,
+        parent_ts: str | None,
+        part: store.NoticePart,
+    ) -> str | None:
+        """The ts of part ``step`` when the channel already shows it; None when it must be sent.
 
-        The progress is then only in memory: the row stays claimed by this sender, which resumes it
-        after that part at its next run (other senders wait for the claim's lease to end).
+        Asked only for a row marked uncertain (a claim that lapsed, or a post that got no answer). An
+        update is simply made again (the same edit twice shows once). A 429 is raised, to be paced
+        like a refused post; any other refusal (no history scope) is logged once and the part posted.
         """
-        ref = store.ref_of(row)
+        if row.get("unsure_since") is None or part.op == "update" or (part.op == "thread" and not parent_ts):
+            return None
+        oldest = f"{float(row['unsure_since']) - CLOCK_MARGIN:.6f}"
         try:
-            with db.transaction("outbox", what=f"marking part {step} of a {row['kind']} notice sent"):
-                store.advance_outbox(db, row["id"], step, parent_ts)
-                store.set_next_send_at(db, ref, now + self.min_interval)
-        except DatabaseLocked as exc:
-            log.warning("part %d of notice %s to %s sent but not yet marked (%s)", step, row["kind"], ref, exc)
-            return False
-        return True
+            if part.op == "thread":
+                response = client.conversations_replies(
+                    channel=ref.channel_id, ts=parent_ts, oldest=oldest, limit=HISTORY_LIMIT, include_all_metadata=True
+                )
+            else:
+                response = client.conversations_history(
+                    channel=ref.channel_id, oldest=oldest, limit=HISTORY_LIMIT, include_all_metadata=True
+                )
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or exc.response.status_code)
+            if exc.response.status_code == 429 or error == "ratelimited":
+                raise
+            if error not in self._history_refused:
+                self._history_refused.add(error)
+                log.warning(
+                    "cannot read channel history (%s): a notice whose delivery is uncertain is posted again; "
+                    "reinstall the app to grant channels:history and groups:history",
+                    error,
+                )
+            return None
+        for message in response.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if (
+                metadata.get("event_type") == NOTICE_EVENT
+                and payload.get("key") == row["dedupe_key"]
+                and payload.get("part") == step
+            ):
+                log.warning(  # a sender stopped between Slack's answer and its mark: worth an operator's eye
+                    "part %d of notice %s to %s was already in Slack: not sent again", step, row["kind"], ref
+                )
+                return str(message.get("ts") or "")
+        return None
 
     def _send(
-        self, channel: str, part: store.NoticePart, parent_ts: str | None, client: WebClient | None = None
+        self,
+        channel: str,
+        part: store.NoticePart,
+        parent_ts: str | None,
+        client: WebClient | None = None,
+        key: str = "",
+        step: int = 0,
     ) -> str:
+        """Post or update one part; a post carries metadata naming it, so it can be found again."""
         client = client or self.client
         content = {"text": part.text, "blocks": part.blocks}
+        metadata = {"event_type": NOTICE_EVENT, "event_payload": {"key": key, "part": step}}
         if part.op == "update":
             response = client.chat_update(channel=channel, ts=part.ts, **content)
         elif part.op == "thread":
-            response = client.chat_postMessage(channel=channel, thread_ts=parent_ts, **content)
+            response = client.chat_postMessage(channel=channel, thread_ts=parent_ts, metadata=metadata, **content)
         else:
-            response = client.chat_postMessage(channel=channel, **content)
+            response = client.chat_postMessage(channel=channel, metadata=metadata, **content)
         return str(response.get("ts") or part.ts or "")
 
-    def _retry_later(self, db: Store, row: dict[str, Any], attempts: int, now: float, why: str) -> None:
+    def _retry_later(
+        self, db: Store, row: dict[str, Any], attempts: int, now: float, why: str, *, unsure: bool = False
+    ) -> None:
         attempts += 1
         delay = min(RETRY_CAP, 2.0**attempts)
         log.warning(
             "notice %s to %s deferred %.0fs after attempt %d: %s", row["kind"], row["channel_id"], delay, attempts, why
         )
-        store.retry_outbox(db, row["id"], now + delay, attempts)
+        store.retry_outbox(db, row["id"], now + delay, attempts, unsure_since=now if unsure else None)
 
     def _drop_channel(self, db: Store, row: dict[str, Any], error: str, now: float) -> None:
         """Slack will never take messages in this channel: stop its subscriptions, record why."""

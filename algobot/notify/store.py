@@ -379,7 +379,7 @@ def enqueue(
 ) -> bool:
     """Write a notice before anything is sent; a key already queued or delivered is ignored.
 
-    Serialised with `finish_outbox` ("outbox" lock), so a key cannot be queued again between a sender
+    Serialised with `mark_part_sent` ("outbox" lock), so a key cannot be queued again between a sender
     remembering it as sent and removing its row.
     """
     db = as_store(db)  # callers may still hold a sqlite-utils Database
@@ -399,53 +399,81 @@ def parts_of(row: dict[str, Any]) -> list[NoticePart]:
     return [NoticePart.from_json(part) for part in json.loads(row["parts"])]
 
 
-def due_outbox(
-    db: Store | Database, now: float, limit: int = 500, sender_id: str | None = None
+def claim_due_outbox(
+    db: Store | Database, now: float, sender_id: str, lease: float, limit: int = 500
 ) -> list[dict[str, Any]]:
-    """Due rows; a notice's first message goes before the thread replies of others (latency of the news).
+    """Claim, in one transaction, the next due row of every channel free to post: one row per channel.
 
-    Rows ``sender_id`` itself still holds count as due: a lock kept its last mark out of the table, and
-    it resumes them from what it remembers instead of waiting for its own lease to end.
+    A channel is free when its pacing (``channel_send_state.next_send_at``: one message a second, or a
+    429's Retry-After) has passed and no other sender holds its next row; rows of paced channels are
+    neither claimed nor written, so a waiting notice costs nothing per tick. Within a channel a
+    notice's first message goes before the thread replies of others (latency of the news). Rows
+    ``sender_id`` itself holds count as free: a lock kept its last mark out of the table, and it
+    resumes them from what it remembers instead of waiting for its own lease to end.
+
+    A row taken over from a claim that lapsed gets ``unsure_since`` (when that claim began): its
+    sender may have died between Slack's answer and the mark, so the part is looked for in Slack first.
     """
-    return list(
-        db.query(
-            """select * from outbox where next_attempt_at <= ?
-                   and (claimed_until is null or claimed_until < ? or claimed_by = ?)
-               order by step > 0, id limit ?""",
-            [now, now, sender_id, limit],
-        )
-    )
-
-
-def claim_outbox(db: Store | Database, row_id: int, sender_id: str, now: float, lease: float) -> bool:
-    """Claim a row unless another sender holds it (a sender may renew its own claim)."""
-    cursor = db.execute(
-        """update outbox set claimed_by = ?, claimed_until = ?
-           where id = ? and (claimed_until is null or claimed_until < ? or claimed_by = ?)""",
-        [sender_id, now + lease, row_id, now, sender_id],
-    )
-    return bool(cursor.rowcount)
-
-
-def advance_outbox(db: Store | Database, row_id: int, step: int, parent_ts: str | None) -> None:
-    db.execute("update outbox set step = ?, parent_ts = coalesce(parent_ts, ?) where id = ?", [step, parent_ts, row_id])
-
-
-def finish_outbox(db: Store | Database, row: dict[str, Any], now: float) -> None:
-    """Slack accepted every part: remember the key, then remove the row."""
     db = as_store(db)  # callers may still hold a sqlite-utils Database
-    with db.transaction("outbox", what="marking a notice sent"):
-        db.execute(
-            "insert into notices_sent (dedupe_key, sent_at) values (?, ?) on conflict do nothing",
-            [row["dedupe_key"], now],
+    free = "(claimed_until is null or claimed_until < ? or claimed_by = ?)"
+    with db.transaction("outbox", what="claiming due notices"):
+        rows = db.query(
+            f"""update outbox set claimed_by = ?, claimed_until = ?,
+                   unsure_since = case when claimed_by is not null and claimed_by <> ?
+                       then coalesce(unsure_since, claimed_until - ?) else unsure_since end
+               where id in (
+                   select id from outbox where {free} and id in (
+                       select id from (
+                           select o.id, o.step, o.claimed_by, o.claimed_until, row_number() over (
+                               partition by o.enterprise_id, o.team_id, o.channel_id
+                               order by o.step > 0, o.id) as nth
+                           from outbox o left join channel_send_state c on c.enterprise_id = o.enterprise_id
+                               and c.team_id = o.team_id and c.channel_id = o.channel_id
+                           where o.next_attempt_at <= ? and coalesce(c.next_send_at, 0) <= ?) ranked
+                       where nth = 1 and {free}
+                       order by step > 0, id limit ?)
+                   order by id{db.for_update_skip_locked})
+                 and {free}
+               returning *""",
+            [sender_id, now + lease, sender_id, lease, now, sender_id, now, now, now, sender_id, limit, now, sender_id],
         )
-        db.execute("delete from outbox where id = ?", [row["id"]])
+    return sorted(rows, key=lambda row: (int(row["step"]) > 0, int(row["id"])))
 
 
-def retry_outbox(db: Store | Database, row_id: int, when: float, attempts: int) -> None:
+def mark_part_sent(
+    db: Store | Database, row: dict[str, Any], step: int, parent_ts: str | None, now: float, next_send_at: float
+) -> None:
+    """Slack accepted part ``step`` - 1: one transaction records it and the channel's pacing.
+
+    The last part removes the row and remembers its key; an earlier one releases the row until the
+    channel may post again (whoever claims it next sends the next part).
+    """
+    db = as_store(db)  # callers may still hold a sqlite-utils Database
+    with db.transaction("outbox", what=f"marking part {step} of a {row['kind']} notice sent"):
+        if step >= len(json.loads(row["parts"])):
+            db.execute(
+                "insert into notices_sent (dedupe_key, sent_at) values (?, ?) on conflict do nothing",
+                [row["dedupe_key"], now],
+            )
+            db.execute("delete from outbox where id = ?", [row["id"]])
+        else:
+            db.execute(
+                """update outbox set step = ?, parent_ts = coalesce(parent_ts, ?), next_attempt_at = ?,
+                       claimed_by = null, claimed_until = null, unsure_since = null where id = ?""",
+                [step, parent_ts, next_send_at, row["id"]],
+            )
+        set_next_send_at(db, ref_of(row), next_send_at)
+
+
+def retry_outbox(
+    db: Store | Database, row_id: int, when: float, attempts: int, *, unsure_since: float | None = None
+) -> None:
+    """Release a row until ``when``; ``unsure_since`` records that Slack may have taken the part
+    (no answer came), so the next attempt looks for it first."""
     db.execute(
-        "update outbox set next_attempt_at = ?, attempts = ?, claimed_by = null, claimed_until = null where id = ?",
-        [when, attempts, row_id],
+        """update outbox set next_attempt_at = ?, attempts = ?, claimed_by = null, claimed_until = null,
+               unsure_since = coalesce(unsure_since, ?) where id = ?""",
+        [when, attempts, unsure_since, row_id],
     )
 
 
