@@ -187,7 +187,7 @@ def record(db: Store | sqlite_utils.Database, entry: AuditEntry, *, now: datetim
         last = db.query('SELECT "hash" FROM "audit" ORDER BY "id" DESC LIMIT 1')
         row["prev_hash"] = last[0]["hash"] if last else GENESIS_HASH
         row["hash"] = row_hash(row, key)
-        row["id"] = db.insert("audit", row, returning="id")
+        row["id"] = db.append_numbered("audit", row)
     log.info("audit head: %d rows, hash %s", row["id"], row["hash"])
     return _as_dict(row)
 
@@ -345,8 +345,9 @@ def ensure_keyed(db: Store | sqlite_utils.Database, key: bytes, *, now: datetime
 
 
 def _highest_id_ever(db: Store | sqlite_utils.Database) -> int:
-    """The id sequence's memory of the largest id handed out, which deleting rows does not lower
-    (AUTOINCREMENT's sqlite_sequence; the BIGSERIAL sequence on PostgreSQL)."""
+    """The memory of the largest id handed out, which deleting rows does not lower (AUTOINCREMENT's
+    sqlite_sequence; the ``id_high_water`` row on PostgreSQL, which unlike a sequence is rolled back
+    with a failed append, so a rollback leaves no gap to be mistaken for a removed row)."""
     return as_store(db).highest_id_ever("audit")
 
 

@@ -411,3 +411,11 @@ def _sender_batch(db: Database) -> None:
     """
     if "unsure_since" not in db.table("outbox").columns_dict:
         db.table("outbox").add_column("unsure_since", float)
+
+
+@migrations(name="0015_audit_high_water")
+def _audit_high_water(db: Database) -> None:
+    """Nothing on SQLite: AUTOINCREMENT's counter (``sqlite_sequence``) already goes back with a
+    rolled-back transaction. On PostgreSQL this step adds the ``id_high_water`` table that does the same
+    for the audit trail's ids (see `algobot.store.Store.append_numbered`); the two engines keep one
+    list of step names."""

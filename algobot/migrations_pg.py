@@ -194,6 +194,18 @@ STEPS: list[tuple[str, list[str]]] = [
     ),
     # When a notice part's delivery became uncertain; the sender then looks for it in Slack first.
     ("0014_sender_batch", ["ALTER TABLE outbox ADD COLUMN IF NOT EXISTS unsure_since DOUBLE PRECISION"]),
+    # The audit trail's highest id, rolled back with a failed append (a sequence is not), so a rollback
+    # leaves no gap for `verify` to read as a removed row. Seeded from what the sequence handed out.
+    (
+        "0015_audit_high_water",
+        [
+            "CREATE TABLE IF NOT EXISTS id_high_water (name TEXT PRIMARY KEY, last_id BIGINT NOT NULL)",
+            """INSERT INTO id_high_water (name, last_id)
+                SELECT 'audit', GREATEST(COALESCE((SELECT MAX(id) FROM audit), 0),
+                    (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM audit_id_seq))
+                ON CONFLICT (name) DO NOTHING""",
+        ],
+    ),
 ]
 
 NAMES = [name for name, _ in STEPS]

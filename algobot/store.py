@@ -100,6 +100,12 @@ class Store:
         """The highest id the table's id sequence ever gave, even if that row was removed since."""
         raise NotImplementedError
 
+    def append_numbered(self, table: str, row: Mapping[str, Any]) -> int:
+        """Insert ``row`` under the next id of ``table`` and return it; a rolled-back append gives its id
+        back, so ids stay gapless (the audit trail reads a gap as a removed row). The caller serialises
+        appends (the audit lock)."""
+        return int(self.insert(table, row, returning="id"))
+
     def has_table(self, table: str) -> bool:
         """True once migrations created ``table``."""
         raise NotImplementedError
@@ -273,7 +279,34 @@ class PostgresStore(Store):
     def has_table(self, table: str) -> bool:
         return bool(self.one("SELECT to_regclass(?) AS t", [table])["t"])
 
+    def append_numbered(self, table: str, row: Mapping[str, Any]) -> int:
+        # A sequence value is never given back by a rollback; the high-water row is, with the transaction.
+        found = self.one(
+            f"""UPDATE id_high_water SET last_id = GREATEST(last_id, (SELECT COALESCE(MAX(id), 0) FROM "{table}")) + 1
+                WHERE name = ? RETURNING last_id""",
+            [table],
+        )
+        if found is None:  # first append to this table: start past whatever the sequence handed out
+            start = max(
+                self._sequence_last_value(table), int(self.one(f'SELECT COALESCE(MAX(id), 0) AS m FROM "{table}"')["m"])
+            )
+            self.insert("id_high_water", {"name": table, "last_id": start + 1})
+            new_id = start + 1
+        else:
+            new_id = int(found["last_id"])
+        self.insert(table, {"id": new_id, **row})
+        return new_id
+
     def highest_id_ever(self, table: str) -> int:
+        found = (
+            self.one("SELECT last_id FROM id_high_water WHERE name = ?", [table])
+            if self.has_table("id_high_water")
+            else None
+        )
+        return max(int(found["last_id"]) if found else 0, self._sequence_last_value(table))
+
+    def _sequence_last_value(self, table: str) -> int:
+        """What the table's BIGSERIAL sequence handed out (ids given before `append_numbered`)."""
         row = self.one("SELECT pg_get_serial_sequence(?, 'id') AS seq", [table])
         if not row or not row["seq"]:
             return 0

@@ -221,12 +221,8 @@ def test_concurrent_writers_keep_one_valid_chain(db, engine_location, now):
     assert result.ok and result.rows == per_thread * threads
 
 
-def test_a_failed_transaction_leaves_no_row_and_no_gap(request, engine_location, db, now):
-    if engine_location.startswith("postgresql://"):
-        # Known defect, found by running this test on PostgreSQL: the row's id comes from a sequence,
-        # which a rollback does not give back, so the next row leaves a gap that `verify` reports as
-        # a removed row. SQLite's AUTOINCREMENT counter is rolled back with the transaction.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="a rolled-back audit row leaves an id gap"))
+def test_a_failed_transaction_leaves_no_row_and_no_gap(db, now):
+    # On both engines: ids come back with the rollback (PostgreSQL's sequence alone would not).
     fill(db, now, 2)
     with pytest.raises(RuntimeError), db.transaction("audit"):
         record(db, entry(), now=now)
