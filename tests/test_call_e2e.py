@@ -17,8 +17,8 @@ from tests.fixtures.bot import (
     RunningBot,
     button_value,
     message_text,
-    on_both_engines,  # noqa: F401 - calls remember their input: both engines
 )
+from tests.fixtures.engines import on_both_engines  # noqa: F401 - every test here runs on both engines
 from tests.fixtures.sandbox import push_files
 from tests.fixtures.slack import ADMIN, DEV_CHANNEL, MEMBER, TEAM_ID
 from tests.test_notifications import Clock, make_job, notices, run_until, watched

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from algobot.ids import ACTION_APPROVE_REQUEST
 from algobot.sandbox.store import hash_key
-from tests.fixtures.bot import (
-    message_text,
-    on_both_engines,  # noqa: F401 - every test here runs on both engines
-)
+from tests.fixtures.bot import message_text
+from tests.fixtures.engines import on_both_engines  # noqa: F401 - every test here runs on both engines
 from tests.fixtures.slack import ADMIN, MEMBER
 from tests.test_notifications import Clock, make_job, run_until
 from tests.test_personal_keys_e2e import login_me, row_for

@@ -23,10 +23,8 @@ from algobot.ids import (
 )
 from algobot.sandbox.store import hash_key
 from algobot.store import open_store
-from tests.fixtures.bot import (
-    message_text,
-    on_both_engines,  # noqa: F401 - every test here runs on both engines
-)
+from tests.fixtures.bot import message_text
+from tests.fixtures.engines import on_both_engines  # noqa: F401 - every test here runs on both engines
 from tests.fixtures.slack import ADMIN, DEV_CHANNEL, MEMBER, TEAM_ID
 
 REF = ChannelRef(TEAM_ID, DEV_CHANNEL)

@@ -32,8 +32,8 @@ from algobot.store import open_store
 from tests.fixtures.bot import (
     button_value,
     message_text,
-    on_both_engines,  # noqa: F401 - every test here runs on both engines
 )
+from tests.fixtures.engines import on_both_engines  # noqa: F401 - every test here runs on both engines
 from tests.fixtures.sandbox import HELLO_PY, push_files
 from tests.fixtures.slack import ADMIN, DEV_CHANNEL, MEMBER, TEAM_ID
 from tests.test_notifications import Clock, make_job
