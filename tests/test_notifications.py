@@ -64,6 +64,23 @@ def notices(bot, channel=DEV_CHANNEL):
     ]
 
 
+def tick_together(jobs, clock, *, ticks, step=11.0):
+    """Tick several pollers (replicas on one database) at the same instant, `ticks` times."""
+    for _ in range(ticks):
+        now = clock.advance(step)
+        barrier = threading.Barrier(len(jobs))
+
+        def run(job, now=now, barrier=barrier):
+            barrier.wait()
+            job.tick(now)
+
+        threads = [threading.Thread(target=run, args=(j,)) for j in jobs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+
 def run_until(job, clock, predicate, *, step=11.0, limit=40):
     """Tick the job on the fake clock until predicate() holds (bounded)."""
     for _ in range(limit):
@@ -160,20 +177,7 @@ def test_two_pollers_on_one_database_deliver_one_notice(bot, clock, tmp_path):
     clone = watched(bot)
     push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
     bot.box.wait_for_builds()
-    jobs = [make_job(bot), make_job(bot)]
-    for _ in range(4):
-        now = clock.advance(11)
-        barrier = threading.Barrier(2)
-
-        def run(job, now=now, barrier=barrier):
-            barrier.wait()
-            job.tick(now)
-
-        threads = [threading.Thread(target=run, args=(j,)) for j in jobs]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+    tick_together([make_job(bot), make_job(bot)], clock, ticks=4)
     assert len(notices(bot)) == 1
     assert len(bot.slack.thread(DEV_CHANNEL, notices(bot)[0].ts)) == 2
 

@@ -7,7 +7,6 @@ mention who started them. Time is passed in (`Clock`); nothing sleeps.
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -19,7 +18,7 @@ from algobot.store import connect
 from tests.fixtures.bot import button_value, message_text
 from tests.fixtures.sandbox import BROKEN_PY, HELLO_PY, push_files
 from tests.fixtures.slack import ADMIN, DEV_CHANNEL, MEMBER
-from tests.test_notifications import REF, Clock, make_job, notices, run_until, watched
+from tests.test_notifications import REF, Clock, make_job, notices, run_until, tick_together, watched
 
 VERSIONS = ("GET", "/v1/algorithms/{u}/{a}/versions")
 
@@ -95,20 +94,7 @@ def test_two_pollers_at_once_post_a_release_once(bot, clock, tmp_path):
     push_files(clone, {"src/hello.py": HELLO_PY}, tmp_path)
     bot.box.wait_for_builds()
     bot.sandbox.client().publish("demo/hello", version_info={"version_type": "minor"})
-    jobs = [make_job(bot), make_job(bot)]
-    for _ in range(8):
-        now = clock.advance(11)
-        barrier = threading.Barrier(2)
-
-        def run(job, now=now, barrier=barrier):
-            barrier.wait()
-            job.tick(now)
-
-        threads = [threading.Thread(target=run, args=(j,)) for j in jobs]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+    tick_together([make_job(bot), make_job(bot)], clock, ticks=8)
     assert len(releases_posted(bot)) == 1 and len(notices(bot)) == 1
 
 
