@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.fixtures.store",
     "tests.fixtures.bot",
     "tests.fixtures.postgres",
+    "tests.fixtures.notify",
 ]
 
 

@@ -8,51 +8,21 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import requests
-from slack_sdk import WebClient
 
 from algobot import audit
 from algobot.channels import ChannelRef, ChannelStore
 from algobot.ids import ACTION_FULL_LOG, ACTION_OPEN_PUBLISH, ACTION_PUBLISH_NOTES, ACTION_REBUILD, BLOCK_PUBLISH_NOTES
 from algobot.notify import store
-from algobot.notify.poller import Poller
 from algobot.notify.scheduler import JOB_ID, SEND_JOB_ID, NotificationJob, start_scheduler
-from algobot.notify.sender import OutboxSender
 from algobot.store import connect
 from tests.fixtures.bot import button_value, message_text
+from tests.fixtures.notify import Clock, make_job  # noqa: F401 - also imported from here by other test modules
 from tests.fixtures.sandbox import BROKEN_PY, HELLO_PY, push_files
 from tests.fixtures.slack import ADMIN, DEV_CHANNEL, MEMBER, TEAM_ID
 
 REF = ChannelRef(TEAM_ID, DEV_CHANNEL)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def advance(self, seconds: float) -> float:
-        self.now += seconds
-        return self.now
-
-
-def make_job(bot, **poller_kwargs) -> NotificationJob:
-    client = WebClient(token=bot.settings.slack_bot_token, base_url=bot.settings.slack_api_url)
-    poller = Poller(bot.settings, bot.cipher, executor=ThreadPoolExecutor(max_workers=4), **poller_kwargs)
-    return NotificationJob(poller, OutboxSender(bot.settings.database_location, client, audit_key=bot.cipher.audit_key))
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def job(bot):
-    return make_job(bot)
 
 
 def notices(bot, channel=DEV_CHANNEL):

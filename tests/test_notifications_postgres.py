@@ -40,16 +40,6 @@ def bot_settings_overrides(pg_url) -> dict[str, str]:
     return {"database_url": pg_url}
 
 
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def job(bot):
-    return make_job(bot)
-
-
 def test_every_notification_test_runs_on_postgresql_too():
     here = {name for name in globals() if name.startswith("test_")}
     there = {name for name in vars(test_notifications) if name.startswith("test_")}

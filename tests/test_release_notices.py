@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
-
 from algobot import audit, blocks
 from algobot.ids import ACTION_MORE_RELEASES
 from algobot.notify import store
@@ -18,19 +16,9 @@ from algobot.store import connect
 from tests.fixtures.bot import button_value, message_text
 from tests.fixtures.sandbox import BROKEN_PY, HELLO_PY, push_files
 from tests.fixtures.slack import ADMIN, DEV_CHANNEL, MEMBER
-from tests.test_notifications import REF, Clock, make_job, notices, run_until, tick_together, watched
+from tests.test_notifications import REF, make_job, notices, run_until, tick_together, watched
 
 VERSIONS = ("GET", "/v1/algorithms/{u}/{a}/versions")
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def job(bot):
-    return make_job(bot)
 
 
 def releases_posted(bot, channel=DEV_CHANNEL):

@@ -10,8 +10,6 @@ from __future__ import annotations
 import pytest
 
 from tests.test_release_notices import (  # noqa: F401 - collected here to run on PostgreSQL
-    clock,
-    job,
     test_a_failed_build_started_from_slack_mentions_who_started_it,
     test_a_release_from_slack_says_who_published_it,
     test_a_version_published_through_the_api_reaches_the_channel_once_within_two_minutes,
